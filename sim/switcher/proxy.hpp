@@ -1,0 +1,59 @@
+#pragma once
+// The built-in switcher's live shell: an HTTP/1.1 reverse proxy on
+// Boost.Asio/Beast with one I/O thread. Decisions (which pool, which backend,
+// switch, drain) are switcher::Core's; this class moves bytes. No Boost in
+// this header: the Beast code is compiled once, in proxy.cpp.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sim/core/time.hpp"
+#include "sim/switcher/events.hpp"
+
+namespace cutover::switcher {
+
+struct ProxyOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;                               // 0: any free port
+  Duration upstream_connect_timeout = std::chrono::seconds(1);
+  Duration upstream_timeout = std::chrono::seconds(30);  // whole exchange
+  Duration client_idle_timeout = std::chrono::seconds(60);
+  std::size_t max_client_connections = 4096;
+};
+
+struct SwitchResult {
+  bool ok = false;
+  std::string reason;  // why it was refused, when !ok
+};
+
+class Proxy {
+ public:
+  explicit Proxy(ProxyOptions options);
+  ~Proxy();  // stops
+  Proxy(const Proxy&) = delete;
+  Proxy& operator=(const Proxy&) = delete;
+
+  // Binds and starts the I/O thread. Returns false (with a message) on failure.
+  bool start(std::string* error);
+  // Stops accepting, closes every connection, joins the I/O thread.
+  void stop();
+  std::uint16_t port() const;
+
+  // Control, safe to call from any thread (posted to the I/O thread).
+  void addBackend(const std::string& pool, const std::string& instance, std::uint16_t port);
+  void removeBackend(const std::string& instance);
+  // No pool is active at first (requests get a marked 503). switchTo makes
+  // `pool` active; refused when the pool has no backend. Atomic: every request
+  // routed after this returns goes to `pool`; the old pool drains.
+  SwitchResult switchTo(const std::string& pool);
+  std::string activePool() const;
+  // Events (switched, drained, ...) since the last call, oldest first.
+  std::vector<Event> takeEvents();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cutover::switcher
