@@ -14,4 +14,11 @@ struct Event {
   std::string detail;  // human-readable reason
 };
 
+// The answer to a switch command (Core::switchTo, Proxy::switchTo). Declared
+// here so the model and the shell share it; proxy.hpp includes this header.
+struct SwitchResult {
+  bool ok = false;
+  std::string reason;  // why it was refused, when !ok
+};
+
 }  // namespace cutover::switcher

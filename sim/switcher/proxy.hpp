@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sim/core/time.hpp"
+#include "sim/switcher/core.hpp"
 #include "sim/switcher/events.hpp"
 
 namespace cutover::switcher {
@@ -20,11 +21,19 @@ struct ProxyOptions {
   Duration upstream_timeout = std::chrono::seconds(30);  // whole exchange
   Duration client_idle_timeout = std::chrono::seconds(60);
   std::size_t max_client_connections = 4096;
+  CoreOptions core{};  // routing policy, drain timeout, readiness gate
 };
 
-struct SwitchResult {
-  bool ok = false;
-  std::string reason;  // why it was refused, when !ok
+// SwitchResult is declared in events.hpp (shared with switcher::Core).
+
+// Counters of the proxy, readable from any thread.
+struct ProxyStats {
+  std::uint64_t client_connections = 0;  // accepted
+  std::uint64_t requests = 0;            // read from clients
+  std::uint64_t switch_errors = 0;       // answered by the switcher itself (marked)
+  std::uint64_t upstream_connects = 0;   // fresh upstream connections attempted
+  std::uint64_t upstream_reuses = 0;     // requests sent on an idle kept-alive connection
+  std::uint64_t upstream_retries = 0;    // idempotent requests retried after a stale connection
 };
 
 class Proxy {
@@ -50,6 +59,7 @@ class Proxy {
   std::string activePool() const;
   // Events (switched, drained, ...) since the last call, oldest first.
   std::vector<Event> takeEvents();
+  ProxyStats stats() const;
 
  private:
   class Impl;

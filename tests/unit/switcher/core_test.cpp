@@ -1,0 +1,355 @@
+#include "sim/switcher/core.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace cutover::switcher {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+const Instant kT0 = fromNanos(1'000'000'000);
+
+std::vector<std::string> kinds(const std::vector<Event>& events) {
+  std::vector<std::string> out;
+  for (const auto& e : events) out.push_back(e.kind);
+  return out;
+}
+
+// Events of interest only (backend_added/removed filtered out).
+std::vector<Event> switchEvents(Core& core) {
+  std::vector<Event> out;
+  for (auto& e : core.takeEvents())
+    if (e.kind.rfind("backend_", 0) != 0) out.push_back(std::move(e));
+  return out;
+}
+
+std::string instanceOf(const Core& core, const Route& r) {
+  const auto view = core.backend(r.backend);
+  return view ? view->instance : "?";
+}
+
+Core blueGreen(Policy policy) {
+  CoreOptions options;
+  options.policy = policy;
+  Core core(options);
+  core.addBackend("blue", "blue-1", 9001, kT0);
+  core.addBackend("blue", "blue-2", 9002, kT0);
+  core.addBackend("blue", "blue-3", 9003, kT0);
+  core.addBackend("green", "green-1", 9101, kT0);
+  core.addBackend("green", "green-2", 9102, kT0);
+  return core;
+}
+
+TEST(SwitcherCore, NoActivePoolAtFirst) {
+  Core core = blueGreen(Policy::round_robin);
+  const Route r = core.route(kT0);
+  EXPECT_FALSE(r);
+  EXPECT_EQ(r.error, RouteError::no_active_pool);
+  EXPECT_EQ(routeErrorName(r.error), "no_active_pool");
+  EXPECT_EQ(core.activePool(), "");
+}
+
+TEST(SwitcherCore, RoundRobinCyclesInInsertionOrder) {
+  Core core = blueGreen(Policy::round_robin);
+  ASSERT_TRUE(core.switchTo("blue", kT0).ok);
+  std::vector<std::string> picked;
+  for (int i = 0; i < 6; ++i) {
+    const Route r = core.route(kT0);
+    ASSERT_TRUE(r);
+    picked.push_back(instanceOf(core, r));
+    core.onRequestDone(r.backend, kT0, Upstream::response);
+  }
+  EXPECT_EQ(picked, (std::vector<std::string>{"blue-1", "blue-2", "blue-3", "blue-1", "blue-2", "blue-3"}));
+}
+
+TEST(SwitcherCore, RoundRobinIgnoresLoad) {
+  Core core = blueGreen(Policy::round_robin);
+  ASSERT_TRUE(core.switchTo("blue", kT0).ok);
+  const Route a = core.route(kT0);  // blue-1, stays in flight
+  const Route b = core.route(kT0);
+  const Route c = core.route(kT0);
+  const Route d = core.route(kT0);
+  EXPECT_EQ(instanceOf(core, a), "blue-1");
+  EXPECT_EQ(instanceOf(core, d), "blue-1");
+  EXPECT_EQ(core.backend(a.backend)->in_flight, 2u);
+  EXPECT_EQ(core.poolInFlight("blue"), 4u);
+  (void)b;
+  (void)c;
+}
+
+TEST(SwitcherCore, LeastOutstandingPicksTheLeastLoaded) {
+  Core core = blueGreen(Policy::least_outstanding);
+  ASSERT_TRUE(core.switchTo("blue", kT0).ok);
+  // All idle: ties broken in round robin order.
+  const Route a = core.route(kT0);
+  const Route b = core.route(kT0);
+  const Route c = core.route(kT0);
+  EXPECT_EQ(instanceOf(core, a), "blue-1");
+  EXPECT_EQ(instanceOf(core, b), "blue-2");
+  EXPECT_EQ(instanceOf(core, c), "blue-3");
+  // blue-2 finishes: it is the only one with 0 in flight.
+  core.onRequestDone(b.backend, kT0, Upstream::response);
+  const Route d = core.route(kT0);
+  EXPECT_EQ(instanceOf(core, d), "blue-2");
+  // All at 1: the tie goes to the next in round robin order after blue-2.
+  const Route e = core.route(kT0);
+  EXPECT_EQ(instanceOf(core, e), "blue-3");
+  // blue-1 at 1, blue-2 at 1, blue-3 at 2: blue-1 next (after blue-3, wraps).
+  const Route f = core.route(kT0);
+  EXPECT_EQ(instanceOf(core, f), "blue-1");
+  EXPECT_EQ(core.backend(a.backend)->in_flight, 2u);
+}
+
+TEST(SwitcherCore, LeastOutstandingAvoidsASlowBackend) {
+  Core core = blueGreen(Policy::least_outstanding);
+  ASSERT_TRUE(core.switchTo("green", kT0).ok);
+  // green-1 never finishes; green-2 finishes at once: green-2 gets the rest.
+  std::map<std::string, int> count;
+  for (int i = 0; i < 10; ++i) {
+    const Route r = core.route(kT0);
+    ASSERT_TRUE(r);
+    ++count[instanceOf(core, r)];
+    if (instanceOf(core, r) == "green-2") core.onRequestDone(r.backend, kT0, Upstream::response);
+  }
+  EXPECT_EQ(count["green-1"], 1);
+  EXPECT_EQ(count["green-2"], 9);
+}
+
+TEST(SwitcherCore, NoBackendWhenTheActivePoolEmpties) {
+  Core core = blueGreen(Policy::round_robin);
+  ASSERT_TRUE(core.switchTo("green", kT0).ok);
+  EXPECT_TRUE(core.removeBackend("green-1", kT0));
+  EXPECT_TRUE(core.removeBackend("green-2", kT0));
+  EXPECT_FALSE(core.removeBackend("green-2", kT0));
+  const Route r = core.route(kT0);
+  EXPECT_FALSE(r);
+  EXPECT_EQ(r.error, RouteError::no_backend);
+}
+
+TEST(SwitcherCore, UnhealthyBackendsGetNoRequests) {
+  Core core = blueGreen(Policy::least_outstanding);
+  ASSERT_TRUE(core.switchTo("blue", kT0).ok);
+  EXPECT_TRUE(core.setHealthy("blue-1", false, kT0));
+  EXPECT_TRUE(core.setHealthy("blue-3", false, kT0));
+  for (int i = 0; i < 4; ++i) {
+    const Route r = core.route(kT0);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(instanceOf(core, r), "blue-2");
+  }
+  EXPECT_TRUE(core.setHealthy("blue-2", false, kT0));
+  EXPECT_EQ(core.route(kT0).error, RouteError::no_backend);
+  const auto events = core.takeEvents();
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().kind, "backend_unhealthy");
+  EXPECT_EQ(events.back().detail, "blue-2");
+}
+
+TEST(SwitcherCore, SwitchRefusedForUnknownOrEmptyPool) {
+  Core core = blueGreen(Policy::round_robin);
+  core.takeEvents();
+  const auto unknown = core.switchTo("purple", kT0);
+  EXPECT_FALSE(unknown.ok);
+  EXPECT_NE(unknown.reason.find("unknown pool"), std::string::npos);
+
+  core.removeBackend("green-1", kT0);
+  core.removeBackend("green-2", kT0);
+  core.takeEvents();
+  const auto empty = core.switchTo("green", kT0 + seconds(1));
+  EXPECT_FALSE(empty.ok);
+  EXPECT_NE(empty.reason.find("no backend"), std::string::npos);
+  const auto events = core.takeEvents();
+  EXPECT_EQ(kinds(events), (std::vector<std::string>{"switch_requested", "switch_refused"}));
+  EXPECT_EQ(events[1].at, kT0 + seconds(1));
+  EXPECT_EQ(events[1].detail, empty.reason);
+  EXPECT_EQ(core.activePool(), "");
+}
+
+TEST(SwitcherCore, ReadinessGateAtLeastNAndAll) {
+  CoreOptions options;
+  options.readiness = ReadinessGate{ReadinessGate::Kind::at_least, 2};
+  Core core(options);
+  core.addBackend("green", "green-1", 9101, kT0);
+  EXPECT_FALSE(core.switchTo("green", kT0).ok);
+  core.addBackend("green", "green-2", 9102, kT0);
+  EXPECT_TRUE(core.switchTo("green", kT0).ok);
+
+  options.readiness = ReadinessGate{ReadinessGate::Kind::all, 0};
+  Core all(options);
+  all.addBackend("blue", "blue-1", 9001, kT0);
+  all.addBackend("blue", "blue-2", 9002, kT0);
+  all.setHealthy("blue-2", false, kT0);
+  const auto refused = all.switchTo("blue", kT0);
+  EXPECT_FALSE(refused.ok);
+  EXPECT_NE(refused.reason.find("1 of 2"), std::string::npos);
+  all.setHealthy("blue-2", true, kT0);
+  EXPECT_TRUE(all.switchTo("blue", kT0).ok);
+}
+
+TEST(SwitcherCore, SwitchIsAtomicAndEmitsEventsWithTimes) {
+  Core core = blueGreen(Policy::round_robin);
+  ASSERT_TRUE(core.switchTo("blue", kT0).ok);
+  core.takeEvents();
+  const Route old_req = core.route(kT0 + milliseconds(1));  // in flight on blue
+  ASSERT_TRUE(old_req);
+  const Instant t_switch = kT0 + seconds(2);
+  const auto result = core.switchTo("green", t_switch);
+  EXPECT_TRUE(result.ok);
+  EXPECT_EQ(core.activePool(), "green");
+  // Every route after the switch goes to green, even though blue has capacity.
+  for (int i = 0; i < 10; ++i) {
+    const Route r = core.route(t_switch);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(core.backend(r.backend)->pool, "green");
+    core.onRequestDone(r.backend, t_switch, Upstream::response);
+  }
+  EXPECT_TRUE(core.isDraining("blue"));
+  const auto events = switchEvents(core);
+  ASSERT_EQ(kinds(events), (std::vector<std::string>{"switch_requested", "switched"}));
+  for (const auto& e : events) {
+    EXPECT_EQ(e.at, t_switch);
+    EXPECT_EQ(e.pool, "green");
+  }
+  EXPECT_EQ(events[1].detail, "from blue");
+}
+
+TEST(SwitcherCore, DrainedAfterTheLastInFlightCompletes) {
+  Core core = blueGreen(Policy::round_robin);
+  ASSERT_TRUE(core.switchTo("blue", kT0).ok);
+  const Route a = core.route(kT0);
+  const Route b = core.route(kT0);
+  core.switchTo("green", kT0 + seconds(1));
+  switchEvents(core);
+  EXPECT_EQ(core.nextDeadline(), kT0 + seconds(31));
+  core.onRequestDone(a.backend, kT0 + milliseconds(1100), Upstream::response);
+  EXPECT_TRUE(switchEvents(core).empty());
+  EXPECT_TRUE(core.isDraining("blue"));
+  core.onRequestDone(b.backend, kT0 + milliseconds(1250), Upstream::response);
+  const auto events = switchEvents(core);
+  ASSERT_EQ(kinds(events), (std::vector<std::string>{"drained"}));
+  EXPECT_EQ(events[0].pool, "blue");
+  EXPECT_EQ(events[0].at, kT0 + milliseconds(1250));
+  EXPECT_EQ(events[0].detail, "drain time 250.0 ms");
+  EXPECT_FALSE(core.isDraining("blue"));
+  EXPECT_EQ(core.nextDeadline(), std::nullopt);
+}
+
+TEST(SwitcherCore, DrainedAtOnceWhenNothingInFlight) {
+  Core core = blueGreen(Policy::round_robin);
+  ASSERT_TRUE(core.switchTo("blue", kT0).ok);
+  core.switchTo("green", kT0 + seconds(1));
+  const auto events = switchEvents(core);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().kind, "drained");
+  EXPECT_EQ(events.back().pool, "blue");
+  EXPECT_EQ(events.back().at, kT0 + seconds(1));
+}
+
+TEST(SwitcherCore, DrainTimeout) {
+  CoreOptions options;
+  options.drain_timeout = seconds(5);
+  Core core(options);
+  core.addBackend("blue", "blue-1", 9001, kT0);
+  core.addBackend("green", "green-1", 9101, kT0);
+  core.switchTo("blue", kT0);
+  const Route stuck = core.route(kT0);
+  core.switchTo("green", kT0 + seconds(1));
+  switchEvents(core);
+  ASSERT_EQ(core.nextDeadline(), kT0 + seconds(6));
+  core.onTimeout(kT0 + seconds(5));  // early: nothing happens
+  EXPECT_TRUE(switchEvents(core).empty());
+  core.onTimeout(kT0 + seconds(6));
+  const auto events = switchEvents(core);
+  ASSERT_EQ(kinds(events), (std::vector<std::string>{"drain_timeout"}));
+  EXPECT_EQ(events[0].pool, "blue");
+  EXPECT_EQ(events[0].at, kT0 + seconds(6));
+  EXPECT_NE(events[0].detail.find("1 still in flight"), std::string::npos);
+  EXPECT_EQ(core.nextDeadline(), std::nullopt);
+  // The late completion is still accounted for, but no drained follows.
+  core.onRequestDone(stuck.backend, kT0 + seconds(7), Upstream::reset);
+  EXPECT_TRUE(switchEvents(core).empty());
+  EXPECT_EQ(core.poolInFlight("blue"), 0u);
+}
+
+TEST(SwitcherCore, SwitchBackCancelsTheDrain) {
+  Core core = blueGreen(Policy::round_robin);
+  core.switchTo("blue", kT0);
+  const Route r = core.route(kT0);
+  core.switchTo("green", kT0 + seconds(1));
+  EXPECT_TRUE(core.isDraining("blue"));
+  core.switchTo("blue", kT0 + seconds(2));  // rollback
+  EXPECT_FALSE(core.isDraining("blue"));
+  EXPECT_FALSE(core.isDraining("green"));  // nothing in flight: drained at once
+  core.onRequestDone(r.backend, kT0 + seconds(3), Upstream::response);
+  const auto events = switchEvents(core);
+  EXPECT_EQ(kinds(events), (std::vector<std::string>{"switch_requested", "switched", "switch_requested",
+                                                     "switched", "switch_requested", "switched", "drained"}));
+  EXPECT_EQ(events[5].detail, "from green (its drain cancelled)");
+  EXPECT_EQ(events[6].pool, "green");
+}
+
+TEST(SwitcherCore, RemovedBackendKeepsItsSlotUntilIdle) {
+  Core core = blueGreen(Policy::round_robin);
+  core.switchTo("blue", kT0);
+  const Route r = core.route(kT0);
+  ASSERT_EQ(instanceOf(core, r), "blue-1");
+  EXPECT_TRUE(core.removeBackend("blue-1", kT0));
+  // Still routable pool, never to blue-1.
+  for (int i = 0; i < 4; ++i) {
+    const Route x = core.route(kT0);
+    EXPECT_NE(instanceOf(core, x), "blue-1");
+    core.onRequestDone(x.backend, kT0, Upstream::response);
+  }
+  // A new backend must not reuse the busy slot.
+  core.addBackend("blue", "blue-4", 9004, kT0);
+  EXPECT_NE(core.findBackend("blue-4"), r.backend);
+  EXPECT_EQ(core.backend(r.backend)->instance, "blue-1");
+  core.onRequestDone(r.backend, kT0, Upstream::response);
+  EXPECT_EQ(core.backend(r.backend), std::nullopt);  // released
+  EXPECT_EQ(core.poolInFlight("blue"), 0u);
+}
+
+TEST(SwitcherCore, ReAddingAnInstanceReplacesIt) {
+  Core core = blueGreen(Policy::round_robin);
+  core.addBackend("green", "blue-1", 9201, kT0);  // moved to green on a new port
+  core.switchTo("blue", kT0);
+  for (int i = 0; i < 4; ++i) {
+    const Route r = core.route(kT0);
+    EXPECT_NE(r.port, 9001);
+    core.onRequestDone(r.backend, kT0, Upstream::response);
+  }
+  const auto id = core.findBackend("blue-1");
+  ASSERT_TRUE(id);
+  EXPECT_EQ(core.backend(*id)->pool, "green");
+  EXPECT_EQ(core.backend(*id)->port, 9201);
+}
+
+TEST(SwitcherCore, SlotTableIsBounded) {
+  CoreOptions options;
+  options.max_backends = 2;
+  Core core(options);
+  EXPECT_TRUE(core.addBackend("blue", "a", 1, kT0));
+  EXPECT_TRUE(core.addBackend("blue", "b", 2, kT0));
+  EXPECT_FALSE(core.addBackend("blue", "c", 3, kT0));
+  core.removeBackend("a", kT0);
+  EXPECT_TRUE(core.addBackend("blue", "c", 3, kT0));
+}
+
+TEST(SwitcherCore, EventQueueIsBounded) {
+  CoreOptions options;
+  options.max_events = 3;
+  Core core(options);
+  for (int i = 0; i < 5; ++i) (void)core.switchTo("nope", kT0 + seconds(i));
+  const auto events = core.takeEvents();
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(core.droppedEvents(), 7u);
+  EXPECT_EQ(events.back().at, kT0 + seconds(4));
+  EXPECT_FALSE(core.pollEvent());
+}
+
+}  // namespace
+}  // namespace cutover::switcher
