@@ -23,6 +23,9 @@ struct ClientOptions {
   bool keepalive = true;            // false: a new connection per request
   Duration timeout = std::chrono::seconds(2);  // per request, from the intended time
   std::size_t max_requests = 10'000'000;       // a hard bound on the loop
+  // x-request-id of the first request; ids then count up by one. Give each
+  // client of a run its own range so ids stay unique across the run.
+  std::uint64_t first_request_id = 1;
 };
 
 struct LoadResult {
@@ -31,11 +34,16 @@ struct LoadResult {
   std::uint64_t intended = 0;          // requests the arrival process asked for
   Instant started{};                   // first intended time
   Instant finished{};                  // when the last outcome was known
+  bool stopped = false;                // requestStop() ended the run early
+  std::string error;                   // set (and nothing sent) for a bad target
 };
 
 // Runs in the calling thread until the arrival process is exhausted and every
 // request has an outcome (bounded by the last intended time plus timeout).
-// requestStop() (any thread) ends it early: unsent requests are not recorded.
+// requestStop() (any thread) ends it early: connections are closed at once
+// and requests without an outcome yet (queued or in flight) are not recorded.
+// The host must be an IPv4 address in 127.0.0.0/8 (or "localhost"), else
+// run() sends nothing and sets LoadResult::error.
 class LoadClient {
  public:
   LoadClient(ClientOptions options, std::unique_ptr<Arrivals> arrivals);
