@@ -1,1 +1,154 @@
-int main() { return 0; }
+// cutover: one executable, subcommands. Exit codes: 0 pass, 1 expectations
+// failed, 2 bad input (file, key, value, flags), 3 invalid run.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "fake-services/fake_service.hpp"
+#include "fake-services/spec_json.hpp"
+#include "reports/json_report.hpp"
+#include "reports/text_summary.hpp"
+#include "sim/runner/runner.hpp"
+#include "sim/scenario/loader.hpp"
+#include "sim/scenario/verdict.hpp"
+
+namespace {
+
+using namespace cutover;
+
+constexpr int kExitBadInput = 2;
+
+std::atomic<int> g_interrupted{0};
+
+void onInterrupt(int sig) { g_interrupted.store(sig); }
+
+void installInterruptHandlers() {
+  struct sigaction sa {};
+  sa.sa_handler = onInterrupt;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+std::string selfExe() {
+  std::error_code ec;
+  const auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("cutover") : p.string();
+}
+
+// Loads or prints every error (file:line:col: key: message) and returns nullopt.
+std::optional<scenario::Scenario> loadOrReport(const std::string& file, const std::vector<std::string>& sets) {
+  auto out = scenario::loadScenarioFile(file, sets);
+  for (const auto& e : out.errors) fmt::print(stderr, "error: {}\n", e.str());
+  if (!out.errors.empty())
+    fmt::print(stderr, "{} error{} in {}; nothing was run\n", out.errors.size(), out.errors.size() == 1 ? "" : "s", file);
+  return std::move(out.scenario);
+}
+
+int cmdValidate(const std::string& file, const std::vector<std::string>& sets) {
+  const auto s = loadOrReport(file, sets);
+  if (!s) return kExitBadInput;
+  fmt::print("{}: ok ({}, {} services, {} load blocks, {} timeline steps)\n", file, s->name, s->services.size(),
+             s->load.size(), s->timeline.size());
+  return 0;
+}
+
+int cmdRun(const std::string& file, const std::vector<std::string>& sets, std::string outDir, bool quiet) {
+  const auto s = loadOrReport(file, sets);
+  if (!s) return kExitBadInput;
+  if (outDir.empty()) outDir = "reports/out/" + s->name;
+  std::error_code ec;
+  std::filesystem::create_directories(outDir, ec);
+  if (ec) {
+    fmt::print(stderr, "error: cannot create output directory {}: {}\n", outDir, ec.message());
+    return kExitBadInput;
+  }
+  std::filesystem::remove(std::filesystem::path(outDir) / "report.json", ec);  // never leave a stale one
+  installInterruptHandlers();
+  runner::RunOptions opt;
+  opt.out_dir = outDir;
+  opt.self_exe = selfExe();
+  opt.progress = !quiet;
+  opt.interrupted = &g_interrupted;
+  if (!quiet) fmt::print(stderr, "running {} ({:.1f} s) -> {}\n", s->name, toSeconds(s->duration), outDir);
+  auto result = runner::runLive(*s, opt);
+  scenario::judge(*s, result);
+  fmt::print("{}", reports::textSummary(result));
+  const auto written = reports::writeJsonReport(result, outDir);
+  if (!written) {
+    fmt::print(stderr, "error: {}\n", written.error().message);
+    return 3;
+  }
+  fmt::print("report     {}\n", written.value());
+  return scenario::exitCodeOf(result.verdict);
+}
+
+int cmdFakeService(service::FakeServiceOptions opt, const std::string& specJson) {
+  if (!specJson.empty()) {
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(specJson);
+    } catch (const nlohmann::json::exception& e) {
+      fmt::print(stderr, "error: --spec-json: {}\n", e.what());
+      return kExitBadInput;
+    }
+    auto spec = service::specFromJson(j);
+    if (!spec) {
+      fmt::print(stderr, "error: --spec-json: {}\n", spec.error().message);
+      return kExitBadInput;
+    }
+    opt.spec = std::move(spec).value();
+  }
+  return service::runFakeService(opt);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"cutover: a lab for blue-green deployments"};
+  app.require_subcommand(1);
+
+  std::string file, outDir;
+  std::vector<std::string> sets;
+  bool quiet = false;
+  auto* run = app.add_subcommand("run", "Run a scenario end to end and write its report");
+  run->add_option("scenario", file, "Scenario file (YAML)")->required();
+  run->add_option("--out", outDir, "Output directory (default reports/out/<name>)");
+  run->add_option("--set", sets, "Override a scenario key: --set load.0.rate=200/s (repeatable)");
+  run->add_flag("-q,--quiet", quiet, "No progress lines");
+
+  auto* validate = app.add_subcommand("validate", "Check a scenario file; exit 2 with file:line:col errors");
+  validate->add_option("scenario", file, "Scenario file (YAML)")->required();
+  validate->add_option("--set", sets, "Override a scenario key (as for run)");
+
+  service::FakeServiceOptions fs;
+  std::string specJson;
+  auto* fake = app.add_subcommand("fake-service", "Run one fake service instance (normally spawned by run)");
+  fake->add_option("--instance", fs.instance, "Instance id (x-cutover-instance)");
+  fake->add_option("--port", fs.port, "Port on 127.0.0.1 (0: any free port)");
+  fake->add_option("--ready-fd", fs.ready_fd, "Write \"port=P\" to this fd once listening (-1: stdout)");
+  fake->add_option("--seed", fs.seed, "Seed for latency and error draws");
+  fake->add_option("--control-fd", fs.control_fd,
+                   "Read control commands (fault error_rate=X | fault latency=+DUR | fault hang | heal) from this fd");
+  fake->add_option("--spec-json", specJson, "Behaviour spec as JSON (see docs/scenario-reference.md)");
+
+  app.add_subcommand("version", "Print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : kExitBadInput;
+  }
+  if (*run) return cmdRun(file, sets, outDir, quiet);
+  if (*validate) return cmdValidate(file, sets);
+  if (*fake) return cmdFakeService(fs, specJson);
+  fmt::print("cutover {}\n", CUTOVER_VERSION);
+  return 0;
+}

@@ -1,1 +1,404 @@
-// placeholder: to be written
+// Live runner. Theory of operation:
+//   setup   start the switcher; run the steps at 0s that start pools, wait
+//           until their instances answer /health 200; make the first pool
+//           active. t=0 is the moment after that: the load starts.
+//   run     one loop on this (main) thread: fire due timeline steps, watch
+//           starting instances (port from their ready pipe, then /health),
+//           reap exited children, print progress. Load clients run on their
+//           own threads; the switcher on its I/O thread.
+//   stop    wait for the load (its last request gets its timeout), stop the
+//           services (SIGTERM, grace, SIGKILL), the switcher; measure.
+// Validity is decided here; expectations are judged by the caller.
+#include "sim/runner/runner.hpp"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "fake-services/spec_json.hpp"
+#include "sim/core/clock.hpp"
+#include "sim/core/units.hpp"
+#include "sim/loadgen/client.hpp"
+#include "sim/runner/http_probe.hpp"
+#include "sim/runner/supervisor.hpp"
+#include "sim/runner/timeline.hpp"
+#include "sim/switcher/proxy.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace cutover::runner {
+namespace {
+
+using namespace std::chrono_literals;
+using scenario::Scenario;
+
+constexpr Duration kLoopTick = 10ms;
+constexpr Duration kProbeTimeout = 200ms;
+constexpr double kMinDeliveredFraction = 0.99;
+
+std::string utcNow() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+struct Instance {
+  enum class State { spawned, listening, ready, failed, exited };
+  InstanceInfo info;
+  const scenario::ServiceGroup* group = nullptr;
+  State state = State::spawned;
+  int ready_fd = -1;
+  Instant spawned_at{};
+};
+
+struct LoadRun {
+  std::unique_ptr<loadgen::LoadClient> client;
+  loadgen::LoadResult result;
+  std::thread thread;
+  std::atomic<bool> finished{false};
+  double length_s = 0;
+};
+
+class LiveRun {
+ public:
+  LiveRun(const Scenario& s, const RunOptions& o) : sc_(s), opt_(o), proxy_(proxyOptions(s)) {}
+
+  RunResult run();
+
+ private:
+  static switcher::ProxyOptions proxyOptions(const Scenario& s) {
+    switcher::ProxyOptions p;
+    p.upstream_timeout = s.switcher.upstream_timeout;
+    return p;
+  }
+  double since0(Instant t) const { return toSeconds(t - t0_); }
+  void event(Instant at, std::string source, std::string kind, std::string target, std::string detail = "") {
+    events_.push_back({since0(at), std::move(source), std::move(kind), std::move(target), std::move(detail)});
+  }
+  bool interrupted() const { return opt_.interrupted && opt_.interrupted->load() != 0; }
+
+  bool setup();
+  void startPool(const std::string& pool);
+  void watchInstances();
+  void reapChildren();
+  void fire(const scenario::TimelineStep& step);
+  void startLoad();
+  void progress(Instant now);
+  void finish(RunResult& r);
+  void measure(RunResult& r);
+
+  const Scenario& sc_;
+  RunOptions opt_;
+  Supervisor supervisor_;
+  switcher::Proxy proxy_;
+  Instant t0_ = monoNow();  // re-set when the load starts
+  std::vector<Instance> instances_;
+  std::vector<TimedEvent> events_;
+  std::vector<std::string> invalid_;
+  std::vector<std::unique_ptr<LoadRun>> loads_;
+  struct SwitchCommand { Instant at; std::string from, to; };
+  std::vector<SwitchCommand> switches_;
+  std::string active_;
+  Instant last_progress_{};
+};
+
+void LiveRun::startPool(const std::string& pool) {
+  const auto* g = sc_.service(pool);
+  CUTOVER_ASSERT(g != nullptr);  // checked by the loader
+  const auto logDir = std::filesystem::path(opt_.out_dir) / "logs";
+  std::filesystem::create_directories(logDir);
+  const std::string spec = service::toJson(g->behaviour).dump();
+  for (int i = 1; i <= g->instances; ++i) {
+    Instance in;
+    in.group = g;
+    in.info.id = fmt::format("{}-{}", pool, i);
+    in.info.pool = pool;
+    in.info.version = g->behaviour.version;
+    const std::vector<std::string> argv = {
+        opt_.self_exe, "fake-service", "--instance", in.info.id, "--ready-fd", "3",
+        "--seed", std::to_string(sc_.seed * 1000 + instances_.size()), "--spec-json", spec};
+    in.spawned_at = monoNow();
+    auto pid = supervisor_.spawn(in.info.id, argv, (logDir / (in.info.id + ".log")).string(), &in.ready_fd);
+    if (!pid) {
+      invalid_.push_back(pid.error().message);
+      in.state = Instance::State::failed;
+    } else {
+      in.info.pid = pid.value();
+      event(in.spawned_at, "runner", "spawned", in.info.id, fmt::format("pid {}", in.info.pid));
+    }
+    instances_.push_back(std::move(in));
+  }
+}
+
+// Moves starting instances on: port from the ready pipe, then /health 200.
+void LiveRun::watchInstances() {
+  for (auto& in : instances_) {
+    if (in.state != Instance::State::spawned && in.state != Instance::State::listening) continue;
+    const auto now = monoNow();
+    if (in.state == Instance::State::spawned) {
+      if (const auto port = readReadyPort(in.ready_fd, 0ms)) {
+        in.info.port = *port;
+        in.state = Instance::State::listening;
+        ::close(in.ready_fd);
+        in.ready_fd = -1;
+      }
+    }
+    if (in.state == Instance::State::listening &&
+        httpGetStatus(in.info.port, "/health", kProbeTimeout) == 200) {
+      in.state = Instance::State::ready;
+      in.info.ready_s = since0(monoNow());
+      proxy_.addBackend(in.info.pool, in.info.id, in.info.port);
+      event(monoNow(), "service", "ready", in.info.id, fmt::format("127.0.0.1:{}", in.info.port));
+      if (opt_.progress)
+        fmt::print(stderr, "ready {} pid {} port {}\n", in.info.id, in.info.pid, in.info.port);
+      continue;
+    }
+    const auto limit = in.group->behaviour.startup.listen_after + in.group->ready_timeout;
+    if (now - in.spawned_at > limit) {
+      in.state = Instance::State::failed;
+      invalid_.push_back(fmt::format("service {} never became ready within {}", in.info.id,
+                                     formatDuration(limit)));
+      event(now, "runner", "not_ready", in.info.id, "readiness timeout");
+    }
+  }
+}
+
+void LiveRun::reapChildren() {
+  for (const auto& e : supervisor_.reap()) {
+    for (auto& in : instances_) {
+      if (in.info.pid != e.pid) continue;
+      if (in.state == Instance::State::spawned || in.state == Instance::State::listening) {
+        invalid_.push_back(fmt::format("service {} exited before it was ready ({} {})", in.info.id,
+                                       e.signaled ? "signal" : "code", e.code));
+      }
+      in.state = Instance::State::exited;
+      in.info.exited_s = since0(e.at);
+      in.info.exit = fmt::format("{} {}", e.signaled ? "signal" : "code", e.code);
+      event(e.at, "service", "exited", in.info.id, in.info.exit);
+    }
+  }
+}
+
+bool LiveRun::setup() {
+  std::string err;
+  if (!proxy_.start(&err)) {
+    invalid_.push_back("switcher did not start: " + err);
+    return false;
+  }
+  if (opt_.progress) fmt::print(stderr, "switcher pid {} port {}\n", ::getpid(), proxy_.port());
+  std::string first;
+  for (const auto& step : sc_.timeline) {
+    const auto* start = std::get_if<scenario::StartAction>(&step.action);
+    if (step.at != Duration::zero() || !start) continue;
+    if (first.empty()) first = start->pool;
+    startPool(start->pool);
+  }
+  const auto settled = [&] {
+    return std::none_of(instances_.begin(), instances_.end(), [](const Instance& in) {
+      return in.state == Instance::State::spawned || in.state == Instance::State::listening;
+    });
+  };
+  while (!settled() && !interrupted()) {
+    watchInstances();
+    reapChildren();
+    if (!settled()) std::this_thread::sleep_for(kLoopTick);
+  }
+  if (!invalid_.empty() || interrupted()) return false;
+  const auto r = proxy_.switchTo(first);
+  if (!r.ok) {
+    invalid_.push_back("initial pool " + first + " not accepted by the switcher: " + r.reason);
+    return false;
+  }
+  active_ = first;
+  return true;
+}
+
+void LiveRun::startLoad() {
+  for (const auto& spec : sc_.load) {
+    auto lr = std::make_unique<LoadRun>();
+    const Duration length = std::min(spec.length.value_or(sc_.duration - spec.start), sc_.duration - spec.start);
+    lr->length_s = toSeconds(length);
+    loadgen::ClientOptions co;
+    co.port = proxy_.port();
+    co.path = spec.path;
+    co.connections = static_cast<std::size_t>(spec.connections);
+    co.keepalive = spec.keepalive;
+    co.timeout = spec.timeout;
+    lr->client = std::make_unique<loadgen::LoadClient>(
+        co, loadgen::makeConstant(t0_ + spec.start, length, spec.rate_per_s));
+    LoadRun* raw = lr.get();
+    lr->thread = std::thread([raw] {
+      raw->result = raw->client->run();
+      raw->finished = true;
+    });
+    loads_.push_back(std::move(lr));
+  }
+}
+
+void LiveRun::fire(const scenario::TimelineStep& step) {
+  const auto now = monoNow();
+  if (const auto* a = std::get_if<scenario::StartAction>(&step.action)) {
+    event(now, "timeline", "start", a->pool);
+    startPool(a->pool);
+  } else if (const auto* s = std::get_if<scenario::SwitchAction>(&step.action)) {
+    event(now, "timeline", "switch", s->pool);
+    switches_.push_back({now, active_, s->pool});
+    const auto r = proxy_.switchTo(s->pool);
+    if (r.ok) {
+      active_ = s->pool;
+    } else {
+      invalid_.push_back("switch to " + s->pool + " never happened: " + r.reason);
+      event(monoNow(), "runner", "switch_failed", s->pool, r.reason);
+    }
+  } else if (const auto* sig = std::get_if<scenario::SignalAction>(&step.action)) {
+    event(now, "timeline", "signal", sig->target, sig->signal_name);
+    for (auto& in : instances_)
+      if ((in.info.pool == sig->target || in.info.id == sig->target) && in.info.pid > 0)
+        supervisor_.signal(in.info.pid, sig->signal);
+  }
+}
+
+void LiveRun::progress(Instant now) {
+  if (!opt_.progress || now - last_progress_ < 1s) return;
+  last_progress_ = now;
+  std::uint64_t done = 0, dropped = 0;
+  for (const auto& l : loads_) done += l->client->completed(), dropped += l->client->droppedSoFar();
+  fmt::print(stderr, "[{:5.1f}/{:.1f} s] completed {}  dropped {}  active {}\n", since0(now),
+             toSeconds(sc_.duration), done, dropped, active_);
+}
+
+RunResult LiveRun::run() {
+  RunResult r;
+  r.scenario = sc_.name;
+  r.scenario_file = sc_.file;
+  r.seed = sc_.seed;
+  r.duration_s = toSeconds(sc_.duration);
+  r.started_utc = utcNow();
+  t0_ = monoNow();
+  if (setup()) {
+    const Instant setupStart = t0_;
+    t0_ = monoNow();
+    for (auto& e : events_) e.t_s -= toSeconds(t0_ - setupStart);  // setup events: t < 0
+    for (auto& in : instances_)
+      if (in.info.ready_s) *in.info.ready_s -= toSeconds(t0_ - setupStart);
+    startLoad();
+    Timeline timeline(sc_.timeline);
+    // The starts at 0s ran in setup; other steps at 0s fire now.
+    for (const auto& step : timeline.due(Duration::zero()))
+      if (!std::holds_alternative<scenario::StartAction>(step.action)) fire(step);
+    const auto allLoadsDone = [&] {
+      return std::all_of(loads_.begin(), loads_.end(), [](const auto& l) { return l->finished.load(); });
+    };
+    while (!interrupted()) {
+      const auto now = monoNow();
+      for (const auto& step : timeline.due(now - t0_)) fire(step);
+      watchInstances();
+      reapChildren();
+      progress(now);
+      if (now - t0_ >= sc_.duration && allLoadsDone()) break;
+      auto wake = now + kLoopTick;
+      if (const auto next = timeline.nextDeadline()) wake = std::min(wake, t0_ + *next);
+      std::this_thread::sleep_for(std::max(Duration::zero(), wake - monoNow()));
+    }
+  }
+  if (interrupted()) {
+    const int sig = opt_.interrupted->load();
+    invalid_.push_back(fmt::format("interrupted by {} at {:.3f} s", sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", since0(monoNow())));
+  }
+  finish(r);
+  return r;
+}
+
+void LiveRun::finish(RunResult& r) {
+  for (auto& l : loads_) {
+    if (interrupted()) l->client->requestStop();
+    l->thread.join();
+  }
+  r.final_active = proxy_.activePool();
+  Duration grace = 0s;
+  for (const auto& g : sc_.services) grace = std::max(grace, g.stop_grace);
+  for (const auto& e : supervisor_.terminateAll(grace)) {
+    for (auto& in : instances_) {
+      if (in.info.pid != e.pid) continue;
+      in.info.exited_s = since0(e.at);
+      in.info.exit = fmt::format("{} {}", e.signaled ? "signal" : "code", e.code);
+      event(e.at, "runner", "stopped", in.info.id, in.info.exit);
+    }
+  }
+  for (const auto& e : proxy_.takeEvents()) event(e.at, "switcher", e.kind, e.pool, e.detail);
+  proxy_.stop();
+  for (auto& in : instances_)
+    if (in.ready_fd >= 0) ::close(in.ready_fd);
+  measure(r);
+  std::stable_sort(events_.begin(), events_.end(), [](const auto& a, const auto& b) { return a.t_s < b.t_s; });
+  r.events = events_;
+  for (const auto& in : instances_) r.instances.push_back(in.info);
+  r.verdict.valid = invalid_.empty();
+  r.verdict.invalid_reasons = invalid_;
+}
+
+void LiveRun::measure(RunResult& r) {
+  // One name table and one record list for all load blocks.
+  std::vector<RequestRecord> records;
+  std::vector<std::string> names;
+  std::map<std::string, std::uint16_t> index;
+  std::uint64_t intended = 0;
+  double length_s = 0;
+  for (auto& l : loads_) {
+    intended += l->result.intended;
+    length_s = std::max(length_s, l->length_s);
+    for (auto rec : l->result.records) {
+      for (auto* field : {&rec.version, &rec.instance}) {
+        if (*field >= l->result.names.size()) continue;
+        const auto& name = l->result.names[*field];
+        auto [it, added] = index.emplace(name, static_cast<std::uint16_t>(names.size()));
+        if (added) names.push_back(name);
+        *field = it->second;
+      }
+      records.push_back(rec);
+    }
+  }
+  r.summary = summarize(records, names, intended, length_s);
+  if (!interrupted() && !loads_.empty()) {
+    if (r.summary.sent == 0)
+      invalid_.push_back("no request was sent");
+    else if (static_cast<double>(r.summary.sent) < kMinDeliveredFraction * static_cast<double>(intended))
+      invalid_.push_back(fmt::format("load not delivered: sent {} of {} intended requests", r.summary.sent, intended));
+  }
+  // switch latency: command -> last response from the old version to a
+  // request sent after the command. drain time: command -> old pool drained.
+  if (!switches_.empty() && switches_.front().from != switches_.front().to) {
+    const auto& sw = switches_.front();
+    const auto* oldGroup = sc_.service(sw.from);
+    std::int64_t last = toNanos(sw.at);
+    for (const auto& rec : records)
+      if (rec.sent_ns >= toNanos(sw.at) && rec.version < names.size() && oldGroup &&
+          names[rec.version] == oldGroup->behaviour.version && rec.status != 0)
+        last = std::max(last, rec.done_ns);
+    r.measures["switch_latency_ms"] = static_cast<double>(last - toNanos(sw.at)) / 1e6;
+    for (const auto& e : events_)
+      if (e.source == "switcher" && e.kind == "drained" && e.target == sw.from && e.t_s >= since0(sw.at)) {
+        r.measures["drain_time_ms"] = (e.t_s - since0(sw.at)) * 1e3;
+        break;
+      }
+  }
+}
+
+}  // namespace
+
+RunResult runLive(const Scenario& scenario, const RunOptions& options) {
+  LiveRun run(scenario, options);
+  return run.run();
+}
+
+}  // namespace cutover::runner

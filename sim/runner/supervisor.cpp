@@ -1,1 +1,174 @@
-// placeholder: to be written
+#include "sim/runner/supervisor.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <thread>
+
+#include "sim/core/clock.hpp"
+
+namespace cutover::runner {
+namespace {
+
+constexpr int kReadyFd = 3;
+
+ChildExit toExit(pid_t pid, const std::string& name, int status) {
+  ChildExit e;
+  e.pid = pid;
+  e.name = name;
+  e.at = monoNow();
+  if (WIFSIGNALED(status)) {
+    e.signaled = true;
+    e.code = WTERMSIG(status);
+  } else {
+    e.code = WEXITSTATUS(status);
+  }
+  return e;
+}
+
+}  // namespace
+
+Supervisor::~Supervisor() {
+  for (auto& c : children_)
+    if (c.alive) ::kill(-c.pid, SIGKILL), ::kill(c.pid, SIGKILL);
+  for (auto& c : children_)
+    if (c.alive) ::waitpid(c.pid, nullptr, 0);
+}
+
+Result<pid_t> Supervisor::spawn(const std::string& name, const std::vector<std::string>& argv,
+                                const std::string& log_path, int* ready_fd_out) {
+  if (argv.empty()) return Error{"spawn " + name + ": empty command"};
+  const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log < 0) return Error{"spawn " + name + ": cannot open " + log_path + ": " + std::strerror(errno)};
+  int pipefd[2] = {-1, -1};
+  if (ready_fd_out && ::pipe2(pipefd, O_CLOEXEC) != 0) {
+    ::close(log);
+    return Error{"spawn " + name + ": pipe: " + std::strerror(errno)};
+  }
+  // Everything the child needs is prepared before fork: after it, only
+  // async-signal-safe calls until exec.
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t parent = ::getpid();
+
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(log);
+    if (ready_fd_out) ::close(pipefd[0]), ::close(pipefd[1]);
+    return Error{"spawn " + name + ": fork: " + std::strerror(errno)};
+  }
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // the runner died before prctl
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::dup2(log, STDOUT_FILENO);
+    ::dup2(log, STDERR_FILENO);
+    const int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
+    if (ready_fd_out) ::dup2(pipefd[1], kReadyFd);  // dup2 clears CLOEXEC on the copy
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::setpgid(pid, pid);  // also from the parent, so signal() works at once
+  ::close(log);
+  if (ready_fd_out) {
+    ::close(pipefd[1]);
+    ::fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+    *ready_fd_out = pipefd[0];
+  }
+  children_.push_back({pid, name, true});
+  return pid;
+}
+
+bool Supervisor::signal(pid_t pid, int sig) {
+  for (auto& c : children_)
+    if (c.pid == pid && c.alive) return ::kill(-pid, sig) == 0 || ::kill(pid, sig) == 0;
+  return false;
+}
+
+std::vector<ChildExit> Supervisor::reap() {
+  std::vector<ChildExit> out;
+  for (auto& c : children_) {
+    if (!c.alive) continue;
+    int status = 0;
+    const pid_t r = ::waitpid(c.pid, &status, WNOHANG);
+    if (r == c.pid) {
+      c.alive = false;
+      ::kill(-c.pid, SIGKILL);  // anything the child left in its group
+      out.push_back(toExit(c.pid, c.name, status));
+    }
+  }
+  return out;
+}
+
+std::vector<ChildExit> Supervisor::terminateAll(Duration grace) {
+  for (auto& c : children_)
+    if (c.alive) ::kill(-c.pid, SIGTERM);
+  std::vector<ChildExit> out;
+  const auto deadline = monoNow() + grace;
+  while (!alive().empty() && monoNow() < deadline) {
+    auto exits = reap();
+    out.insert(out.end(), exits.begin(), exits.end());
+    if (exits.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  for (auto& c : children_) {
+    if (!c.alive) continue;
+    ::kill(-c.pid, SIGKILL);
+    ::kill(c.pid, SIGKILL);
+    int status = 0;
+    ::waitpid(c.pid, &status, 0);
+    c.alive = false;
+    out.push_back(toExit(c.pid, c.name, status));
+  }
+  return out;
+}
+
+std::vector<pid_t> Supervisor::alive() const {
+  std::vector<pid_t> out;
+  for (const auto& c : children_)
+    if (c.alive) out.push_back(c.pid);
+  return out;
+}
+
+std::optional<std::string> Supervisor::nameOf(pid_t pid) const {
+  for (const auto& c : children_)
+    if (c.pid == pid) return c.name;
+  return std::nullopt;
+}
+
+std::optional<unsigned short> readReadyPort(int fd, Duration timeout) {
+  std::string line;
+  const auto deadline = monoNow() + timeout;
+  while (line.find('\n') == std::string::npos && line.size() < 64) {
+    // A zero timeout still looks once: the runner polls without waiting.
+    const auto left = std::max<std::int64_t>(
+        0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - monoNow()).count());
+    pollfd p{fd, POLLIN, 0};
+    const int r = ::poll(&p, 1, static_cast<int>(left));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return std::nullopt;
+    char buf[64];
+    const auto n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (n <= 0) return std::nullopt;  // EOF: the child closed it without a port
+    line.append(buf, static_cast<std::size_t>(n));
+  }
+  if (line.rfind("port=", 0) != 0) return std::nullopt;
+  const long port = std::strtol(line.c_str() + 5, nullptr, 10);
+  if (port <= 0 || port > 65535) return std::nullopt;
+  return static_cast<unsigned short>(port);
+}
+
+}  // namespace cutover::runner

@@ -1,1 +1,524 @@
-// placeholder: to be written
+// Scenario loader. Theory of operation: the YAML tree is read by MapReaders,
+// one per mapping; each read registers its key, so once a mapping is read the
+// reader knows every key it understands and reports the others as unknown
+// (with a "did you mean"). Problems are collected, never thrown, so one pass
+// reports them all; semantic checks (pools, order of steps) run after the
+// tree was read. yaml-cpp exceptions stop at this file.
+#include "sim/scenario/loader.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <csignal>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "sim/core/units.hpp"
+#include "sim/scenario/overrides.hpp"
+
+namespace cutover::scenario {
+namespace {
+
+struct Ctx {
+  std::string file;
+  std::vector<Diagnostic> errors;
+
+  void error(const YAML::Node& at, const std::string& key, std::string message) {
+    Diagnostic d{file, 0, 0, key, std::move(message)};
+    if (at) {
+      const auto m = at.Mark();
+      if (m.line >= 0) d.line = m.line + 1, d.column = m.column + 1;
+    }
+    errors.push_back(std::move(d));
+  }
+};
+
+std::string join(const std::string& path, const std::string& key) {
+  return path.empty() ? key : path + "." + key;
+}
+
+SourceLoc locOf(const YAML::Node& n) {
+  if (!n) return {};
+  const auto m = n.Mark();
+  return m.line >= 0 ? SourceLoc{m.line + 1, m.column + 1} : SourceLoc{};
+}
+
+class MapReader {
+ public:
+  MapReader(Ctx& ctx, const YAML::Node& node, std::string path)
+      : ctx_(ctx), node_(node), path_(std::move(path)), present_(static_cast<bool>(node)) {
+    // An absent key gives an invalid node that throws on most calls: test
+    // presence first, once.
+    if (present_ && !node_.IsNull() && !node_.IsMap()) {
+      ctx_.error(node_, path_, "expected a mapping (key: value pairs)");
+      bad_ = true;
+    }
+    isMap_ = present_ && !bad_ && node_.IsMap();
+  }
+
+  const std::string& path() const { return path_; }
+
+  // The value of `key`, registering it as known. Undefined when absent.
+  YAML::Node get(const std::string& key, bool required = false) {
+    known_.push_back(key);
+    if (!isMap_) {
+      if (required && !bad_) ctx_.error(present_ ? node_ : YAML::Node(), join(path_, key), "required key is missing");
+      return YAML::Node(YAML::NodeType::Undefined);
+    }
+    const YAML::Node& map = node_;  // const access never inserts keys
+    YAML::Node v = map[key];
+    if (!v && required) ctx_.error(node_, join(path_, key), "required key is missing");
+    return v;
+  }
+
+  void string(const std::string& key, std::string& out, bool required = false) {
+    scalar(key, required, [&](const std::string& s) { out = s; return true; }, "a string");
+  }
+  void duration(const std::string& key, Duration& out, bool required = false) {
+    scalar(key, required, [&](const std::string& s) {
+      const auto d = parseDuration(s);
+      if (d) out = *d;
+      return d.has_value();
+    }, "a duration with a unit, like 250ms or 2s");
+  }
+  void optDuration(const std::string& key, std::optional<Duration>& out) {
+    Duration d{};
+    bool set = false;
+    scalar(key, false, [&](const std::string& s) {
+      const auto p = parseDuration(s);
+      if (p) d = *p, set = true;
+      return p.has_value();
+    }, "a duration with a unit, like 250ms or 2s");
+    if (set) out = d;
+  }
+  void rate(const std::string& key, double& out, bool required = false) {
+    scalar(key, required, [&](const std::string& s) {
+      const auto r = parseRate(s);
+      if (r && *r > 0) out = *r;
+      return r && *r > 0;
+    }, "a positive rate like 500/s or 2k/s");
+  }
+  void percent(const std::string& key, double& out) {
+    scalar(key, false, [&](const std::string& s) {
+      const auto p = parsePercent(s);
+      if (p) out = *p;
+      return p.has_value();
+    }, "a percentage like 5%");
+  }
+  void size(const std::string& key, std::size_t& out) {
+    scalar(key, false, [&](const std::string& s) {
+      const auto p = parseSize(s);
+      if (p) out = *p;
+      return p.has_value();
+    }, "a size like 512, 4KiB or 1MB");
+  }
+  template <class Int>
+  void integer(const std::string& key, Int& out, long long lo, long long hi, bool required = false) {
+    scalar(key, required, [&](const std::string& s) {
+      long long v = 0;
+      const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+      if (ec != std::errc{} || p != s.data() + s.size() || v < lo || v > hi) return false;
+      out = static_cast<Int>(v);
+      return true;
+    }, "an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
+  }
+  void boolean(const std::string& key, bool& out) {
+    scalar(key, false, [&](const std::string& s) {
+      if (s == "true" || s == "yes" || s == "on") return out = true, true;
+      if (s == "false" || s == "no" || s == "off") return out = false, true;
+      return false;
+    }, "true or false");
+  }
+  template <class Enum>
+  void choice(const std::string& key, Enum& out, const std::vector<std::pair<std::string, Enum>>& options) {
+    std::string all;
+    for (const auto& [name, _] : options) all += (all.empty() ? "" : ", ") + name;
+    scalar(key, false, [&](const std::string& s) {
+      for (const auto& [name, value] : options)
+        if (name == s) return out = value, true;
+      return false;
+    }, "one of: " + all);
+  }
+
+  // Reports keys nobody asked for. Call after every get().
+  void finish() {
+    if (!isMap_) return;
+    for (const auto& kv : node_) {
+      const auto key = kv.first.as<std::string>("");
+      if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
+      const auto hint = suggestKey(key, known_);
+      ctx_.error(kv.first, join(path_, key),
+                 "unknown key" + (hint.empty() ? std::string() : "; did you mean '" + hint + "'?"));
+    }
+  }
+
+ private:
+  template <class F>
+  void scalar(const std::string& key, bool required, F&& parse, const std::string& expected) {
+    const YAML::Node v = get(key, required);
+    if (!v) return;
+    if (!v.IsScalar() || !parse(v.Scalar()))
+      ctx_.error(v, join(path_, key), "expected " + expected + ", got '" + describe(v) + "'");
+  }
+  static std::string describe(const YAML::Node& v) {
+    if (v.IsScalar()) return v.Scalar();
+    if (v.IsSequence()) return "a list";
+    if (v.IsMap()) return "a mapping";
+    return "nothing";
+  }
+
+  Ctx& ctx_;
+  YAML::Node node_;
+  std::string path_;
+  std::vector<std::string> known_;
+  bool present_ = false;
+  bool bad_ = false;
+  bool isMap_ = false;
+};
+
+void readLatency(Ctx& ctx, const YAML::Node& node, const std::string& path, service::LatencySpec& out) {
+  using service::LatencyDistribution;
+  if (node.IsScalar()) {  // "latency: 5ms" means fixed
+    const auto d = parseDuration(node.Scalar());
+    if (!d) ctx.error(node, path, "expected a duration like 5ms or a mapping with a distribution");
+    else out.distribution = LatencyDistribution::fixed, out.value = *d;
+    return;
+  }
+  MapReader r(ctx, node, path);
+  r.choice("distribution", out.distribution,
+           {{"fixed", LatencyDistribution::fixed}, {"uniform", LatencyDistribution::uniform},
+            {"normal", LatencyDistribution::normal}, {"lognormal", LatencyDistribution::lognormal},
+            {"empirical", LatencyDistribution::empirical}});
+  r.duration("p50", out.p50);
+  r.duration("p99", out.p99);
+  r.duration("value", out.value);
+  r.duration("min", out.min);
+  r.duration("max", out.max);
+  const auto samples = r.get("samples");
+  if (samples) {
+    if (!samples.IsSequence()) ctx.error(samples, path + ".samples", "expected a list of durations");
+    else
+      for (const auto& s : samples) {
+        const auto d = s.IsScalar() ? parseDuration(s.Scalar()) : std::nullopt;
+        if (!d) ctx.error(s, path + ".samples", "expected a duration like 5ms");
+        else out.samples.push_back(*d);
+      }
+  }
+  r.finish();
+  if (out.distribution == LatencyDistribution::lognormal && out.p99 < out.p50)
+    ctx.error(node, path + ".p99", "p99 must not be below p50");
+  if (out.distribution == LatencyDistribution::uniform && out.max < out.min)
+    ctx.error(node, path + ".max", "max must not be below min");
+  if (out.distribution == LatencyDistribution::empirical && out.samples.empty())
+    ctx.error(node, path + ".samples", "an empirical distribution needs samples");
+}
+
+ServiceGroup readService(Ctx& ctx, const std::string& name, const YAML::Node& node) {
+  ServiceGroup g;
+  g.name = name;
+  g.loc = locOf(node);
+  g.behaviour.version = name;
+  const std::string path = "services." + name;
+  MapReader r(ctx, node, path);
+  r.string("version", g.behaviour.version);
+  r.integer("instances", g.instances, 1, 64);
+  if (const auto lat = r.get("latency")) readLatency(ctx, lat, path + ".latency", g.behaviour.latency);
+  r.percent("error_rate", g.behaviour.error_rate);
+  r.integer("error_status", g.behaviour.error_status, 500, 599);
+  r.size("response_size", g.behaviour.response_bytes);
+  {
+    MapReader s(ctx, r.get("startup"), path + ".startup");
+    s.duration("listen_after", g.behaviour.startup.listen_after);
+    s.duration("ready_after", g.behaviour.startup.ready_after);
+    s.duration("ready_timeout", g.ready_timeout);
+    s.finish();
+  }
+  {
+    MapReader s(ctx, r.get("shutdown"), path + ".shutdown");
+    s.choice("on_sigterm", g.behaviour.shutdown.on_sigterm,
+             {{"graceful", service::OnSigterm::graceful},
+              {"immediate", service::OnSigterm::immediate},
+              {"ignore", service::OnSigterm::ignore}});
+    s.duration("pre_stop_delay", g.behaviour.shutdown.pre_stop_delay);
+    s.duration("drain_timeout", g.behaviour.shutdown.drain_timeout);
+    s.boolean("close_keepalive", g.behaviour.shutdown.close_keepalive);
+    s.duration("grace_period", g.stop_grace);
+    s.finish();
+  }
+  r.finish();
+  return g;
+}
+
+LoadSpec readLoad(Ctx& ctx, const YAML::Node& node, const std::string& path) {
+  LoadSpec l;
+  l.loc = locOf(node);
+  MapReader r(ctx, node, path);
+  r.choice("arrivals", l.arrivals, {{"constant", ArrivalKind::constant}});
+  r.rate("rate", l.rate_per_s, true);
+  r.integer("connections", l.connections, 1, 4096);
+  r.boolean("keepalive", l.keepalive);
+  r.duration("timeout", l.timeout);
+  r.string("path", l.path);
+  r.duration("start", l.start);
+  r.optDuration("duration", l.length);
+  r.finish();
+  if (!l.path.starts_with("/")) ctx.error(node, path + ".path", "a path starts with '/'");
+  if (l.timeout <= Duration::zero()) ctx.error(node, path + ".timeout", "must be above 0");
+  return l;
+}
+
+std::optional<int> signalNumber(const std::string& name) {
+  static const std::vector<std::pair<std::string, int>> kSignals = {
+      {"SIGTERM", SIGTERM}, {"SIGKILL", SIGKILL}, {"SIGINT", SIGINT},
+      {"SIGHUP", SIGHUP},   {"SIGSTOP", SIGSTOP}, {"SIGCONT", SIGCONT}, {"SIGQUIT", SIGQUIT}};
+  for (const auto& [n, v] : kSignals)
+    if (n == name || n.substr(3) == name) return v;
+  return std::nullopt;
+}
+
+std::optional<TimelineStep> readStep(Ctx& ctx, const YAML::Node& node, const std::string& path) {
+  TimelineStep step;
+  step.loc = locOf(node);
+  MapReader r(ctx, node, path);
+  r.duration("at", step.at, true);
+  int actions = 0;
+  if (const auto v = r.get("start")) {
+    ++actions;
+    if (!v.IsScalar()) ctx.error(v, path + ".start", "expected a pool name");
+    else step.action = StartAction{v.Scalar()};
+  }
+  if (const auto v = r.get("switch")) {
+    ++actions;
+    if (!v.IsScalar()) ctx.error(v, path + ".switch", "expected a pool name");
+    else step.action = SwitchAction{v.Scalar()};
+  }
+  if (const auto v = r.get("signal")) {
+    ++actions;
+    SignalAction s;
+    MapReader sr(ctx, v, path + ".signal");
+    sr.string("target", s.target, true);
+    sr.string("signal", s.signal_name);
+    sr.finish();
+    if (const auto n = signalNumber(s.signal_name)) s.signal = *n;
+    else ctx.error(v, path + ".signal.signal", "unknown signal '" + s.signal_name + "'");
+    step.action = s;
+  }
+  r.finish();
+  if (actions != 1) {
+    ctx.error(node, path, actions == 0 ? "a step needs one action: start, switch or signal"
+                                       : "a step takes exactly one action");
+    return std::nullopt;
+  }
+  return step;
+}
+
+std::optional<Bound> parseBound(const std::string& text) {
+  std::string s = text;
+  Bound b;
+  b.text = text;
+  auto eat = [&](const std::string& op, Compare c) {
+    if (s.rfind(op, 0) != 0) return false;
+    b.op = c;
+    s = s.substr(op.size());
+    return true;
+  };
+  if (!(eat("<=", Compare::le) || eat(">=", Compare::ge) || eat("==", Compare::eq) ||
+        eat("<", Compare::lt) || eat(">", Compare::gt)))
+    b.op = Compare::le;  // a bare number is an upper bound: "dropped: 0"
+  while (!s.empty() && s.front() == ' ') s.erase(0, 1);
+  double v = 0;
+  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || p != s.data() + s.size() || s.empty()) return std::nullopt;
+  b.value = v;
+  return b;
+}
+
+void readExpect(Ctx& ctx, const YAML::Node& node, Expectations& out) {
+  MapReader r(ctx, node, "expect");
+  if (const auto v = r.get("dropped")) {
+    const auto b = v.IsScalar() ? parseBound(v.Scalar()) : std::nullopt;
+    if (!b) ctx.error(v, "expect.dropped", "expected a count or a bound like '< 10', got '" +
+                                               (v.IsScalar() ? v.Scalar() : std::string("?")) + "'");
+    else out.dropped = b;
+  }
+  std::string active;
+  r.string("final_active", active);
+  if (!active.empty()) out.final_active = active;
+  r.finish();
+}
+
+// Checks that need the whole scenario: pools exist, steps happen in a
+// possible order, times fit in the run.
+void checkSemantics(Ctx& ctx, const YAML::Node& root, Scenario& s) {
+  const auto where = [&](const SourceLoc& loc, const std::string& key, const std::string& msg) {
+    ctx.errors.push_back({ctx.file, loc.line, loc.column, key, msg});
+  };
+  std::set<std::string> pools;
+  for (const auto& g : s.services) pools.insert(g.name);
+  std::vector<std::string> names(pools.begin(), pools.end());
+  std::set<std::string> started;
+  std::stable_sort(s.timeline.begin(), s.timeline.end(),
+                   [](const TimelineStep& a, const TimelineStep& b) { return a.at < b.at; });
+  for (std::size_t i = 0; i < s.timeline.size(); ++i) {
+    const auto& step = s.timeline[i];
+    const std::string key = "timeline";
+    if (step.at > s.duration)
+      where(step.loc, key + ".at", "step at " + formatDuration(step.at) + " is after the end of the run (" +
+                                       formatDuration(s.duration) + ")");
+    const auto unknownPool = [&](const std::string& p, const std::string& k) {
+      const auto hint = suggestKey(p, names);
+      where(step.loc, k, "no service named '" + p + "'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+    };
+    if (const auto* a = std::get_if<StartAction>(&step.action)) {
+      if (!pools.count(a->pool)) unknownPool(a->pool, key + ".start");
+      else if (!started.insert(a->pool).second)
+        where(step.loc, key + ".start", "'" + a->pool + "' is already started");
+    } else if (const auto* sw = std::get_if<SwitchAction>(&step.action)) {
+      if (!pools.count(sw->pool)) unknownPool(sw->pool, key + ".switch");
+      else if (!started.count(sw->pool))
+        where(step.loc, key + ".switch", "switch to '" + sw->pool + "' before any step starts it");
+    } else if (const auto* sig = std::get_if<SignalAction>(&step.action)) {
+      const auto dash = sig->target.rfind('-');
+      const std::string pool = pools.count(sig->target) || dash == std::string::npos
+                                   ? sig->target : sig->target.substr(0, dash);
+      if (!pools.count(pool)) unknownPool(sig->target, key + ".signal.target");
+    }
+  }
+  const bool startsAtZero = !s.timeline.empty() && s.timeline.front().at == Duration::zero() &&
+                            std::holds_alternative<StartAction>(s.timeline.front().action);
+  if (!startsAtZero)
+    where(locOf(root["timeline"]), "timeline", "the first step must start a pool at 0s (it takes the first traffic)");
+  for (std::size_t i = 0; i < s.load.size(); ++i)
+    if (s.load[i].start >= s.duration)
+      where(s.load[i].loc, "load." + std::to_string(i) + ".start", "starts after the end of the run");
+  if (s.expect.final_active && !pools.count(*s.expect.final_active))
+    where(locOf(root["expect"]), "expect.final_active", "no service named '" + *s.expect.final_active + "'");
+}
+
+LoadOutcome loadFromNode(Ctx& ctx, const YAML::Node& root) {
+  Scenario s;
+  s.file = ctx.file;
+  MapReader r(ctx, root, "");
+  r.string("name", s.name, true);
+  r.string("description", s.description);
+  r.string("lesson", s.lesson);
+  r.integer("seed", s.seed, 0, std::numeric_limits<long long>::max());
+  r.duration("duration", s.duration, true);
+  if (const auto services = r.get("services", true)) {
+    if (!services.IsMap() || services.size() == 0)
+      ctx.error(services, "services", "expected a mapping of pool name to service");
+    else
+      for (const auto& kv : services) s.services.push_back(readService(ctx, kv.first.as<std::string>(""), kv.second));
+  }
+  {
+    MapReader sw(ctx, r.get("switcher"), "switcher");
+    sw.choice("kind", s.switcher.kind, {{"builtin", std::string("builtin")}});
+    sw.choice("mode", s.switcher.mode, {{"l7", std::string("l7")}});
+    sw.duration("upstream_timeout", s.switcher.upstream_timeout);
+    sw.finish();
+  }
+  if (const auto load = r.get("load", true)) {
+    if (!load.IsSequence() || load.size() == 0) ctx.error(load, "load", "expected a list of load blocks");
+    else
+      for (std::size_t i = 0; i < load.size(); ++i) s.load.push_back(readLoad(ctx, load[i], "load." + std::to_string(i)));
+  }
+  if (const auto tl = r.get("timeline", true)) {
+    if (!tl.IsSequence() || tl.size() == 0) ctx.error(tl, "timeline", "expected a list of steps");
+    else
+      for (std::size_t i = 0; i < tl.size(); ++i)
+        if (auto step = readStep(ctx, tl[i], "timeline." + std::to_string(i))) s.timeline.push_back(*step);
+  }
+  if (const auto e = r.get("expect")) readExpect(ctx, e, s.expect);
+  r.finish();
+  if (s.duration <= Duration::zero()) ctx.error(root["duration"], "duration", "must be above 0");
+  if (ctx.errors.empty()) checkSemantics(ctx, root, s);
+  LoadOutcome out;
+  out.errors = std::move(ctx.errors);
+  if (out.errors.empty()) out.scenario = std::move(s);
+  return out;
+}
+
+}  // namespace
+
+std::string Diagnostic::str() const {
+  std::ostringstream os;
+  os << file;
+  if (line > 0) os << ":" << line << ":" << column;
+  os << ": ";
+  if (!key.empty()) os << key << ": ";
+  os << message;
+  return os.str();
+}
+
+bool Bound::holds(double measured) const {
+  switch (op) {
+    case Compare::lt: return measured < value;
+    case Compare::le: return measured <= value;
+    case Compare::eq: return measured == value;
+    case Compare::ge: return measured >= value;
+    case Compare::gt: return measured > value;
+  }
+  return false;
+}
+
+const ServiceGroup* Scenario::service(const std::string& pool) const {
+  for (const auto& g : services)
+    if (g.name == pool) return &g;
+  return nullptr;
+}
+
+std::string suggestKey(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best;
+  std::size_t bestDist = std::max<std::size_t>(2, word.size() / 3) + 1;
+  for (const auto& c : candidates) {
+    std::vector<std::size_t> prev(c.size() + 1), cur(c.size() + 1);
+    for (std::size_t j = 0; j <= c.size(); ++j) prev[j] = j;
+    for (std::size_t i = 1; i <= word.size(); ++i) {
+      cur[0] = i;
+      for (std::size_t j = 1; j <= c.size(); ++j)
+        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (word[i - 1] == c[j - 1] ? 0 : 1)});
+      std::swap(prev, cur);
+    }
+    if (prev[c.size()] < bestDist) bestDist = prev[c.size()], best = c;
+  }
+  return best;
+}
+
+LoadOutcome loadScenarioText(const std::string& text, const std::string& file_name,
+                             const std::vector<std::string>& overrides) {
+  Ctx ctx{file_name, {}};
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    ctx.errors.push_back({file_name, e.mark.line + 1, e.mark.column + 1, "", "YAML syntax: " + e.msg});
+    return {std::nullopt, ctx.errors};
+  }
+  if (!root.IsMap()) {
+    ctx.errors.push_back({file_name, 1, 1, "", "a scenario is a YAML mapping (name:, duration:, ...)"});
+    return {std::nullopt, ctx.errors};
+  }
+  for (const auto& o : overrides) {
+    const auto err = applyOverride(root, o);
+    if (!err.empty()) ctx.errors.push_back({"--set", 0, 0, o.substr(0, o.find('=')), err});
+  }
+  if (!ctx.errors.empty()) return {std::nullopt, ctx.errors};
+  try {
+    return loadFromNode(ctx, root);
+  } catch (const YAML::Exception& e) {
+    ctx.errors.push_back({file_name, e.mark.line + 1, e.mark.column + 1, "", e.msg});
+    return {std::nullopt, ctx.errors};
+  }
+}
+
+LoadOutcome loadScenarioFile(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path);
+  if (!in) return {std::nullopt, {{path, 0, 0, "", "cannot read the file"}}};
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return loadScenarioText(buf.str(), path, overrides);
+}
+
+}  // namespace cutover::scenario

@@ -1,1 +1,76 @@
-// placeholder: to be written
+#include "sim/scenario/overrides.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <optional>
+#include <vector>
+
+namespace cutover::scenario {
+namespace {
+
+std::vector<std::string> splitDots(const std::string& key) {
+  std::vector<std::string> parts;
+  std::string cur;
+  for (char c : key) {
+    if (c == '.') {
+      parts.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  parts.push_back(cur);
+  return parts;
+}
+
+std::optional<std::size_t> asIndex(const std::string& s) {
+  std::size_t v = 0;
+  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+std::string applyOverride(YAML::Node& root, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0) return "expected key=value, got '" + assignment + "'";
+  const auto parts = splitDots(assignment.substr(0, eq));
+  YAML::Node value;
+  try {
+    value = YAML::Load(assignment.substr(eq + 1));
+  } catch (const YAML::Exception& e) {
+    return "value of '" + assignment.substr(0, eq) + "' is not valid YAML: " + e.msg;
+  }
+  // Walk with fresh handles (yaml-cpp Node assignment rebinds, so recurse by reference).
+  std::vector<YAML::Node> path{root};
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const auto& part = parts[i];
+    if (part.empty()) return "empty key segment in '" + assignment.substr(0, eq) + "'";
+    YAML::Node cur = path.back();
+    const bool last = i + 1 == parts.size();
+    if (cur.IsSequence()) {
+      const auto idx = asIndex(part);
+      if (!idx || *idx >= cur.size())
+        return "'" + part + "' is not an index of the list at '" + assignment.substr(0, eq) + "'";
+      if (last) {
+        cur[*idx] = value;
+        return "";
+      }
+      path.push_back(cur[*idx]);
+    } else if (cur.IsMap() || cur.IsNull()) {
+      if (last) {
+        cur[part] = value;
+        return "";
+      }
+      if (!cur[part]) cur[part] = YAML::Node(YAML::NodeType::Map);
+      path.push_back(cur[part]);
+    } else {
+      return "cannot set '" + part + "' inside a scalar at '" + assignment.substr(0, eq) + "'";
+    }
+  }
+  return "";
+}
+
+}  // namespace cutover::scenario

@@ -55,3 +55,151 @@ std::string cutoverBinary() { return CUTOVER_BINARY; }
 std::string sourceDir() { return CUTOVER_SOURCE_DIR; }
 
 }  // namespace cutover::testing
+
+#include <poll.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+namespace cutover::testing {
+namespace {
+
+constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
+constexpr int kPollMs = 20;
+
+void writeAll(int fd, const std::string& data) {
+  std::size_t off = 0;
+  while (off < data.size()) {
+    const auto n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) return;
+    off += static_cast<std::size_t>(n);
+  }
+}
+
+void closeWithReset(int fd) {
+  linger lg{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  ::close(fd);
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+TinyRequest parseHead(const std::string& head) {
+  TinyRequest req;
+  std::size_t pos = head.find("\r\n");
+  const std::string line = head.substr(0, pos);
+  const auto sp1 = line.find(' ');
+  const auto sp2 = line.find(' ', sp1 + 1);
+  req.method = line.substr(0, sp1);
+  req.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  while (pos != std::string::npos && pos + 2 < head.size()) {
+    const auto next = head.find("\r\n", pos + 2);
+    const std::string h = head.substr(pos + 2, next - pos - 2);
+    const auto colon = h.find(':');
+    if (colon != std::string::npos) {
+      std::string value = h.substr(colon + 1);
+      while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+      req.headers[lower(h.substr(0, colon))] = value;
+    }
+    pos = next;
+  }
+  return req;
+}
+
+}  // namespace
+
+TinyHttpServer::TinyHttpServer(Handler handler) : handler_(std::move(handler)) {
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int one = 1;
+  ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  auto addr = loopback(0);
+  ::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+  ::listen(listen_fd_, 512);
+  socklen_t len = sizeof addr;
+  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+  port_ = ntohs(addr.sin_port);
+  acceptor_ = std::thread([this] { acceptLoop(); });
+}
+
+TinyHttpServer::~TinyHttpServer() { stop(); }
+
+void TinyHttpServer::stop() {
+  if (stopping_.exchange(true)) return;
+  if (acceptor_.joinable()) acceptor_.join();
+  ::close(listen_fd_);
+  std::vector<std::thread> workers;
+  {
+    std::lock_guard lock(mutex_);
+    workers.swap(workers_);
+  }
+  for (auto& t : workers) t.join();
+}
+
+void TinyHttpServer::acceptLoop() {
+  while (!stopping_) {
+    pollfd p{listen_fd_, POLLIN, 0};
+    if (::poll(&p, 1, kPollMs) <= 0) continue;
+    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    ++connections_;
+    std::lock_guard lock(mutex_);
+    workers_.emplace_back([this, fd] { serve(fd); });
+  }
+}
+
+void TinyHttpServer::serve(int fd) {
+  std::string buf;
+  char chunk[4096];
+  while (!stopping_) {
+    const auto end = buf.find("\r\n\r\n");
+    if (end == std::string::npos) {
+      if (buf.size() > kMaxHeaderBytes) break;
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, kPollMs) <= 0) continue;
+      const auto n = ::recv(fd, chunk, sizeof chunk, 0);
+      if (n <= 0) break;
+      buf.append(chunk, static_cast<std::size_t>(n));
+      continue;
+    }
+    const TinyRequest req = parseHead(buf.substr(0, end + 2));
+    buf.erase(0, end + 4);  // tests send no request bodies
+    ++requests_;
+    const TinyReply reply = handler_(req);
+    const auto until = std::chrono::steady_clock::now() + reply.delay;
+    while (!stopping_ && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (reply.action == TinyAction::hang) {
+      while (!stopping_) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, kPollMs) > 0 && ::recv(fd, chunk, sizeof chunk, 0) <= 0) break;
+      }
+      break;
+    }
+    if (reply.action == TinyAction::close_before_response) break;
+    if (reply.action == TinyAction::reset) {
+      closeWithReset(fd);
+      return;
+    }
+    std::string head = "HTTP/1.1 " + std::to_string(reply.status) + " X\r\nContent-Length: " +
+                       std::to_string(reply.body.size()) + "\r\n";
+    for (const auto& [k, v] : reply.headers) head += k + ": " + v + "\r\n";
+    const auto rid = req.headers.find("x-request-id");
+    if (rid != req.headers.end()) head += "x-request-id: " + rid->second + "\r\n";
+    if (reply.close) head += "Connection: close\r\n";
+    head += "\r\n";
+    if (reply.action == TinyAction::partial_then_reset) {
+      writeAll(fd, head + reply.body.substr(0, reply.body.size() / 2));
+      closeWithReset(fd);
+      return;
+    }
+    writeAll(fd, head + reply.body);
+    if (reply.close) break;
+  }
+  ::close(fd);
+}
+
+}  // namespace cutover::testing

@@ -22,3 +22,71 @@ std::string cutoverBinary();
 std::string sourceDir();
 
 }  // namespace cutover::testing
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace cutover::testing {
+
+// A tiny blocking HTTP/1.1 server on 127.0.0.1 (POSIX sockets, a thread per
+// connection) whose every answer is chosen per request by the test: a real
+// misbehaving upstream for proxy and client tests (no Asio, cheap to build).
+struct TinyRequest {
+  std::string method;
+  std::string target;
+  std::map<std::string, std::string> headers;  // names lower-cased
+};
+
+enum class TinyAction {
+  respond,                // send the reply
+  close_before_response,  // close the connection cleanly (FIN) without a byte
+  reset,                  // close with RST (SO_LINGER 0) without a byte
+  partial_then_reset,     // send the head and half the body, then RST
+  hang,                   // never answer; keep the connection open until stop()
+};
+
+struct TinyReply {
+  TinyAction action = TinyAction::respond;
+  int status = 200;
+  std::string body = "ok";
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool close = false;  // "Connection: close" and close after the reply
+  std::chrono::milliseconds delay{0};
+};
+
+class TinyHttpServer {
+ public:
+  using Handler = std::function<TinyReply(const TinyRequest&)>;
+  explicit TinyHttpServer(Handler handler);
+  ~TinyHttpServer();
+  TinyHttpServer(const TinyHttpServer&) = delete;
+  TinyHttpServer& operator=(const TinyHttpServer&) = delete;
+
+  unsigned short port() const { return port_; }
+  std::size_t requests() const { return requests_.load(); }
+  std::size_t connections() const { return connections_.load(); }
+  void stop();
+
+ private:
+  void acceptLoop();
+  void serve(int fd);
+
+  Handler handler_;
+  int listen_fd_ = -1;
+  unsigned short port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::size_t> requests_{0};
+  std::atomic<std::size_t> connections_{0};
+  std::thread acceptor_;
+  std::mutex mutex_;
+  std::vector<std::thread> workers_;
+  std::vector<int> open_fds_;
+};
+
+}  // namespace cutover::testing

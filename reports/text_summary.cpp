@@ -1,0 +1,42 @@
+#include "reports/text_summary.hpp"
+
+#include <fmt/format.h>
+
+namespace cutover::reports {
+
+std::string textSummary(const RunResult& r) {
+  const auto& s = r.summary;
+  std::string out;
+  out += fmt::format("scenario   {} ({} mode, seed {}, {:.1f} s)\n", r.scenario, r.mode, r.seed, r.duration_s);
+  out += fmt::format("requests   intended {}  sent {}  ({:.0f}/s achieved)\n", s.intended, s.sent,
+                     s.achieved_rate_per_s);
+  out += "outcomes  ";
+  for (std::size_t i = 0; i < kOutcomeCount; ++i) out += fmt::format(" {} {}", kOutcomeNames[i], s.outcomes.n[i]);
+  out += "\n";
+  for (const auto& [v, c] : s.by_version) {
+    out += fmt::format("  {:<8} ok {}  app_error {}  dropped {}", v, c.of(Outcome::ok), c.of(Outcome::app_error),
+                       c.dropped());
+    const auto l = s.latency_by_version.find(v);
+    if (l != s.latency_by_version.end())
+      out += fmt::format("  p50 {:.2f} ms  p99 {:.2f} ms", l->second.p50_ms, l->second.p99_ms);
+    out += "\n";
+  }
+  out += fmt::format("latency    p50 {:.2f} ms  p99 {:.2f} ms  max {:.2f} ms (from intended send time)\n",
+                     s.latency.p50_ms, s.latency.p99_ms, s.latency.max_ms);
+  for (const auto& [k, v] : r.measures) out += fmt::format("measure    {} = {:.3f}\n", k, v);
+  out += fmt::format("dropped    {}\n", s.outcomes.dropped());
+  out += fmt::format("active     {} at the end\n", r.final_active);
+  const auto& v = r.verdict;
+  if (!v.valid) {
+    out += "verdict    INVALID: the run did not do its work\n";
+    for (const auto& reason : v.invalid_reasons) out += "  - " + reason + "\n";
+  } else if (v.passed) {
+    out += "verdict    PASS\n";
+  } else {
+    out += "verdict    FAIL\n";
+  }
+  for (const auto& f : v.failures) out += "  - " + f + "\n";
+  return out;
+}
+
+}  // namespace cutover::reports

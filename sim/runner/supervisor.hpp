@@ -1,0 +1,67 @@
+#pragma once
+// The process supervisor: spawns the run's child processes and guarantees
+// that none outlives the runner.
+//
+// Each child is put in a process group of its own (so the terminal's Ctrl-C
+// reaches only the runner, which then stops the run in order, and a signal to
+// the group also reaches anything the child spawned) and gets
+// PR_SET_PDEATHSIG = SIGKILL, so if the runner dies in any way, even by
+// SIGKILL, the kernel kills the child. Children are spawned from the thread
+// that lives for the whole run (PDEATHSIG follows the spawning thread).
+// The destructor kills and reaps whatever is left.
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim/core/result.hpp"
+#include "sim/core/time.hpp"
+
+namespace cutover::runner {
+
+struct ChildExit {
+  pid_t pid = 0;
+  std::string name;
+  bool signaled = false;  // killed by a signal (then `code` is the signal)
+  int code = 0;           // exit code or signal number
+  Instant at{};
+};
+
+class Supervisor {
+ public:
+  Supervisor() = default;
+  ~Supervisor();
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+
+  // Starts argv[0] (an absolute path) with stdout and stderr appended to
+  // log_path. When ready_fd_out is given, the child's fd 3 is the write end of
+  // a pipe whose read end (close-on-exec, non-blocking) is returned there.
+  Result<pid_t> spawn(const std::string& name, const std::vector<std::string>& argv,
+                      const std::string& log_path, int* ready_fd_out = nullptr);
+
+  // Sends `sig` to the child's process group. False if it is gone.
+  bool signal(pid_t pid, int sig);
+  // Reaps children that exited since the last call (never blocks).
+  std::vector<ChildExit> reap();
+  // SIGTERM to every live child, up to `grace` for them to exit, then SIGKILL;
+  // returns the exits seen.
+  std::vector<ChildExit> terminateAll(Duration grace);
+  std::vector<pid_t> alive() const;
+  std::optional<std::string> nameOf(pid_t pid) const;
+
+ private:
+  struct Child {
+    pid_t pid;
+    std::string name;
+    bool alive = true;
+  };
+  std::vector<Child> children_;
+};
+
+// Reads "port=<P>" from a ready pipe within `timeout`. nullopt on timeout,
+// EOF (the child died first) or garbage.
+std::optional<unsigned short> readReadyPort(int fd, Duration timeout);
+
+}  // namespace cutover::runner

@@ -1,0 +1,36 @@
+#pragma once
+// Loads a scenario file: parse YAML, apply --set overrides, validate. Every
+// problem found is reported (not just the first), each with file:line:col
+// and the key it concerns. yaml-cpp stays inside loader.cpp.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim/scenario/scenario.hpp"
+
+namespace cutover::scenario {
+
+struct Diagnostic {
+  std::string file;
+  int line = 0;    // 1-based, 0 when the problem has no place in the file
+  int column = 0;
+  std::string key;  // dotted path: services.blue.latency.p50
+  std::string message;
+  std::string str() const;  // "file:line:col: key: message"
+};
+
+struct LoadOutcome {
+  std::optional<Scenario> scenario;  // set only when there is no error
+  std::vector<Diagnostic> errors;
+};
+
+// overrides: "dotted.key=value" (value is YAML: 3, 500/s, "[a, b]"), applied
+// before validation; sequence items by index: load.0.rate=50/s.
+LoadOutcome loadScenarioFile(const std::string& path, const std::vector<std::string>& overrides = {});
+LoadOutcome loadScenarioText(const std::string& text, const std::string& file_name,
+                             const std::vector<std::string>& overrides = {});
+
+// Closest of `candidates` to `word` within a small edit distance, or "".
+std::string suggestKey(const std::string& word, const std::vector<std::string>& candidates);
+
+}  // namespace cutover::scenario

@@ -1,0 +1,95 @@
+#pragma once
+// The scenario model: what a scenario file says, validated, with units
+// resolved. Plain data; the loader (loader.hpp) builds it from YAML and the
+// reference (docs/scenario-reference.md) documents every key.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "fake-services/spec.hpp"
+#include "sim/core/time.hpp"
+
+namespace cutover::scenario {
+
+using namespace std::chrono_literals;
+
+// Where a value came from, for messages: "quickstart.yaml:12:5".
+struct SourceLoc {
+  int line = 0;    // 1-based; 0 when unknown (defaults, --set)
+  int column = 0;  // 1-based
+};
+
+struct ServiceGroup {
+  std::string name;                // the pool name: blue, green, ...
+  int instances = 1;
+  service::BehaviourSpec behaviour;
+  Duration ready_timeout = 10s;    // a started instance must answer /health 200 by then
+  Duration stop_grace = 10s;       // SIGTERM, then SIGKILL after this (stop, end of run)
+  SourceLoc loc;
+};
+
+struct SwitcherSpec {
+  std::string kind = "builtin";
+  std::string mode = "l7";
+  Duration upstream_timeout = 30s;
+};
+
+enum class ArrivalKind { constant };
+
+struct LoadSpec {
+  ArrivalKind arrivals = ArrivalKind::constant;
+  double rate_per_s = 100;
+  int connections = 32;
+  bool keepalive = true;
+  Duration timeout = 2s;
+  std::string path = "/";
+  Duration start = 0s;                 // offset from t=0
+  std::optional<Duration> length;      // default: until the scenario's duration
+  SourceLoc loc;
+};
+
+// Timeline actions. Targets are pool names ("blue") or instance ids ("blue-1").
+struct StartAction { std::string pool; };
+struct SwitchAction { std::string pool; };
+struct SignalAction { std::string target; int signal = 15; std::string signal_name = "SIGTERM"; };
+using Action = std::variant<StartAction, SwitchAction, SignalAction>;
+
+struct TimelineStep {
+  Duration at = 0s;
+  Action action;
+  SourceLoc loc;
+};
+
+// A bound on a measured number: "< 300ms", "<= 5", "0" (meaning == 0).
+enum class Compare { lt, le, eq, ge, gt };
+struct Bound {
+  Compare op = Compare::le;
+  double value = 0;
+  std::string text;  // as written, for messages
+  bool holds(double measured) const;
+};
+
+struct Expectations {
+  std::optional<Bound> dropped;
+  std::optional<std::string> final_active;
+};
+
+struct Scenario {
+  std::string file;
+  std::string name;
+  std::string description;
+  std::string lesson;
+  std::uint64_t seed = 1;
+  Duration duration = 10s;
+  std::vector<ServiceGroup> services;
+  SwitcherSpec switcher;
+  std::vector<LoadSpec> load;
+  std::vector<TimelineStep> timeline;  // sorted by `at`, stable
+  Expectations expect;
+
+  const ServiceGroup* service(const std::string& name) const;
+};
+
+}  // namespace cutover::scenario

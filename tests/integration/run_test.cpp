@@ -1,0 +1,180 @@
+// The walking skeleton end to end: `cutover run` as a real child process,
+// with real services, switcher and load on 127.0.0.1.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <gtest/gtest.h>
+
+#include "tests/integration/support.hpp"
+
+namespace cutover::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The quickstart squeezed into 2.5 s: green starts at 0.3 s, switch at 0.8 s,
+// SIGTERM to blue at 1.4 s.
+const std::vector<std::string> kShortQuickstart = {
+    "--set", "duration=2500ms",  "--set", "timeline.1.at=300ms", "--set", "timeline.2.at=800ms",
+    "--set", "timeline.3.at=1400ms", "--set", "load.0.rate=300/s"};
+
+struct Child {
+  pid_t pid = -1;
+  int err_fd = -1;  // read end of the child's stderr
+  std::string err;  // what was read so far
+
+  // Reads stderr until `pattern` matched or `timeout`; returns all matches so far.
+  bool readUntil(const std::regex& pattern, int count, std::chrono::milliseconds timeout) {
+    return waitFor([&] {
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::read(err_fd, buf, sizeof buf)) > 0) err.append(buf, static_cast<std::size_t>(n));
+      const auto begin = std::sregex_iterator(err.begin(), err.end(), pattern);
+      return std::distance(begin, std::sregex_iterator()) >= count;
+    }, timeout);
+  }
+};
+
+Child spawnCutover(const std::vector<std::string>& args) {
+  int pipefd[2];
+  EXPECT_EQ(::pipe2(pipefd, O_CLOEXEC), 0);
+  std::vector<std::string> all = {cutoverBinary()};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(pipefd[1], STDERR_FILENO);
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, STDOUT_FILENO);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(pipefd[1]);
+  ::fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+  return {pid, pipefd[0], ""};
+}
+
+int waitExit(pid_t pid, std::chrono::milliseconds timeout) {
+  int status = 0;
+  const bool done = waitFor([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, timeout);
+  if (!done) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    return -1;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+nlohmann::json readReport(const fs::path& dir) {
+  std::ifstream in(dir / "report.json");
+  EXPECT_TRUE(in.good()) << "no report.json in " << dir;
+  return in ? nlohmann::json::parse(in) : nlohmann::json();
+}
+
+fs::path tempDir(const std::string& name) {
+  const auto dir = fs::temp_directory_path() / ("cutover-it-" + name + "-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  return dir;
+}
+
+struct Ready {
+  pid_t pid;
+  unsigned short port;
+};
+
+std::vector<Ready> readyLines(const std::string& err) {
+  std::vector<Ready> out;
+  const std::regex re(R"(ready \S+ pid (\d+) port (\d+))");
+  for (auto it = std::sregex_iterator(err.begin(), err.end(), re); it != std::sregex_iterator(); ++it)
+    out.push_back({std::stoi((*it)[1]), static_cast<unsigned short>(std::stoi((*it)[2]))});
+  return out;
+}
+
+bool gone(pid_t pid) {
+  // The test is a subreaper: orphaned services are reparented here and reaped.
+  const pid_t r = ::waitpid(pid, nullptr, WNOHANG);
+  return r == pid || (r < 0 && errno == ECHILD && ::kill(pid, 0) != 0);
+}
+
+TEST(Run, QuickstartEndToEndDropsNothingAndBothVersionsServe) {
+  const auto dir = tempDir("quickstart");
+  std::vector<std::string> args = {"run", sourceDir() + "/scenarios/quickstart.yaml", "--out", dir.string()};
+  args.insert(args.end(), kShortQuickstart.begin(), kShortQuickstart.end());
+  auto child = spawnCutover(args);
+  const int code = waitExit(child.pid, std::chrono::seconds(60));
+  child.readUntil(std::regex("$"), 0, std::chrono::milliseconds(0));
+  ASSERT_EQ(code, 0) << child.err;
+  const auto report = readReport(dir);
+  EXPECT_EQ(report["schema_version"], 1);
+  EXPECT_EQ(report["summary"]["dropped"], 0) << report["summary"].dump(2);
+  EXPECT_GT(report["summary"]["by_version"]["v1"]["ok"].get<int>(), 0);
+  EXPECT_GT(report["summary"]["by_version"]["v2"]["ok"].get<int>(), 0);
+  EXPECT_EQ(report["summary"]["outcomes"].size(), 6u);
+  EXPECT_TRUE(report["verdict"]["valid"].get<bool>());
+  EXPECT_TRUE(report["verdict"]["passed"].get<bool>());
+  EXPECT_EQ(report["summary"]["final_active"], "green");
+  EXPECT_TRUE(report["measures"].contains("switch_latency_ms"));
+  // Every instance was stopped by the run, and blue exited on its SIGTERM.
+  for (const auto& in : report["instances"]) EXPECT_FALSE(in["exit"].get<std::string>().empty()) << in.dump();
+  fs::remove_all(dir);
+}
+
+TEST(Run, BadScenarioExitsTwoAndWritesNoReport) {
+  const auto dir = tempDir("bad");
+  auto child = spawnCutover({"run", sourceDir() + "/scenarios/quickstart.yaml", "--out", dir.string(), "--set",
+                             "services.blue.instancs=2"});
+  EXPECT_EQ(waitExit(child.pid, std::chrono::seconds(20)), 2);
+  child.readUntil(std::regex("$"), 0, std::chrono::milliseconds(0));
+  EXPECT_NE(child.err.find("services.blue.instancs: unknown key; did you mean 'instances'?"), std::string::npos)
+      << child.err;
+  EXPECT_FALSE(fs::exists(dir / "report.json"));
+  fs::remove_all(dir);
+}
+
+TEST(Run, SigkillOfTheRunnerLeavesNoChildAndNoPort) {
+  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  const auto dir = tempDir("kill");
+  auto child = spawnCutover({"run", sourceDir() + "/scenarios/quickstart.yaml", "--out", dir.string()});
+  // Wait for blue's two instances and then green's two to be ready.
+  ASSERT_TRUE(child.readUntil(std::regex(R"(ready \S+ pid \d+ port \d+)"), 4, std::chrono::seconds(30))) << child.err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(child.err, m, std::regex(R"(switcher pid \d+ port (\d+))")));
+  const auto switcherPort = static_cast<unsigned short>(std::stoi(m[1]));
+  const auto services = readyLines(child.err);
+  ASSERT_EQ(services.size(), 4u);
+  ASSERT_EQ(::kill(child.pid, SIGKILL), 0);
+  EXPECT_EQ(waitExit(child.pid, std::chrono::seconds(10)), 128 + SIGKILL);
+  for (const auto& s : services)
+    EXPECT_TRUE(waitFor([&] { return gone(s.pid); }, std::chrono::seconds(10))) << "pid " << s.pid << " survived";
+  for (const auto& s : services) EXPECT_TRUE(portIsFree(s.port)) << "port " << s.port;
+  EXPECT_TRUE(portIsFree(switcherPort));
+  fs::remove_all(dir);
+}
+
+TEST(Run, SigintStopsInOrderWithAnInvalidReport) {
+  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  const auto dir = tempDir("sigint");
+  auto child = spawnCutover({"run", sourceDir() + "/scenarios/quickstart.yaml", "--out", dir.string()});
+  ASSERT_TRUE(child.readUntil(std::regex(R"(ready \S+ pid \d+ port \d+)"), 2, std::chrono::seconds(30))) << child.err;
+  const auto services = readyLines(child.err);
+  ASSERT_EQ(::kill(child.pid, SIGINT), 0);
+  EXPECT_EQ(waitExit(child.pid, std::chrono::seconds(30)), 3);
+  for (const auto& s : services) EXPECT_TRUE(waitFor([&] { return gone(s.pid); }, std::chrono::seconds(10)));
+  const auto report = readReport(dir);
+  EXPECT_FALSE(report["verdict"]["valid"].get<bool>());
+  EXPECT_FALSE(report["verdict"]["passed"].get<bool>());
+  EXPECT_NE(report["verdict"]["invalid_reasons"].dump().find("interrupted by SIGINT"), std::string::npos);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace cutover::testing

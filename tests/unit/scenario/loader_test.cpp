@@ -1,0 +1,132 @@
+#include "sim/scenario/loader.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace cutover::scenario {
+namespace {
+
+using ::testing::HasSubstr;
+
+const char* kGood = R"(name: t
+duration: 3s
+services:
+  blue: { version: v1, instances: 2, latency: { distribution: fixed, value: 1ms } }
+  green: { version: v2 }
+load:
+  - { rate: 2k/s, connections: 4 }
+timeline:
+  - { at: 0s, start: blue }
+  - { at: 1s, start: green }
+  - { at: 2s, switch: green }
+  - { at: 2500ms, signal: { target: blue-1, signal: SIGKILL } }
+expect: { dropped: 0, final_active: green }
+)";
+
+TEST(ScenarioLoader, LoadsAGoodFileWithUnits) {
+  const auto out = loadScenarioText(kGood, "good.yaml");
+  ASSERT_TRUE(out.errors.empty()) << out.errors.front().str();
+  const auto& s = *out.scenario;
+  EXPECT_EQ(s.duration, std::chrono::seconds(3));
+  ASSERT_EQ(s.services.size(), 2u);
+  EXPECT_EQ(s.services[0].instances, 2);
+  EXPECT_EQ(s.services[0].behaviour.latency.value, std::chrono::milliseconds(1));
+  EXPECT_EQ(s.services[1].behaviour.version, "v2");
+  EXPECT_DOUBLE_EQ(s.load[0].rate_per_s, 2000.0);
+  ASSERT_EQ(s.timeline.size(), 4u);
+  EXPECT_EQ(s.timeline[3].at, std::chrono::milliseconds(2500));
+  EXPECT_EQ(std::get<SignalAction>(s.timeline[3].action).signal, 9);
+  ASSERT_TRUE(s.expect.dropped.has_value());
+  EXPECT_TRUE(s.expect.dropped->holds(0));
+  EXPECT_FALSE(s.expect.dropped->holds(1));
+}
+
+TEST(ScenarioLoader, UnknownKeyNamesLineColumnAndSuggests) {
+  std::string text = kGood;
+  text.replace(text.find("connections"), 11, "conections");
+  const auto out = loadScenarioText(text, "f.yaml");
+  ASSERT_EQ(out.errors.size(), 1u);
+  EXPECT_EQ(out.errors[0].line, 7);
+  EXPECT_EQ(out.errors[0].column, 19);  // "  - { rate: 2k/s, conections"
+  EXPECT_EQ(out.errors[0].key, "load.0.conections");
+  EXPECT_THAT(out.errors[0].str(), HasSubstr("did you mean 'connections'"));
+  EXPECT_FALSE(out.scenario.has_value());
+}
+
+TEST(ScenarioLoader, ReportsEveryErrorInOnePass) {
+  const auto out = loadScenarioText(R"(name: t
+duration: 3
+services:
+  blue: { instances: -1 }
+load:
+  - { rate: fast }
+timeline:
+  - { at: 0s, start: blue }
+)", "f.yaml");
+  ASSERT_EQ(out.errors.size(), 3u);
+  EXPECT_THAT(out.errors[0].str(), HasSubstr("f.yaml:2:11: duration: expected a duration"));
+  EXPECT_EQ(out.errors[1].key, "services.blue.instances");
+  EXPECT_EQ(out.errors[2].key, "load.0.rate");
+}
+
+TEST(ScenarioLoader, RejectsImpossibleOrder) {
+  std::string text = kGood;
+  text.replace(text.find("at: 1s, start: green"), 20, "at: 3s, start: green");
+  const auto out = loadScenarioText(text, "f.yaml");
+  ASSERT_FALSE(out.errors.empty());
+  EXPECT_THAT(out.errors[0].str(), HasSubstr("switch to 'green' before any step starts it"));
+}
+
+TEST(ScenarioLoader, RejectsUnknownPoolWithSuggestion) {
+  std::string text = kGood;
+  text.replace(text.find("switch: green"), 13, "switch: gren");
+  const auto out = loadScenarioText(text, "f.yaml");
+  ASSERT_EQ(out.errors.size(), 1u);
+  EXPECT_THAT(out.errors[0].str(), HasSubstr("did you mean 'green'"));
+  EXPECT_EQ(out.errors[0].line, 11);
+}
+
+TEST(ScenarioLoader, SyntaxErrorHasPosition) {
+  const auto out = loadScenarioText("name: [unclosed\nduration: 1s\n", "s.yaml");
+  ASSERT_EQ(out.errors.size(), 1u);
+  EXPECT_GT(out.errors[0].line, 0);
+  EXPECT_THAT(out.errors[0].message, HasSubstr("YAML syntax"));
+}
+
+TEST(ScenarioLoader, OverridesApplyBeforeValidation) {
+  const auto out = loadScenarioText(kGood, "good.yaml",
+                                    {"duration=5s", "load.0.rate=50/s", "services.green.instances=3"});
+  ASSERT_TRUE(out.errors.empty()) << out.errors.front().str();
+  EXPECT_EQ(out.scenario->duration, std::chrono::seconds(5));
+  EXPECT_DOUBLE_EQ(out.scenario->load[0].rate_per_s, 50.0);
+  EXPECT_EQ(out.scenario->services[1].instances, 3);
+}
+
+TEST(ScenarioLoader, BadOverrideIsAnError) {
+  const auto out = loadScenarioText(kGood, "good.yaml", {"load.7.rate=50/s"});
+  ASSERT_EQ(out.errors.size(), 1u);
+  EXPECT_EQ(out.errors[0].file, "--set");
+  const auto bad = loadScenarioText(kGood, "good.yaml", {"services.blue.instances=lots"});
+  ASSERT_EQ(bad.errors.size(), 1u);
+  EXPECT_EQ(bad.errors[0].key, "services.blue.instances");
+}
+
+TEST(ScenarioLoader, StepAfterTheEndIsRejected) {
+  const auto out = loadScenarioText(kGood, "good.yaml", {"duration=2s"});
+  ASSERT_EQ(out.errors.size(), 1u);
+  EXPECT_THAT(out.errors[0].message, HasSubstr("after the end of the run"));
+}
+
+TEST(ScenarioLoader, QuickstartInTheLibraryLoads) {
+  const auto out = loadScenarioFile(std::string(CUTOVER_SOURCE_DIR) + "/scenarios/quickstart.yaml");
+  ASSERT_TRUE(out.errors.empty()) << out.errors.front().str();
+  EXPECT_EQ(out.scenario->name, "quickstart");
+}
+
+TEST(SuggestKey, FindsCloseWordsOnly) {
+  EXPECT_EQ(suggestKey("duraton", {"name", "duration"}), "duration");
+  EXPECT_EQ(suggestKey("zzzzzz", {"name", "duration"}), "");
+}
+
+}  // namespace
+}  // namespace cutover::scenario
