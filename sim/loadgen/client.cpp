@@ -22,16 +22,10 @@
 //    requests without an outcome are then left out of the result.
 #include "sim/loadgen/client.hpp"
 
-// GCC 12 at -O2 reports -Wnull-dereference inside Asio's own headers
-// (io_context.hpp, scheduler.ipp) after inlining; silence it for those
-// headers only, so -Werror release builds pass.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#pragma GCC diagnostic pop
 
 #include <algorithm>
 #include <charconv>
