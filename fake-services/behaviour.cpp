@@ -1,7 +1,6 @@
 #include "fake-services/behaviour.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <numbers>
 
@@ -44,6 +43,8 @@ std::string_view actionName(const Action& action) {
     std::string_view operator()(const CloseIdleConnections&) const { return "close-idle"; }
     std::string_view operator()(const Exit&) const { return "exit"; }
     std::string_view operator()(const Note&) const { return "note"; }
+    std::string_view operator()(const StartRequest&) const { return "start-request"; }
+    std::string_view operator()(const ResumePaused&) const { return "resume-paused"; }
   };
   return std::visit(Visitor{}, action);
 }
@@ -51,8 +52,7 @@ std::string_view actionName(const Action& action) {
 Behaviour::Behaviour(const BehaviourSpec& spec, Rng rng, Instant started)
     : spec_(spec), rng_(rng), listen_at_(started + spec.startup.listen_after) {}
 
-Duration Behaviour::drawServiceTime() {
-  const LatencySpec& l = spec_.latency;
+Duration Behaviour::drawServiceTime(const LatencySpec& l) {
   switch (l.distribution) {
     case LatencyDistribution::fixed:
       return l.value;
@@ -82,19 +82,111 @@ Duration Behaviour::drawServiceTime() {
   return Duration{0};
 }
 
-RequestPlan Behaviour::planRequest(Instant /*now*/) {
+RequestPlan Behaviour::planRequest(Instant now, std::string_view path) {
+  const PathOverride* over = nullptr;
+  for (const auto& p : spec_.paths) {
+    if (path.starts_with(p.prefix)) {
+      over = &p;
+      break;
+    }
+  }
+  const LatencySpec& latency = over && over->latency ? *over->latency : spec_.latency;
+  double error_rate = over && over->error_rate ? *over->error_rate : spec_.error_rate;
+  error_rate = faults_.error_rate.value_or(error_rate);
+  if (healthMode() == HealthMode::lying) error_rate = 1.0;
+  const std::uint16_t error_status = over && over->error_status ? *over->error_status : spec_.error_status;
+
   RequestPlan plan;
-  const double error_rate = faults_.error_rate.value_or(spec_.error_rate);
+  plan.id = next_id_++;
   // Always two draws in the same order, so a seed reproduces a run.
   const bool error = rng_.uniform() < error_rate;
-  const Duration service = drawServiceTime();
-  plan.status = error ? spec_.error_status : 200;
+  Duration service = drawServiceTime(latency);
+  const bool warm = spec_.startup.warmup.count() > 0 &&
+                    (!ready_at_ || now < *ready_at_ + spec_.startup.warmup);
+  if (warm) service = nanos(ns(service) * spec_.startup.warmup_factor);
+  plan.status = error ? error_status : 200;
   if (!faults_.hang.value_or(false)) {
     plan.service_time = service + faults_.extra_latency.value_or(Duration{0});
   }
+  if (faults_.reset.value_or(false)) plan.ending = Ending::reset;
+  if (faults_.close.value_or(false)) plan.ending = Ending::close;
   plan.close_connection = closeConnections();
-  ++in_flight_;
+  admit(plan);
   return plan;
+}
+
+// Capacity: decides plan.start and counts the request in flight.
+void Behaviour::admit(RequestPlan& plan) {
+  const CapacitySpec& c = spec_.capacity;
+  if (c.max_in_flight == 0 || serving_ < c.max_in_flight) {
+    plan.start = Start::now;
+    ++serving_;
+    syncListener();
+    return;
+  }
+  if (c.overflow == Overflow::refuse) {
+    plan.start = Start::refuse;
+    return;
+  }
+  if (c.overflow == Overflow::queue && queue_.size() < std::min(c.queue_length, kMaxQueueLength)) {
+    plan.start = Start::queued;
+    queue_.push_back(plan.id);
+    return;
+  }
+  plan.start = Start::reject;
+  plan.status = c.overflow_status;
+  plan.service_time = Duration{0};
+  plan.ending = Ending::respond;
+}
+
+void Behaviour::startQueued() {
+  const std::size_t max = spec_.capacity.max_in_flight;
+  for (std::size_t i = 0; i < kMaxQueueLength && !queue_.empty() && (max == 0 || serving_ < max); ++i) {
+    const auto id = queue_.front();
+    queue_.pop_front();
+    ++serving_;
+    push(StartRequest{id});
+  }
+}
+
+bool Behaviour::wantListener() const {
+  if (!listening_) return false;
+  if (phase_ != ShutdownPhase::none && phase_ != ShutdownPhase::pre_stop) return false;
+  if (faults_.refuse.value_or(false)) return false;
+  const CapacitySpec& c = spec_.capacity;
+  return !(c.overflow == Overflow::refuse && c.max_in_flight > 0 && serving_ >= c.max_in_flight);
+}
+
+void Behaviour::syncListener() {
+  const bool want = wantListener();
+  if (want == listener_open_) return;
+  listener_open_ = want;
+  if (want) push(OpenListener{});
+  else push(CloseListener{});
+}
+
+HealthAnswer Behaviour::health(Instant now) const {
+  HealthAnswer a;
+  a.delay = spec_.health.delay;
+  const bool up = ready();
+  switch (healthMode()) {
+    case HealthMode::healthy:
+      a.status = up ? 200 : 503;
+      break;
+    case HealthMode::failing:
+      a.status = 503;
+      break;
+    case HealthMode::lying:
+      a.status = 200;
+      break;
+    case HealthMode::flapping: {
+      const auto half = std::max(Duration{1}, spec_.health.flap_period / 2);
+      const bool first_half = ready_at_ && ((now - *ready_at_) / half) % 2 == 0;
+      a.status = up && first_half ? 200 : 503;
+      break;
+    }
+  }
+  return a;
 }
 
 bool Behaviour::closeConnections() const {
@@ -105,17 +197,39 @@ void Behaviour::handle(const Event& event, Instant now) {
   if (phase_ == ShutdownPhase::exited) return;
   if (const auto* s = std::get_if<SignalReceived>(&event)) {
     onSignal(s->signal, now);
-  } else if (std::holds_alternative<RequestFinished>(event)) {
-    onRequestFinished(now);
+  } else if (const auto* r = std::get_if<RequestFinished>(&event)) {
+    onRequestFinished(r->id, now);
   } else if (const auto* f = std::get_if<FaultInjected>(&event)) {
-    if (f->error_rate) faults_.error_rate = f->error_rate;
-    if (f->extra_latency) faults_.extra_latency = f->extra_latency;
-    if (f->hang) faults_.hang = f->hang;
-    push(Note{"fault injected"});
+    onFault(*f, now);
   } else if (std::holds_alternative<Healed>(event)) {
+    const bool was_paused = paused();
     faults_ = FaultInjected{};
     push(Note{"healed"});
+    if (was_paused) push(ResumePaused{});
+    syncListener();
   }
+}
+
+void Behaviour::onFault(const FaultInjected& f, Instant /*now*/) {
+  if (f.crash.value_or(false)) {
+    exit(kExitCrash, true, "crash fault", /*crash=*/true);
+    return;
+  }
+  const bool was_paused = paused();
+  const auto set = [](auto& into, const auto& from) {
+    if (from) into = from;
+  };
+  set(faults_.error_rate, f.error_rate);
+  set(faults_.extra_latency, f.extra_latency);
+  set(faults_.hang, f.hang);
+  set(faults_.close, f.close);
+  set(faults_.reset, f.reset);
+  set(faults_.refuse, f.refuse);
+  set(faults_.pause, f.pause);
+  set(faults_.health, f.health);
+  push(Note{"fault injected"});
+  if (was_paused && !paused()) push(ResumePaused{});
+  syncListener();
 }
 
 void Behaviour::onSignal(Signal signal, Instant now) {
@@ -143,10 +257,16 @@ void Behaviour::onSignal(Signal signal, Instant now) {
   }
 }
 
-void Behaviour::onRequestFinished(Instant /*now*/) {
-  CUTOVER_ASSERT(in_flight_ > 0);
-  --in_flight_;
-  if (phase_ == ShutdownPhase::draining && in_flight_ == 0) exit(kExitClean, false, "drained");
+void Behaviour::onRequestFinished(std::uint64_t id, Instant /*now*/) {
+  if (const auto it = std::find(queue_.begin(), queue_.end(), id); id != 0 && it != queue_.end()) {
+    queue_.erase(it);  // its connection died while it waited
+  } else {
+    CUTOVER_ASSERT(serving_ > 0);
+    --serving_;
+    startQueued();
+  }
+  syncListener();
+  if (phase_ == ShutdownPhase::draining && inFlight() == 0) exit(kExitClean, false, "drained");
 }
 
 void Behaviour::startDrain(Instant now) {
@@ -154,17 +274,19 @@ void Behaviour::startDrain(Instant now) {
   pre_stop_end_.reset();
   drain_deadline_ = now + spec_.shutdown.drain_timeout;
   ready_ = false;
+  listener_open_ = false;
   push(FailReadiness{});
   push(CloseListener{});
   push(CloseIdleConnections{});
-  if (in_flight_ == 0) exit(kExitClean, false, "drained");
+  if (inFlight() == 0) exit(kExitClean, false, "drained");
 }
 
-void Behaviour::exit(int code, bool reset, std::string reason) {
+void Behaviour::exit(int code, bool reset, std::string reason, bool crash) {
   phase_ = ShutdownPhase::exited;
+  listener_open_ = false;
   pre_stop_end_.reset();
   drain_deadline_.reset();
-  push(Exit{code, reset, std::move(reason)});
+  push(Exit{code, reset, std::move(reason), crash});
 }
 
 void Behaviour::onTimeout(Instant now) {
@@ -172,7 +294,7 @@ void Behaviour::onTimeout(Instant now) {
     if (!listening_ && now >= listen_at_) {
       listening_ = true;
       ready_at_ = listen_at_ + spec_.startup.ready_after;
-      push(OpenListener{});
+      syncListener();
     }
     if (listening_ && !ready_ && ready_at_ && now >= *ready_at_) {
       ready_ = true;
@@ -182,7 +304,7 @@ void Behaviour::onTimeout(Instant now) {
   if (phase_ == ShutdownPhase::pre_stop && pre_stop_end_ && now >= *pre_stop_end_) startDrain(now);
   if (phase_ == ShutdownPhase::draining && drain_deadline_ && now >= *drain_deadline_) {
     exit(kExitDrainTimeout, true,
-         "drain timeout with " + std::to_string(in_flight_) + " in flight");
+         "drain timeout with " + std::to_string(inFlight()) + " in flight");
   }
 }
 
@@ -208,31 +330,6 @@ std::optional<Action> Behaviour::pollAction() {
   Action a = std::move(actions_.front());
   actions_.pop_front();
   return a;
-}
-
-Result<Event> parseControlCommand(std::string_view line) {
-  while (!line.empty() && (line.back() == '\n' || line.back() == '\r' || line.back() == ' ')) {
-    line.remove_suffix(1);
-  }
-  if (line == "heal") return Event{Healed{}};
-  if (line == "fault hang") return Event{FaultInjected{std::nullopt, std::nullopt, true}};
-  constexpr std::string_view kRate = "fault error_rate=";
-  constexpr std::string_view kLatency = "fault latency=+";
-  if (line.starts_with(kRate)) {
-    const auto text = line.substr(kRate.size());
-    double v = -1;
-    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc{} || ptr != text.data() + text.size() || !(v >= 0.0 && v <= 1.0)) {
-      return Error{"control: error_rate must be a number in [0, 1]: '" + std::string(text) + "'"};
-    }
-    return Event{FaultInjected{v, std::nullopt, std::nullopt}};
-  }
-  if (line.starts_with(kLatency)) {
-    const auto d = parseDuration(line.substr(kLatency.size()));
-    if (!d) return Error{"control: bad latency '" + std::string(line.substr(kLatency.size())) + "'"};
-    return Event{FaultInjected{std::nullopt, *d, std::nullopt}};
-  }
-  return Error{"control: unknown command '" + std::string(line) + "'"};
 }
 
 }  // namespace cutover::service

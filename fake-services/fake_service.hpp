@@ -16,9 +16,11 @@ struct FakeServiceOptions {
   std::uint16_t port = 0;           // 0: any free port
   int ready_fd = -1;                // -1: print "port=<P>" on stdout instead
   std::uint64_t seed = 1;           // latency and error draws
-  // Control channel (-1: none): one command a line, read until EOF:
-  //   "fault error_rate=0.5", "fault latency=+100ms", "fault hang", "heal".
+  // Control channel (-1: none): one command a line, read until EOF; see
+  // parseControlCommand (behaviour.hpp) and docs/fake-service.md.
   int control_fd = -1;
+  // Lifecycle log (lifecycle_log.hpp); empty: none.
+  std::string lifecycle_path;
   BehaviourSpec spec;
 };
 

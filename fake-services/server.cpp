@@ -15,9 +15,11 @@
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <array>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -28,6 +30,7 @@
 
 #include "fake-services/behaviour.hpp"
 #include "fake-services/fake_service.hpp"
+#include "fake-services/lifecycle_writer.hpp"
 #include "metrics/request_record.hpp"
 #include "sim/core/clock.hpp"
 
@@ -50,7 +53,8 @@ constexpr std::size_t kMaxActionsPerPump = 64;
 constexpr auto kAcceptRetry = std::chrono::milliseconds(50);
 constexpr int kExitSetupFailed = 3;
 // Introspection for tests and the runner, like /health never counted in flight:
-// {"in_flight":N,"ready":B,"phase":"none|pre_stop|draining","signals":N}.
+// {"in_flight":N,"queued":N,"ready":B,"phase":"none|pre_stop|draining","signals":N,
+//  "listener_open":B,"paused":B}. Answered even while paused.
 constexpr std::string_view kStatePath = "/_cutover/state";
 
 std::string_view phaseName(ShutdownPhase p) {
@@ -88,17 +92,29 @@ class Server {
   int run();
 
   // Called by connections.
-  RequestPlan planRequest() { return behaviour_.planRequest(monoNow()); }
-  void requestFinished();
-  bool ready() const { return behaviour_.ready(); }
+  RequestPlan planRequest(std::string_view path) {
+    auto plan = behaviour_.planRequest(monoNow(), path);
+    pump();  // capacity may close the listener
+    return plan;
+  }
+  void requestFinished(std::uint64_t id);
+  HealthAnswer health() const { return behaviour_.health(monoNow()); }
+  bool paused() const { return behaviour_.paused(); }
+  void park(std::weak_ptr<Connection> c) { parked_.push_back(std::move(c)); }
+  void queue(std::uint64_t id, std::weak_ptr<Connection> c) { queued_.emplace(id, std::move(c)); }
+  LifecycleWriter& lifecycle() { return lifecycle_; }
   bool closeConnections() const { return behaviour_.closeConnections(); }
   const FakeServiceOptions& options() const { return options_; }
   const std::string& body() const { return body_; }
+  const std::string& versionHeader() const { return version_header_; }
   void forget(std::uint64_t id) { connections_.erase(id); }
   std::string stateJson() const {
+    const auto b = [](bool v) { return v ? std::string("true") : std::string("false"); };
     return "{\"in_flight\":" + std::to_string(behaviour_.inFlight()) +
-           ",\"ready\":" + (behaviour_.ready() ? "true" : "false") + ",\"phase\":\"" +
-           std::string(phaseName(behaviour_.phase())) + "\",\"signals\":" + std::to_string(signals_seen_) + "}";
+           ",\"queued\":" + std::to_string(behaviour_.queued()) + ",\"ready\":" + b(behaviour_.ready()) +
+           ",\"phase\":\"" + std::string(phaseName(behaviour_.phase())) +
+           "\",\"signals\":" + std::to_string(signals_seen_) + ",\"listener_open\":" +
+           b(behaviour_.listenerOpen()) + ",\"paused\":" + b(behaviour_.paused()) + "}";
   }
 
  private:
@@ -106,9 +122,12 @@ class Server {
   void apply(const Action& action);
   void armTimer();
   void openListener();
+  void closeListener();
+  void resumeParked();
+  void startQueued(std::uint64_t id);
   void reportPort(std::uint16_t port);
   void doAccept();
-  void onAccept(const error_code& ec, tcp::socket socket);
+  void onAccept(const error_code& ec, tcp::socket socket, std::uint64_t generation);
   void waitSignal();
   void readControl();
   void closeIdle();
@@ -118,14 +137,23 @@ class Server {
   FakeServiceOptions options_;
   Behaviour behaviour_;
   std::string body_;
+  std::string version_header_;
   asio::signal_set signals_;
   asio::steady_timer model_timer_;
   std::optional<Instant> armed_;
   asio::steady_timer accept_retry_;
   tcp::acceptor acceptor_;
+  std::uint16_t bound_port_ = 0;      // once listening: reopen on this port
+  std::uint64_t accept_generation_ = 0;
+  LifecycleWriter lifecycle_;
+  std::vector<std::weak_ptr<Connection>> parked_;  // responses held by a pause
+  std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> queued_;
   asio::posix::stream_descriptor control_;
   asio::streambuf control_buf_{kMaxControlLine};
-  std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> connections_;
+  // Owns every open connection: one may wait with no operation pending
+  // (queued, hung, held by a pause). Connection::close() removes it; every
+  // caller of close() holds its own shared_ptr.
+  std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> connections_;
   std::uint64_t next_id_ = 1;
   bool exiting_ = false;
   std::uint64_t signals_seen_ = 0;
@@ -134,6 +162,8 @@ class Server {
 
 // One client connection, kept alive by shared_from_this while an operation is
 // pending. busy_ from a request's first byte until its response is written.
+// A request (not /health, not the state path) is planned by the model and
+// counted in flight (planned_) until its end is written to the lifecycle log.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket socket, Server& server, std::uint64_t id)
@@ -143,22 +173,39 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool idle() const { return !busy_ && !(parser_ && parser_->got_some()) && buffer_.size() == 0; }
   bool inFlight() const { return planned_; }
   void close(bool reset);
+  // The process exits: log the request in flight, then close.
+  void closeForExit(bool reset);
+  // A queued request enters service.
+  void startService();
+  // Writes what is due now (the pause fault holds it until resumed).
+  void deliver();
 
  private:
+  enum class Due { health, state, plan };
   void doRead();
   void onRead(const error_code& ec);
   void handleRequest();
+  void handleHealth();
   void onServiceTime(const error_code& ec);
   void respond(unsigned status, bool close);
+  void writeHead(unsigned status, std::size_t body_size, bool closing);
   void onWrite(const error_code& ec, bool close);
+  void resetMidResponse();
+  void finishRequest(RequestEnd end, std::optional<std::uint16_t> status);
 
   beast::tcp_stream stream_;
-  asio::steady_timer timer_;  // service time
+  asio::steady_timer timer_;  // service time, health delay
   beast::flat_buffer buffer_{kHeaderLimit + kBodyLimit};
   std::optional<http::request_parser<http::string_body>> parser_;
   http::request<http::string_body> request_;
-  http::response<http::string_body> response_;
+  std::string head_;     // the response head being written
+  std::string body_;     // the body of a /health or state response
+  std::uint16_t status_ = 0;
+  std::string partial_;  // reset mid-response: what is sent before the RST
   RequestPlan plan_;
+  Due due_ = Due::plan;
+  std::uint16_t health_status_ = 200;
+  RequestLifecycle record_;
   Server& server_;
   std::uint64_t id_;
   bool busy_ = false;
@@ -181,6 +228,27 @@ void Connection::close(bool reset) {
   timer_.cancel();
   socket.close(ec);
   server_.forget(id_);
+}
+
+void Connection::closeForExit(bool reset) {
+  if (planned_ && !closed_) {
+    record_.finished = monoNow();
+    record_.end = reset ? RequestEnd::exit_reset : RequestEnd::exit_close;
+    server_.lifecycle().request(record_);
+  }
+  close(reset);
+}
+
+// Logs the end of a planned request and tells the model it is no longer in
+// flight. Last in a handler: the model may exit, which closes every connection.
+void Connection::finishRequest(RequestEnd end, std::optional<std::uint16_t> status) {
+  if (!planned_) return;
+  planned_ = false;
+  record_.finished = monoNow();
+  record_.end = end;
+  record_.status = status;
+  server_.lifecycle().request(record_);
+  server_.requestFinished(plan_.id);
 }
 
 void Connection::doRead() {
@@ -206,61 +274,148 @@ void Connection::onRead(const error_code& ec) {
 
 void Connection::handleRequest() {
   const std::string_view target = request_.target();
-  if (target == "/health" || target.starts_with("/health?")) {
-    respond(server_.ready() ? 200u : 503u, server_.closeConnections());
-    return;
-  }
+  if (target == "/health" || target.starts_with("/health?")) return handleHealth();
   if (target == kStatePath) {
+    due_ = Due::state;
     respond(200u, server_.closeConnections());
     return;
   }
-  plan_ = server_.planRequest();
-  planned_ = true;
+  const Instant now = monoNow();
+  plan_ = server_.planRequest(target);
+  due_ = Due::plan;
+  record_ = RequestLifecycle{};
+  record_.connection = id_;
+  record_.accepted = now;
+  if (const auto it = request_.find(kHeaderRequestId); it != request_.end()) record_.request_id = it->value();
+  switch (plan_.start) {
+    case Start::reject:  // not in flight: answered at once and logged here
+      record_.finished = now;
+      record_.end = RequestEnd::rejected;
+      record_.status = plan_.status;
+      server_.lifecycle().request(record_);
+      deliver();
+      return;
+    case Start::refuse:
+      record_.finished = now;
+      record_.end = RequestEnd::refused;
+      server_.lifecycle().request(record_);
+      close(true);
+      return;
+    case Start::queued:
+      planned_ = true;
+      server_.queue(plan_.id, weak_from_this());
+      return;
+    case Start::now:
+      planned_ = true;
+      startService();
+      return;
+  }
+}
+
+void Connection::handleHealth() {
+  const HealthAnswer answer = server_.health();
+  due_ = Due::health;
+  health_status_ = answer.status;
+  if (answer.delay.count() <= 0) return deliver();
+  timer_.expires_after(answer.delay);
+  timer_.async_wait([self = shared_from_this()](const error_code& e) {
+    if (!e && !self->closed_) self->deliver();
+  });
+}
+
+void Connection::startService() {
+  if (closed_) return;
+  record_.started = monoNow();
   if (!plan_.service_time) return;  // hang fault: never answer
+  if (plan_.service_time->count() <= 0) return deliver();  // no timer round trip
   timer_.expires_after(*plan_.service_time);
   timer_.async_wait([self = shared_from_this()](const error_code& e) { self->onServiceTime(e); });
 }
 
 void Connection::onServiceTime(const error_code& ec) {
   if (ec || closed_) return;  // cancelled: the connection is being closed
-  // Decide "Connection: close" when the response is written, not when planned:
-  // a request that arrived before the drain still closes its connection.
-  respond(plan_.status, server_.closeConnections());
+  deliver();
+}
+
+void Connection::deliver() {
+  if (closed_) return;
+  if (server_.paused()) return server_.park(weak_from_this());
+  if (due_ == Due::health) return respond(health_status_, server_.closeConnections());
+  switch (plan_.ending) {
+    case Ending::respond:
+      // Decide "Connection: close" when the response is written, not when
+      // planned: a request that arrived before the drain still closes.
+      return respond(plan_.status, server_.closeConnections());
+    case Ending::close:
+      close(false);
+      return finishRequest(RequestEnd::fault_close, std::nullopt);
+    case Ending::reset:
+      return resetMidResponse();
+  }
+}
+
+// The response head, written by hand: the hot path of every request, and
+// cheaper than Beast's fields and serializer (see tests/bench/fake_service_wrk.sh).
+void Connection::writeHead(unsigned status, std::size_t body_size, bool closing) {
+  const bool http10 = request_.version() == 10;
+  head_.clear();
+  head_ += http10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  head_ += std::to_string(status);
+  head_ += ' ';
+  head_ += http::obsolete_reason(static_cast<http::status>(status));
+  head_ += "\r\nServer: cutover-fake-service\r\nContent-Type: text/plain\r\n";
+  head_ += server_.versionHeader();  // "x-cutover-version: ..\r\nx-cutover-instance: ..\r\n"
+  if (const auto it = request_.find(kHeaderRequestId); it != request_.end()) {
+    head_ += kHeaderRequestId;
+    head_ += ": ";
+    head_ += it->value();
+    head_ += "\r\n";
+  }
+  head_ += "Content-Length: ";
+  head_ += std::to_string(body_size);
+  head_ += "\r\n";
+  if (closing) head_ += "Connection: close\r\n";
+  else if (http10) head_ += "Connection: keep-alive\r\n";
+  head_ += "\r\n";
+}
+
+void Connection::resetMidResponse() {
+  const std::string& body = server_.body();
+  writeHead(plan_.status, body.size(), false);
+  partial_ = head_ + body.substr(0, body.size() / 2);
+  stream_.expires_after(kWriteTimeout);
+  asio::async_write(stream_, asio::buffer(partial_), [self = shared_from_this()](const error_code&, std::size_t) {
+    if (self->closed_) return;
+    self->close(true);
+    self->finishRequest(RequestEnd::fault_reset, self->plan_.status);
+  });
 }
 
 void Connection::respond(unsigned status, bool close) {
-  const bool introspection = !planned_;  // /health or the state path
-  response_ = {};
-  response_.version(request_.version());
-  response_.result(status);
-  response_.set(http::field::server, "cutover-fake-service");
-  response_.set(http::field::content_type, "text/plain");
-  response_.set(kHeaderVersion, server_.options().spec.version);
-  response_.set(kHeaderInstance, server_.options().instance);
-  if (const auto it = request_.find(kHeaderRequestId); it != request_.end()) {
-    response_.set(kHeaderRequestId, it->value());
+  status_ = static_cast<std::uint16_t>(status);
+  const std::string* body = &body_;
+  switch (due_) {
+    case Due::state: body_ = server_.stateJson(); break;
+    case Due::health: body_ = status == 200 ? "ok" : "not ready"; break;
+    case Due::plan: body = &server_.body(); break;
   }
-  if (introspection && request_.target() == kStatePath) response_.body() = server_.stateJson();
-  else if (introspection) response_.body() = status == 200 ? "ok" : "not ready";
-  else response_.body() = server_.body();
   const bool closing = close || !request_.keep_alive();
-  response_.keep_alive(!closing);
-  response_.prepare_payload();
+  writeHead(status, body->size(), closing);
+  const std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(*body)};
   stream_.expires_after(kWriteTimeout);
-  http::async_write(stream_, response_,
-                    [self = shared_from_this(), closing](const error_code& ec, std::size_t) {
-                      self->onWrite(ec, closing);
-                    });
+  asio::async_write(stream_, buffers, [self = shared_from_this(), closing](const error_code& ec, std::size_t) {
+    self->onWrite(ec, closing);
+  });
 }
 
 void Connection::onWrite(const error_code& ec, bool close_after) {
   if (closed_) return;
-  const bool was_planned = planned_;
-  planned_ = false;
+  const auto status = status_;
   if (ec || close_after) close(false);
   else doRead();
   // Last: this may make the model exit, which closes every connection.
-  if (was_planned) server_.requestFinished();
+  if (ec) finishRequest(RequestEnd::client_gone, std::nullopt);
+  else finishRequest(RequestEnd::completed, status);
 }
 
 Server::Server(const FakeServiceOptions& options)
@@ -271,6 +426,8 @@ Server::Server(const FakeServiceOptions& options)
       accept_retry_(io_),
       acceptor_(io_),
       control_(io_) {
+  version_header_ = std::string(kHeaderVersion) + ": " + options.spec.version + "\r\n" +
+                    std::string(kHeaderInstance) + ": " + options.instance + "\r\n";
   body_.reserve(options.spec.response_bytes);
   for (std::size_t i = 0; i < options.spec.response_bytes; ++i) body_.push_back(i % 2 == 0 ? 'o' : 'k');
 }
@@ -278,6 +435,12 @@ Server::Server(const FakeServiceOptions& options)
 int Server::run() {
   logLine("start instance=" + options_.instance + " version=" + options_.spec.version +
           " pid=" + std::to_string(::getpid()));
+  if (!options_.lifecycle_path.empty() &&
+      !lifecycle_.open(options_.lifecycle_path, options_.instance, options_.spec.version)) {
+    logLine("lifecycle log: cannot open " + options_.lifecycle_path);
+    return kExitSetupFailed;
+  }
+  lifecycle_.event(monoNow(), "start", "pid=" + std::to_string(::getpid()));
   waitSignal();
   if (options_.control_fd >= 0) {
     error_code ec;
@@ -291,8 +454,8 @@ int Server::run() {
   return exit_code_;
 }
 
-void Server::requestFinished() {
-  behaviour_.handle(RequestFinished{}, monoNow());
+void Server::requestFinished(std::uint64_t id) {
+  behaviour_.handle(RequestFinished{id}, monoNow());
   pump();
 }
 
@@ -329,17 +492,43 @@ void Server::apply(const Action& action) {
     openListener();
   } else if (std::holds_alternative<BecomeReady>(action)) {
     logLine("ready");
+    lifecycle_.event(monoNow(), "ready");
   } else if (std::holds_alternative<FailReadiness>(action)) {
     logLine("readiness failing");
+    lifecycle_.event(monoNow(), "readiness_failing");
   } else if (std::holds_alternative<CloseListener>(action)) {
-    error_code ec;
-    acceptor_.close(ec);
-    accept_retry_.cancel();
-    logLine("listener closed");
+    closeListener();
   } else if (std::holds_alternative<CloseIdleConnections>(action)) {
     closeIdle();
+  } else if (const auto* start = std::get_if<StartRequest>(&action)) {
+    startQueued(start->id);
+  } else if (std::holds_alternative<ResumePaused>(action)) {
+    resumeParked();
   } else if (const auto* exit = std::get_if<Exit>(&action)) {
     exitNow(*exit);
+  }
+}
+
+void Server::startQueued(std::uint64_t id) {
+  const auto it = queued_.find(id);
+  std::shared_ptr<Connection> c;
+  if (it != queued_.end()) {
+    c = it->second.lock();
+    queued_.erase(it);
+  }
+  if (c) {
+    c->startService();
+  } else {  // its connection is gone: it leaves service at once
+    behaviour_.handle(RequestFinished{id}, monoNow());
+  }
+}
+
+void Server::resumeParked() {
+  auto parked = std::move(parked_);
+  parked_.clear();
+  lifecycle_.event(monoNow(), "resumed", "held=" + std::to_string(parked.size()));
+  for (const auto& weak : parked) {
+    if (auto c = weak.lock()) c->deliver();
   }
 }
 
@@ -350,19 +539,36 @@ void Server::openListener() {
     logLine("refusing to listen on non-loopback host '" + options_.host + "'");
     return exitNow(Exit{kExitSetupFailed, false, "bad host"});
   }
-  const tcp::endpoint endpoint(address, options_.port);
+  const bool reopen = bound_port_ != 0;
+  const tcp::endpoint endpoint(address, reopen ? bound_port_ : options_.port);
   acceptor_.open(endpoint.protocol(), ec);
   if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor_.bind(endpoint, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    logLine("listen on " + options_.host + ":" + std::to_string(options_.port) + " failed: " + ec.message());
+    logLine("listen on " + options_.host + ":" + std::to_string(endpoint.port()) + " failed: " + ec.message());
+    if (reopen) {  // someone took the port meanwhile: stay closed, keep serving
+      error_code ignored;
+      acceptor_.close(ignored);
+      lifecycle_.event(monoNow(), "listener_reopen_failed", ec.message());
+      return;
+    }
     return exitNow(Exit{kExitSetupFailed, false, "listen failed"});
   }
-  const auto port = acceptor_.local_endpoint(ec).port();
-  logLine("listening port=" + std::to_string(port));
-  reportPort(port);
+  bound_port_ = acceptor_.local_endpoint(ec).port();
+  logLine(std::string(reopen ? "listening again" : "listening") + " port=" + std::to_string(bound_port_));
+  lifecycle_.event(monoNow(), reopen ? "listener_open" : "listening", "port=" + std::to_string(bound_port_));
+  if (!reopen) reportPort(bound_port_);
   doAccept();
+}
+
+void Server::closeListener() {
+  error_code ec;
+  acceptor_.close(ec);
+  accept_retry_.cancel();
+  ++accept_generation_;
+  logLine("listener closed");
+  lifecycle_.event(monoNow(), "listener_closed");
 }
 
 void Server::reportPort(std::uint16_t port) {
@@ -377,18 +583,19 @@ void Server::reportPort(std::uint16_t port) {
 }
 
 void Server::doAccept() {
-  acceptor_.async_accept(io_, [this](const error_code& ec, tcp::socket socket) {
-    onAccept(ec, std::move(socket));
+  acceptor_.async_accept(io_, [this, g = accept_generation_](const error_code& ec, tcp::socket socket) {
+    onAccept(ec, std::move(socket), g);
   });
 }
 
-void Server::onAccept(const error_code& ec, tcp::socket socket) {
-  if (exiting_ || !acceptor_.is_open()) return;
+void Server::onAccept(const error_code& ec, tcp::socket socket, std::uint64_t generation) {
+  // A handler of a listener closed since (and maybe reopened) must not accept.
+  if (exiting_ || !acceptor_.is_open() || generation != accept_generation_) return;
   if (ec) {  // e.g. EMFILE: retry a little later rather than spin
     logLine("accept: " + ec.message());
     accept_retry_.expires_after(kAcceptRetry);
-    accept_retry_.async_wait([this](const error_code& e) {
-      if (!e && !exiting_ && acceptor_.is_open()) doAccept();
+    accept_retry_.async_wait([this, generation](const error_code& e) {
+      if (!e && !exiting_ && acceptor_.is_open() && generation == accept_generation_) doAccept();
     });
     return;
   }
@@ -407,7 +614,9 @@ void Server::onAccept(const error_code& ec, tcp::socket socket) {
 void Server::waitSignal() {
   signals_.async_wait([this](const error_code& ec, int signo) {
     if (ec || exiting_) return;
-    logLine(signo == SIGINT ? "sigint" : "sigterm");
+    const char* name = signo == SIGINT ? "sigint" : "sigterm";
+    logLine(name);
+    lifecycle_.event(monoNow(), name);
     ++signals_seen_;
     behaviour_.handle(SignalReceived{signo == SIGINT ? Signal::interrupt : Signal::term}, monoNow());
     pump();
@@ -430,6 +639,7 @@ void Server::readControl() {
       logLine(event.error().message);
     } else {
       logLine("control: " + line);
+      lifecycle_.event(monoNow(), "control", line);
       behaviour_.handle(event.value(), monoNow());
       pump();
     }
@@ -441,8 +651,8 @@ void Server::closeIdle() {
   std::size_t closed = 0;
   // Collect first: close() erases from the map.
   std::vector<std::shared_ptr<Connection>> idle;
-  for (const auto& [id, weak] : connections_) {
-    if (auto c = weak.lock(); c && c->idle()) idle.push_back(std::move(c));
+  for (const auto& [id, c] : connections_) {
+    if (c->idle()) idle.push_back(c);
   }
   for (const auto& c : idle) {
     c->close(false);
@@ -455,19 +665,20 @@ void Server::exitNow(const Exit& exit) {
   exiting_ = true;
   exit_code_ = exit.code;
   std::vector<std::shared_ptr<Connection>> all;
-  for (const auto& [id, weak] : connections_) {
-    if (auto c = weak.lock()) all.push_back(std::move(c));
-  }
+  for (const auto& [id, c] : connections_) all.push_back(c);
   std::size_t reset = 0;
   for (const auto& c : all) {
     const bool rst = exit.reset_in_flight && c->inFlight();
     reset += rst ? 1 : 0;
-    c->close(rst);
+    c->closeForExit(rst);
   }
   error_code ec;
   acceptor_.close(ec);
-  logLine("exit code=" + std::to_string(exit.code) + " reason=" + exit.reason +
-          " reset=" + std::to_string(reset));
+  const std::string detail = "code=" + std::to_string(exit.code) + " reason=" + exit.reason +
+                             " reset=" + std::to_string(reset);
+  logLine("exit " + detail);
+  lifecycle_.event(monoNow(), "exit", detail);
+  if (exit.crash) ::_exit(exit.code);  // abrupt: no destructors, no flushing
   io_.stop();
 }
 

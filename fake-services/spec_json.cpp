@@ -14,6 +14,8 @@ using nlohmann::json;
 
 constexpr std::size_t kMaxResponseBytes = 64u * 1024u * 1024u;
 constexpr std::size_t kMaxSamples = 1'000'000;
+constexpr std::size_t kMaxInFlight = 1'000'000;
+constexpr double kMaxWarmupFactor = 1000.0;
 
 constexpr std::array<std::pair<LatencyDistribution, std::string_view>, 5> kDistributions = {{
     {LatencyDistribution::fixed, "fixed"},
@@ -26,6 +28,18 @@ constexpr std::array<std::pair<OnSigterm, std::string_view>, 3> kOnSigterm = {{
     {OnSigterm::graceful, "graceful"},
     {OnSigterm::immediate, "immediate"},
     {OnSigterm::ignore, "ignore"},
+}};
+
+constexpr std::array<std::pair<Overflow, std::string_view>, 3> kOverflow = {{
+    {Overflow::reject, "reject"},
+    {Overflow::refuse, "refuse"},
+    {Overflow::queue, "queue"},
+}};
+constexpr std::array<std::pair<HealthMode, std::string_view>, 4> kHealthModes = {{
+    {HealthMode::healthy, "healthy"},
+    {HealthMode::failing, "failing"},
+    {HealthMode::flapping, "flapping"},
+    {HealthMode::lying, "lying"},
 }};
 
 template <class E, std::size_t N>
@@ -164,31 +178,86 @@ void readLatency(const json& j, LatencySpec& l, std::optional<Error>& error) {
   r.durations("samples", l.samples);
 }
 
+json latencyJson(const LatencySpec& l) {
+  return json{{"distribution", nameOf(kDistributions, l.distribution)},
+              {"p50", l.p50.count()},
+              {"p99", l.p99.count()},
+              {"value", l.value.count()},
+              {"min", l.min.count()},
+              {"max", l.max.count()},
+              {"samples", toJsonDurations(l.samples)}};
+}
+
+json pathsJson(const std::vector<PathOverride>& paths) {
+  json a = json::array();
+  for (const auto& p : paths) {
+    json o{{"prefix", p.prefix}};
+    if (p.latency) o["latency"] = latencyJson(*p.latency);
+    if (p.error_rate) o["error_rate"] = *p.error_rate;
+    if (p.error_status) o["error_status"] = *p.error_status;
+    a.push_back(std::move(o));
+  }
+  return a;
+}
+
+void readPaths(const json& j, std::vector<PathOverride>& out, std::optional<Error>& error) {
+  if (!j.is_array() || j.size() > kMaxPathOverrides) {
+    if (!error) error = Error{"spec paths: expected an array of at most " + std::to_string(kMaxPathOverrides) + " objects"};
+    return;
+  }
+  out.clear();
+  for (std::size_t i = 0; i < j.size(); ++i) {
+    PathOverride p;
+    Reader r(j[i], "paths." + std::to_string(i) + ".", error);
+    r.only({"prefix", "latency", "error_rate", "error_status"});
+    r.string("prefix", p.prefix);
+    if (const json* l = r.find("latency")) {
+      p.latency = LatencySpec{};
+      readLatency(*l, *p.latency, error);
+    }
+    if (r.find("error_rate")) {
+      double v = 0.0;
+      r.number("error_rate", v, 0.0, 1.0);
+      p.error_rate = v;
+    }
+    if (r.find("error_status")) {
+      std::uint16_t v = 500;
+      r.unsignedInt("error_status", v, 100, 599);
+      p.error_status = v;
+    }
+    out.push_back(std::move(p));
+  }
+}
+
 }  // namespace
 
 json toJson(const BehaviourSpec& spec) {
-  const LatencySpec& l = spec.latency;
   return json{
       {"version", spec.version},
-      {"latency",
-       {{"distribution", nameOf(kDistributions, l.distribution)},
-        {"p50", l.p50.count()},
-        {"p99", l.p99.count()},
-        {"value", l.value.count()},
-        {"min", l.min.count()},
-        {"max", l.max.count()},
-        {"samples", toJsonDurations(l.samples)}}},
+      {"latency", latencyJson(spec.latency)},
       {"error_rate", spec.error_rate},
       {"error_status", spec.error_status},
       {"response_bytes", spec.response_bytes},
       {"startup",
        {{"listen_after", spec.startup.listen_after.count()},
-        {"ready_after", spec.startup.ready_after.count()}}},
+        {"ready_after", spec.startup.ready_after.count()},
+        {"warmup", spec.startup.warmup.count()},
+        {"warmup_factor", spec.startup.warmup_factor}}},
       {"shutdown",
        {{"on_sigterm", nameOf(kOnSigterm, spec.shutdown.on_sigterm)},
         {"pre_stop_delay", spec.shutdown.pre_stop_delay.count()},
         {"drain_timeout", spec.shutdown.drain_timeout.count()},
         {"close_keepalive", spec.shutdown.close_keepalive}}},
+      {"capacity",
+       {{"max_in_flight", spec.capacity.max_in_flight},
+        {"overflow", nameOf(kOverflow, spec.capacity.overflow)},
+        {"queue_length", spec.capacity.queue_length},
+        {"overflow_status", spec.capacity.overflow_status}}},
+      {"health",
+       {{"mode", nameOf(kHealthModes, spec.health.mode)},
+        {"flap_period", spec.health.flap_period.count()},
+        {"delay", spec.health.delay.count()}}},
+      {"paths", pathsJson(spec.paths)},
   };
 }
 
@@ -196,7 +265,8 @@ Result<BehaviourSpec> specFromJson(const json& j) {
   BehaviourSpec spec;
   std::optional<Error> error;
   Reader r(j, "", error);
-  r.only({"version", "latency", "error_rate", "error_status", "response_bytes", "startup", "shutdown"});
+  r.only({"version", "latency", "error_rate", "error_status", "response_bytes", "startup", "shutdown",
+          "capacity", "health", "paths"});
   r.string("version", spec.version);
   r.number("error_rate", spec.error_rate, 0.0, 1.0);
   r.unsignedInt("error_status", spec.error_status, 100, 599);
@@ -204,9 +274,11 @@ Result<BehaviourSpec> specFromJson(const json& j) {
   if (const json* l = r.find("latency")) readLatency(*l, spec.latency, error);
   if (const json* s = r.find("startup")) {
     Reader rs(*s, "startup.", error);
-    rs.only({"listen_after", "ready_after"});
+    rs.only({"listen_after", "ready_after", "warmup", "warmup_factor"});
     rs.duration("listen_after", spec.startup.listen_after);
     rs.duration("ready_after", spec.startup.ready_after);
+    rs.duration("warmup", spec.startup.warmup);
+    rs.number("warmup_factor", spec.startup.warmup_factor, 0.0, kMaxWarmupFactor);
   }
   if (const json* s = r.find("shutdown")) {
     Reader rs(*s, "shutdown.", error);
@@ -216,6 +288,22 @@ Result<BehaviourSpec> specFromJson(const json& j) {
     rs.duration("drain_timeout", spec.shutdown.drain_timeout);
     rs.boolean("close_keepalive", spec.shutdown.close_keepalive);
   }
+  if (const json* c = r.find("capacity")) {
+    Reader rc(*c, "capacity.", error);
+    rc.only({"max_in_flight", "overflow", "queue_length", "overflow_status"});
+    rc.unsignedInt("max_in_flight", spec.capacity.max_in_flight, 0, kMaxInFlight);
+    rc.enumeration("overflow", spec.capacity.overflow, kOverflow);
+    rc.unsignedInt("queue_length", spec.capacity.queue_length, 0, kMaxQueueLength);
+    rc.unsignedInt("overflow_status", spec.capacity.overflow_status, 100, 599);
+  }
+  if (const json* h = r.find("health")) {
+    Reader rh(*h, "health.", error);
+    rh.only({"mode", "flap_period", "delay"});
+    rh.enumeration("mode", spec.health.mode, kHealthModes);
+    rh.duration("flap_period", spec.health.flap_period);
+    rh.duration("delay", spec.health.delay);
+  }
+  if (const json* p = r.find("paths")) readPaths(*p, spec.paths, error);
   if (error) return *error;
   return spec;
 }

@@ -30,6 +30,25 @@ BehaviourSpec unusualSpec() {
   s.shutdown.pre_stop_delay = 5s;
   s.shutdown.drain_timeout = 30s;
   s.shutdown.close_keepalive = false;
+  s.startup.warmup = 30s;
+  s.startup.warmup_factor = 2.5;
+  s.capacity.max_in_flight = 16;
+  s.capacity.overflow = Overflow::queue;
+  s.capacity.queue_length = 7;
+  s.capacity.overflow_status = 429;
+  s.health.mode = HealthMode::flapping;
+  s.health.flap_period = 4s;
+  s.health.delay = 250ms;
+  PathOverride slow;
+  slow.prefix = "/slow";
+  slow.latency = LatencySpec{};
+  slow.latency->distribution = LatencyDistribution::fixed;
+  slow.latency->value = 900ms;
+  PathOverride broken;
+  broken.prefix = "/api/broken";
+  broken.error_rate = 0.75;
+  broken.error_status = 502;
+  s.paths = {slow, broken};
   return s;
 }
 
@@ -51,6 +70,26 @@ void expectSameSpec(const BehaviourSpec& a, const BehaviourSpec& b) {
   EXPECT_EQ(a.shutdown.pre_stop_delay, b.shutdown.pre_stop_delay);
   EXPECT_EQ(a.shutdown.drain_timeout, b.shutdown.drain_timeout);
   EXPECT_EQ(a.shutdown.close_keepalive, b.shutdown.close_keepalive);
+  EXPECT_EQ(a.startup.warmup, b.startup.warmup);
+  EXPECT_EQ(a.startup.warmup_factor, b.startup.warmup_factor);
+  EXPECT_EQ(a.capacity.max_in_flight, b.capacity.max_in_flight);
+  EXPECT_EQ(a.capacity.overflow, b.capacity.overflow);
+  EXPECT_EQ(a.capacity.queue_length, b.capacity.queue_length);
+  EXPECT_EQ(a.capacity.overflow_status, b.capacity.overflow_status);
+  EXPECT_EQ(a.health.mode, b.health.mode);
+  EXPECT_EQ(a.health.flap_period, b.health.flap_period);
+  EXPECT_EQ(a.health.delay, b.health.delay);
+  ASSERT_EQ(a.paths.size(), b.paths.size());
+  for (std::size_t i = 0; i < a.paths.size(); ++i) {
+    EXPECT_EQ(a.paths[i].prefix, b.paths[i].prefix);
+    ASSERT_EQ(a.paths[i].latency.has_value(), b.paths[i].latency.has_value());
+    if (a.paths[i].latency) {
+      EXPECT_EQ(a.paths[i].latency->distribution, b.paths[i].latency->distribution);
+      EXPECT_EQ(a.paths[i].latency->value, b.paths[i].latency->value);
+    }
+    EXPECT_EQ(a.paths[i].error_rate, b.paths[i].error_rate);
+    EXPECT_EQ(a.paths[i].error_status, b.paths[i].error_status);
+  }
 }
 
 TEST(SpecJson, RoundTripsEveryField) {
@@ -115,6 +154,16 @@ const std::vector<BadCase>& badCases() {
       {json{{"shutdown", {{"close_keepalive", 1}}}}, "shutdown.close_keepalive"},
       {json{{"shutdown", {{"drain_timout", 5}}}}, "shutdown.drain_timout"},
       {json{{"verison", "v1"}}, "verison"},
+      {json{{"capacity", {{"overflow", "drop"}}}}, "capacity.overflow"},
+      {json{{"capacity", {{"max_in_flight", -1}}}}, "capacity.max_in_flight"},
+      {json{{"capacity", {{"queue_length", 1'000'000}}}}, "capacity.queue_length"},
+      {json{{"health", {{"mode", "sick"}}}}, "health.mode"},
+      {json{{"health", {{"delay", "1s"}}}}, "health.delay"},
+      {json{{"startup", {{"warmup_factor", -2}}}}, "startup.warmup_factor"},
+      {json{{"paths", {{{"prefix", "/a"}, {"error_rate", 3}}}}}, "paths.0.error_rate"},
+      {json{{"paths", {{{"prefix", "/a"}, {"latency", {{"value", "x"}}}}}}}, "latency.value"},
+      {json{{"paths", {{{"prefx", "/a"}}}}}, "paths.0.prefx"},
+      {json{{"paths", 3}}, "paths"},
   };
   return cases;
 }
@@ -126,9 +175,9 @@ TEST_P(SpecJsonRejects, WrongTypeNamingTheKey) {
   EXPECT_THAT(spec.error().message, HasSubstr(c.key)) << c.input.dump();
 }
 
-INSTANTIATE_TEST_SUITE_P(AllCases, SpecJsonRejects, ::testing::Range(0, 16));
+INSTANTIATE_TEST_SUITE_P(AllCases, SpecJsonRejects, ::testing::Range(0, 26));
 
-TEST(SpecJson, EveryBadCaseIsInstantiated) { EXPECT_EQ(badCases().size(), 16u); }
+TEST(SpecJson, EveryBadCaseIsInstantiated) { EXPECT_EQ(badCases().size(), 26u); }
 
 TEST(SpecJson, RejectsNonObject) {
   const auto spec = specFromJson(json::array());
