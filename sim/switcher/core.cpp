@@ -5,6 +5,7 @@
 
 #include "sim/core/assert.hpp"
 #include "sim/core/units.hpp"
+#include "sim/switcher/rollback_watch.hpp"
 
 namespace cutover::switcher {
 
@@ -17,10 +18,19 @@ std::string_view routeErrorName(RouteError e) {
   return "unknown";
 }
 
-Core::Core(CoreOptions options) : options_(std::move(options)) {
+Core::Core(CoreOptions options, Rng rng)
+    : options_(std::move(options)), watch_(std::make_unique<RollbackWatch>(options_.rollback)), rng_(rng) {
   CUTOVER_ASSERT(options_.max_backends > 0 && options_.max_backends < kNoBackend);
   CUTOVER_ASSERT(options_.max_events > 0);
+  const auto& hc = options_.health_check;
+  CUTOVER_ASSERT(hc.interval > Duration{0} && hc.timeout > Duration{0} && hc.jitter >= Duration{0});
+  CUTOVER_ASSERT(hc.healthy_threshold > 0 && hc.unhealthy_threshold > 0);
+  CUTOVER_ASSERT(options_.outlier.ejection >= Duration{0} && options_.outlier.max_ejection >= Duration{0});
 }
+
+Core::~Core() = default;
+Core::Core(Core&&) noexcept = default;
+Core& Core::operator=(Core&&) noexcept = default;
 
 // ---- backends and pools ------------------------------------------------------
 
@@ -59,6 +69,11 @@ void Core::releaseIfIdle(BackendId id) {
 
 bool Core::addBackend(const std::string& pool, const std::string& instance, std::uint16_t port,
                       Instant now) {
+  return addBackend(pool, instance, port, now, options_.health_check.start_healthy);
+}
+
+bool Core::addBackend(const std::string& pool, const std::string& instance, std::uint16_t port,
+                      Instant now, bool healthy) {
   if (backend_by_instance_.count(instance) != 0) removeBackend(instance, now);
   const BackendId id = allocSlot();
   if (id == kNoBackend) return false;
@@ -68,9 +83,12 @@ bool Core::addBackend(const std::string& pool, const std::string& instance, std:
   s.pool = p;
   s.port = port;
   s.used = true;
+  s.healthy = healthy;
+  s.next_check = now + jitter();
   pools_[p].members.push_back(id);
   backend_by_instance_[instance] = id;
-  emit(now, "backend_added", pool, instance + " on port " + std::to_string(port));
+  emit(now, "backend_added", pool,
+       instance + " on port " + std::to_string(port) + (healthy ? "" : " (starts unhealthy)"));
   return true;
 }
 
@@ -98,10 +116,7 @@ bool Core::removeBackend(const std::string& instance, Instant now) {
 bool Core::setHealthy(const std::string& instance, bool healthy, Instant now) {
   const auto it = backend_by_instance_.find(instance);
   if (it == backend_by_instance_.end()) return false;
-  Slot& s = slots_[it->second];
-  if (s.healthy == healthy) return true;
-  s.healthy = healthy;
-  emit(now, healthy ? "backend_healthy" : "backend_unhealthy", pools_[s.pool].name, instance);
+  setSlotHealth(it->second, healthy, now, "set");
   return true;
 }
 
@@ -112,7 +127,7 @@ BackendId Core::pickRoundRobin(Pool& pool) {
   for (std::size_t i = 0; i < n; ++i) {
     const std::size_t at = (pool.cursor + i) % n;
     const BackendId id = pool.members[at];
-    if (!slots_[id].healthy) continue;
+    if (!routable(slots_[id])) continue;
     pool.cursor = (at + 1) % n;
     return id;
   }
@@ -127,7 +142,7 @@ BackendId Core::pickLeastOutstanding(Pool& pool) {
     const std::size_t at = (pool.cursor + i) % n;
     const BackendId id = pool.members[at];
     const Slot& s = slots_[id];
-    if (!s.healthy) continue;
+    if (!routable(s)) continue;
     if (best == kNoBackend || s.in_flight < slots_[best].in_flight) {
       best = id;
       best_at = at;
@@ -138,7 +153,7 @@ BackendId Core::pickLeastOutstanding(Pool& pool) {
   return best;
 }
 
-Route Core::route(Instant /*now*/, std::uint64_t /*connection*/) {
+Route Core::route(Instant now, std::uint64_t /*connection*/) {
   Route r;
   if (active_ == kNoPool) {
     r.error = RouteError::no_active_pool;
@@ -149,6 +164,7 @@ Route Core::route(Instant /*now*/, std::uint64_t /*connection*/) {
                                                               : pickLeastOutstanding(pool);
   if (id == kNoBackend) {
     r.error = RouteError::no_backend;
+    if (bake_) sample(active_, now, true, std::nullopt);  // a switcher error of the new pool
     return r;
   }
   Slot& s = slots_[id];
@@ -159,7 +175,15 @@ Route Core::route(Instant /*now*/, std::uint64_t /*connection*/) {
   return r;
 }
 
-void Core::onRequestDone(BackendId backend, Instant now, Upstream /*outcome*/) {
+void Core::onRequestDone(BackendId backend, Instant now, Upstream outcome) {
+  done(backend, now, outcome, std::nullopt);
+}
+
+void Core::onRequestDone(BackendId backend, Instant now, Upstream outcome, Duration latency) {
+  done(backend, now, outcome, latency);
+}
+
+void Core::done(BackendId backend, Instant now, Upstream outcome, std::optional<Duration> latency) {
   CUTOVER_ASSERT(backend < slots_.size());
   Slot& s = slots_[backend];
   CUTOVER_ASSERT(s.used && s.in_flight > 0);
@@ -171,14 +195,18 @@ void Core::onRequestDone(BackendId backend, Instant now, Upstream /*outcome*/) {
     pool.draining = false;
     emit(now, "drained", pool.name, "drain time " + formatDuration(now - pool.drain_started));
   }
+  const PoolIndex p = s.pool;
+  if (!s.removed) noteOutcome(backend, outcome, now);
   releaseIfIdle(backend);
+  if (bake_ && p == active_ && outcome != Upstream::cancelled)
+    sample(p, now, outcome != Upstream::response, latency);
 }
 
 // ---- switch and drain ------------------------------------------------------------
 
 std::size_t Core::healthyCount(const Pool& pool) const {
   std::size_t n = 0;
-  for (const BackendId id : pool.members) n += slots_[id].healthy ? 1 : 0;
+  for (const BackendId id : pool.members) n += routable(slots_[id]) ? 1 : 0;
   return n;
 }
 
@@ -221,25 +249,96 @@ SwitchResult Core::switchTo(const std::string& pool, Instant now) {
     return SwitchResult{true, ""};
   }
   const PoolIndex previous = active_;
+  activate(target, now, "switched", previous == kNoPool ? "from none" : "from " + pools_[previous].name);
+  if (previous != kNoPool) {
+    previous_ = previous;
+    previous_until_ = now + options_.rollback.keep_previous_for;
+    if (!options_.rollback.on.empty()) {
+      bake_ = now + options_.rollback.bake;
+      watch_->reset();
+      checkRollback(now);  // e.g. a healthy floor that already fails
+    }
+  }
+  return SwitchResult{true, ""};
+}
+
+// Makes `target` active at once and drains the pool that was; no gate.
+void Core::activate(PoolIndex target, Instant now, const char* kind, std::string detail) {
+  const PoolIndex previous = active_;
   Pool& next = pools_[target];
   const bool was_draining = next.draining;
   next.draining = false;
   active_ = target;
-  std::string detail = previous == kNoPool ? "from none" : "from " + pools_[previous].name;
+  bake_.reset();
+  previous_ = kNoPool;
   if (was_draining) detail += " (its drain cancelled)";
-  emit(now, "switched", pool, detail);
+  emit(now, kind, next.name, std::move(detail));
   if (previous != kNoPool) startDrain(previous, now);
+}
+
+// ---- rollback --------------------------------------------------------------------------
+
+SwitchResult Core::rollback(Instant now, const std::string& reason) {
+  const std::string from = activePool();
+  std::optional<std::string> failure;
+  if (previous_ == kNoPool || now >= previous_until_) failure = "no previous pool kept";
+  else if (healthyCount(pools_[previous_]) == 0)
+    failure = "previous pool " + pools_[previous_].name + " has no healthy backend";
+  if (failure) {
+    bake_.reset();  // one verdict per bake
+    emit(now, "rollback_impossible", from, *failure + "; trigger: " + reason);
+    return SwitchResult{false, *failure};
+  }
+  activate(previous_, now, "rollback", "from " + from + ": " + reason);
   return SwitchResult{true, ""};
+}
+
+void Core::sample(PoolIndex pool, Instant now, bool error, std::optional<Duration> latency) {
+  if (!bake_ || pool != active_) return;
+  watch_->add(now, error, latency);
+  checkRollback(now);
+}
+
+void Core::checkRollback(Instant now) {
+  if (!bake_ || active_ == kNoPool) return;
+  if (auto why = watch_->violated(now, healthyCount(pools_[active_]))) (void)rollback(now, *why);
+}
+
+void Core::bakeTimers(Instant now) {
+  checkRollback(now);
+  if (bake_ && now >= *bake_) {
+    bake_.reset();
+    emit(now, "bake_passed", activePool(), "no rollback trigger held for " + formatDuration(options_.rollback.bake));
+  }
+  if (previous_ != kNoPool && now >= previous_until_) {
+    emit(now, "previous_released", pools_[previous_].name,
+         "kept " + formatDuration(options_.rollback.keep_previous_for) + " after the switch");
+    previous_ = kNoPool;
+  }
 }
 
 std::optional<Instant> Core::nextDeadline() const {
   std::optional<Instant> next;
+  auto consider = [&next](Instant t) {
+    if (!next || t < *next) next = t;
+  };
   for (const Pool& p : pools_)
-    if (p.draining && (!next || p.drain_deadline < *next)) next = p.drain_deadline;
+    if (p.draining) consider(p.drain_deadline);
+  const bool checks = options_.health_check.enabled;
+  for (const Slot& s : slots_) {
+    if (!s.used || s.removed) continue;
+    if (checks && s.check == 0) consider(s.next_check);
+    if (s.ejected) consider(s.ejected_until);
+  }
+  if (bake_) consider(*bake_);
+  if (previous_ != kNoPool) consider(previous_until_);
   return next;
 }
 
 void Core::onTimeout(Instant now) {
+  endEjections(now);
+  dueHealthChecks(now);
+  bakeTimers(now);
   for (Pool& p : pools_) {
     if (!p.draining || p.drain_deadline > now) continue;
     p.draining = false;
@@ -271,6 +370,36 @@ std::vector<Event> Core::takeEvents() {
   return out;
 }
 
+std::optional<Action> Core::pollAction() {
+  if (actions_.empty()) return std::nullopt;
+  Action a = std::move(actions_.front());
+  actions_.pop_front();
+  return a;
+}
+
+const std::string& Core::previousPool() const {
+  static const std::string kNone;
+  return previous_ == kNoPool ? kNone : pools_[previous_].name;
+}
+
+std::vector<std::string> Core::poolNames() const {
+  std::vector<std::string> out;
+  for (const Pool& p : pools_) out.push_back(p.name);
+  return out;
+}
+
+std::vector<BackendView> Core::backends() const {
+  std::vector<BackendView> out;
+  for (const Pool& p : pools_)
+    for (const BackendId id : p.members) out.push_back(*backend(id));
+  return out;
+}
+
+std::size_t Core::healthyCount(const std::string& pool) const {
+  const PoolIndex p = poolIndex(pool);
+  return p == kNoPool ? 0 : healthyCount(pools_[p]);
+}
+
 const std::string& Core::activePool() const {
   static const std::string kNone;
   return active_ == kNoPool ? kNone : pools_[active_].name;
@@ -291,7 +420,7 @@ std::uint32_t Core::poolInFlight(const std::string& pool) const {
 std::optional<BackendView> Core::backend(BackendId id) const {
   if (id >= slots_.size() || !slots_[id].used) return std::nullopt;
   const Slot& s = slots_[id];
-  return BackendView{pools_[s.pool].name, s.instance, s.port, s.in_flight, s.healthy};
+  return BackendView{pools_[s.pool].name, s.instance, s.port, s.in_flight, s.healthy, s.ejected, s.times_ejected};
 }
 
 std::optional<BackendId> Core::findBackend(const std::string& instance) const {

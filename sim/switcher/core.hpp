@@ -28,8 +28,42 @@
 //                            first: drain_timeout, and q stops draining.
 //                            A pool made active again stops draining
 //                            (detail of switched says so).
-//   nextDeadline()        -> the earliest drain deadline: the one timer the
-//                            shell arms; it calls onTimeout(now) when it fires.
+//   nextDeadline()        -> the earliest of: a drain deadline, a health
+//                            check due, an ejection ending, the end of the
+//                            bake window, the end of keep_previous_for. The
+//                            one timer the shell arms; it calls
+//                            onTimeout(now) when it fires, then drains
+//                            pollAction() and re-reads nextDeadline().
+//
+// Health (active checks; see HealthCheckOptions for the defaults):
+//   a backend starts healthy or unhealthy (addBackend's `healthy`, else
+//   health_check.start_healthy). With checks enabled, onTimeout queues a
+//   StartHealthCheck action for every backend whose check is due (at most one
+//   in flight per backend; the first one `jitter` after it was added, each
+//   next `interval` plus up to `jitter` after the last result). The shell runs
+//   it (GET path, bounded by timeout) and calls onHealthCheckResult.
+//   healthy_threshold passes in a row make an unhealthy backend healthy,
+//   unhealthy_threshold failures in a row make a healthy one unhealthy:
+//   health_changed. Results of a check the Core no longer waits for (the
+//   backend was removed or replaced) are ignored.
+//
+// Outlier ejection (passive, from onRequestDone): outlier.consecutive_5xx
+//   failed exchanges in a row (a 5xx response, connect failure, reset or
+//   timeout) eject the backend for ejection * (times ejected), capped at
+//   max_ejection: ejected, then unejected when it ends. No ejection when it
+//   would take more than max_ejection_percent of the pool out (one backend
+//   may always be ejected). A backend gets requests when healthy and not
+//   ejected.
+//
+// Rollback (see RollbackOptions): a switch from pool p to q starts a bake
+//   window; during it every finished request on q (and every no_backend
+//   answer while q is active) is a sample. The first trigger that holds
+//   (error rate over a window with a minimum count, a latency percentile over
+//   a window, healthy backends of q below a floor) rolls back to p when p
+//   still has a healthy backend and keep_previous_for has not passed since
+//   the switch: rollback, and q drains. Otherwise rollback_impossible. The
+//   bake ends with bake_passed; keep_previous_for ends with previous_released
+//   (the runner may stop p then). rollback(now) does the same by hand.
 //
 // Policies: round robin, and least outstanding requests (the default: it
 // keeps a slow backend from collecting a queue); least outstanding breaks
@@ -41,12 +75,16 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include <variant>
+
+#include "sim/core/rng.hpp"
 #include "sim/core/time.hpp"
 #include "sim/switcher/events.hpp"
 
@@ -64,10 +102,69 @@ struct ReadinessGate {
   std::size_t count = 1;  // for at_least; `all` also needs at least one backend
 };
 
+// Active health checks (scenario key switcher.health_check). Our defaults are
+// faster than HAProxy's (inter 2 s, rise 2, fall 3) because lab runs last
+// seconds, with the same rise/fall: a check every 1 s plus up to 100 ms of
+// jitter, 500 ms timeout, 2 passes to become healthy, 3 failures to become
+// unhealthy. Off unless enabled; then backends keep the health they were
+// added with (or setHealthy gives them).
+struct HealthCheckOptions {
+  bool enabled = false;
+  std::string path = "/health";
+  Duration interval = std::chrono::seconds(1);
+  Duration timeout = std::chrono::milliseconds(500);
+  Duration jitter = std::chrono::milliseconds(100);  // uniform in [0, jitter), from the Rng
+  std::uint32_t healthy_threshold = 2;
+  std::uint32_t unhealthy_threshold = 3;
+  bool start_healthy = true;  // of a backend added without an explicit state
+};
+
+// Passive outlier ejection (scenario key switcher.outlier), Envoy-like:
+// consecutive failures (5xx response, connect failure, reset, timeout) eject a
+// backend for ejection * n (n = times ejected so far, including this one),
+// capped at max_ejection. Envoy's defaults are 5, 30 s, 300 s and 10 %; ours
+// keep 5 and use 1 s / 30 s / 50 % to suit short runs of small pools.
+struct OutlierOptions {
+  std::uint32_t consecutive_5xx = 0;  // 0: off
+  Duration ejection = std::chrono::seconds(1);
+  Duration max_ejection = std::chrono::seconds(30);
+  double max_ejection_percent = 50.0;  // of the pool's backends; one may always be ejected
+};
+
+// One rollback trigger (an entry of scenario key switcher.rollback.on).
+struct RollbackTrigger {
+  enum class Kind : std::uint8_t { error_rate, latency, healthy_below };
+  Kind kind = Kind::error_rate;
+  Duration window = std::chrono::seconds(1);
+  std::size_t min_requests = 20;  // in the window, for error_rate and latency
+  double error_rate = 0.05;       // error_rate: fires when errors / requests > this
+  double percentile = 0.99;       // latency: fires when this quantile > max_latency
+  Duration max_latency = std::chrono::milliseconds(100);
+  std::size_t healthy_below = 1;  // healthy_below: fires when healthy backends < this
+
+  static RollbackTrigger errorRate(double above, Duration window, std::size_t min_requests);
+  static RollbackTrigger latency(double percentile, Duration above, Duration window,
+                                 std::size_t min_requests = 1);
+  static RollbackTrigger healthyBelow(std::size_t floor);
+};
+
+// Automatic rollback after a switch (scenario key switcher.rollback). Off when
+// `on` is empty (manual rollback() works either way).
+struct RollbackOptions {
+  std::vector<RollbackTrigger> on;
+  Duration bake = std::chrono::seconds(60);  // how long after a switch the new pool is watched
+  Duration keep_previous_for = std::chrono::seconds(30);  // like Argo's scaleDownDelaySeconds
+  std::size_t max_samples = 1u << 20;  // per window; the oldest are dropped past it
+  Duration latency_eval_every = std::chrono::milliseconds(10);  // percentile recomputed at most this often
+};
+
 struct CoreOptions {
   Policy policy = Policy::least_outstanding;
   Duration drain_timeout = std::chrono::seconds(30);
   ReadinessGate readiness{};
+  HealthCheckOptions health_check{};
+  OutlierOptions outlier{};
+  RollbackOptions rollback{};
   std::size_t max_backends = 4096;  // slots, live and draining-removed
   std::size_t max_events = 65536;   // queued until taken; the oldest are dropped past it
 };
@@ -91,16 +188,36 @@ struct BackendView {
   std::uint16_t port = 0;
   std::uint32_t in_flight = 0;
   bool healthy = true;
+  bool ejected = false;
+  std::uint32_t times_ejected = 0;
 };
+
+// Actions for the shell, drained with pollAction().
+struct StartHealthCheck {
+  BackendId backend = kNoBackend;
+  std::uint64_t check = 0;  // pass back to onHealthCheckResult
+  std::uint16_t port = 0;
+  std::string instance;
+};
+using Action = std::variant<StartHealthCheck>;
+
+class RollbackWatch;
 
 class Core {
  public:
-  explicit Core(CoreOptions options = {});
+  explicit Core(CoreOptions options = {}, Rng rng = Rng(0x5EED));
+  ~Core();
+  Core(Core&&) noexcept;
+  Core& operator=(Core&&) noexcept;
 
   // Adds `instance` to `pool` (creating the pool). An instance already known
   // is replaced (removed first). False when the slot table is full.
+  // It starts healthy or not as health_check.start_healthy says, or as
+  // `healthy` says (e.g. true when the runner already saw it ready).
   bool addBackend(const std::string& pool, const std::string& instance, std::uint16_t port,
                   Instant now);
+  bool addBackend(const std::string& pool, const std::string& instance, std::uint16_t port,
+                  Instant now, bool healthy);
   // False when the instance is unknown. In-flight requests on it still end
   // with onRequestDone.
   bool removeBackend(const std::string& instance, Instant now);
@@ -110,8 +227,21 @@ class Core {
   // `connection` is for connection-affine (L4) routing later; unused by L7.
   Route route(Instant now, std::uint64_t connection = 0);
   void onRequestDone(BackendId backend, Instant now, Upstream outcome);
+  // The same, with the exchange's latency for the rollback policy's latency
+  // triggers (the overload without it feeds error rates only).
+  void onRequestDone(BackendId backend, Instant now, Upstream outcome, Duration latency);
 
   SwitchResult switchTo(const std::string& pool, Instant now);
+  // Back to the pool active before the last switch, if it is still kept and
+  // has a healthy backend: rollback; else rollback_impossible. `reason` goes
+  // into the event detail.
+  SwitchResult rollback(Instant now, const std::string& reason = "manual");
+
+  // The result of a StartHealthCheck: passed (a 2xx in time) or not; `detail`
+  // says why not (e.g. "timeout", "status 503", "connect refused").
+  void onHealthCheckResult(BackendId backend, std::uint64_t check, bool passed, Instant now,
+                           const std::string& detail = "");
+  std::optional<Action> pollAction();
 
   std::optional<Instant> nextDeadline() const;
   void onTimeout(Instant now);
@@ -127,6 +257,12 @@ class Core {
   std::uint32_t poolInFlight(const std::string& pool) const;
   std::optional<BackendView> backend(BackendId id) const;
   std::optional<BackendId> findBackend(const std::string& instance) const;
+  std::vector<std::string> poolNames() const;  // in creation order
+  std::vector<BackendView> backends() const;   // live (not removed), pool then insertion order
+  std::size_t healthyCount(const std::string& pool) const;  // routable: healthy and not ejected
+  const std::string& previousPool() const;  // the rollback target; "" when none
+  bool baking() const { return bake_.has_value(); }
+  const CoreOptions& options() const { return options_; }
 
  private:
   using PoolIndex = std::uint32_t;
@@ -140,6 +276,15 @@ class Core {
     bool used = false;
     bool removed = false;  // out of its pool, waiting for in-flight to reach 0
     bool healthy = true;
+    bool ejected = false;
+    Instant ejected_until{};
+    std::uint32_t times_ejected = 0;
+    std::uint32_t consecutive_failures = 0;  // passive, for outlier ejection
+    // Active health checks.
+    std::uint64_t check = 0;  // id of the check in flight (0: none)
+    Instant next_check{};
+    std::uint32_t passes = 0;  // in a row
+    std::uint32_t fails = 0;   // in a row
   };
   struct Pool {
     std::string name;
@@ -156,6 +301,18 @@ class Core {
   BackendId allocSlot();
   void releaseIfIdle(BackendId id);
   std::size_t healthyCount(const Pool& pool) const;
+  bool routable(const Slot& s) const { return s.healthy && !s.ejected; }
+  Duration jitter();
+  void setSlotHealth(BackendId id, bool healthy, Instant now, const std::string& why);
+  void dueHealthChecks(Instant now);
+  void endEjections(Instant now);
+  void done(BackendId backend, Instant now, Upstream outcome, std::optional<Duration> latency);
+  void noteOutcome(BackendId id, Upstream outcome, Instant now);
+  void tryEject(BackendId id, Instant now);
+  void sample(PoolIndex pool, Instant now, bool error, std::optional<Duration> latency);
+  void checkRollback(Instant now);
+  void bakeTimers(Instant now);
+  void activate(PoolIndex target, Instant now, const char* kind, std::string detail);
   std::optional<std::string> readinessFailure(const Pool& pool) const;
   BackendId pickRoundRobin(Pool& pool);
   BackendId pickLeastOutstanding(Pool& pool);
@@ -169,6 +326,13 @@ class Core {
   std::unordered_map<std::string, PoolIndex> pool_by_name_;
   std::unordered_map<std::string, BackendId> backend_by_instance_;
   PoolIndex active_ = kNoPool;
+  PoolIndex previous_ = kNoPool;  // rollback target while kept
+  Instant previous_until_{};
+  std::optional<Instant> bake_;  // end of the bake window of active_
+  std::unique_ptr<RollbackWatch> watch_;
+  Rng rng_;
+  std::uint64_t next_check_id_ = 1;
+  std::deque<Action> actions_;
   std::deque<Event> events_;
   std::uint64_t dropped_events_ = 0;
 };

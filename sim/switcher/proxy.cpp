@@ -9,6 +9,14 @@
 // upstream_connect_timeout; the wait for a request by client_idle_timeout.
 // A request sent on a reused idle connection that fails before any response
 // byte is retried once on a fresh connection when its method is idempotent.
+//
+// One timer follows Core::nextDeadline(); after every call into the Core that
+// may move it (a finished request, a health check result, add, switch,
+// rollback, the timer itself) pump() re-arms it and carries out the Core's
+// actions: a StartHealthCheck becomes a HealthProbe, a GET of the check path
+// on its own connection, bounded by the check timeout, whose result goes back
+// to Core::onHealthCheckResult. The Core gets each exchange's outcome and
+// latency (route to response) for its rollback policy and outlier ejection.
 #include "sim/switcher/proxy.hpp"
 
 #include <sys/socket.h>
@@ -24,6 +32,7 @@
 #include <thread>
 #include <unordered_map>
 #include <utility>
+#include <variant>
 
 #include "metrics/request_record.hpp"
 #include "sim/core/clock.hpp"
@@ -44,6 +53,7 @@ constexpr auto kClientWriteTimeout = std::chrono::seconds(10);
 constexpr auto kControlTimeout = std::chrono::seconds(5);
 constexpr auto kStopGrace = std::chrono::seconds(2);
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(50);
+constexpr std::uint64_t kMaxProbeBodyBytes = 64 * 1024;
 
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
@@ -97,8 +107,10 @@ class Proxy::Impl {
  public:
   class Session;
 
+  class HealthProbe;
+
   explicit Impl(ProxyOptions options)
-      : options_(std::move(options)), core_(options_.core), acceptor_(ioc_), drain_timer_(ioc_),
+      : options_(std::move(options)), core_(options_.core, Rng(options_.seed)), acceptor_(ioc_), drain_timer_(ioc_),
         accept_retry_timer_(ioc_),
         work_(asio::make_work_guard(ioc_)) {}
   ~Impl() { stop(); }
@@ -129,6 +141,8 @@ class Proxy::Impl {
   Core core_;
   AtomicStats stats_;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
+  std::unordered_map<HealthProbe*, std::weak_ptr<HealthProbe>> probes_;
+  std::optional<Instant> armed_;  // the deadline drain_timer_ waits for
   bool stopping_ = false;  // I/O thread only
 
   asio::io_context ioc_{1};
@@ -145,10 +159,12 @@ class Proxy::Impl {
   void doAccept();
   void onAccept(error_code ec, tcp::socket socket);
   void armDrainTimer();
+  void pump();
   UpstreamPtr takeIdle(std::uint16_t port);
   void returnIdle(UpstreamPtr conn);
   void closeIdle(std::uint16_t port);
   void shutdownAll();
+  void closeProbes();
 };
 
 // ---- Session -------------------------------------------------------------------
@@ -157,7 +173,10 @@ class Proxy::Impl::Session : public std::enable_shared_from_this<Session> {
  public:
   Session(Impl& hub, tcp::socket socket) : hub_(hub), client_(std::move(socket)) {}
   ~Session() {
-    if (routed_) hub_.core_.onRequestDone(route_.backend, monoNow(), Upstream::cancelled);
+    if (routed_) {
+      hub_.core_.onRequestDone(route_.backend, monoNow(), Upstream::cancelled);
+      hub_.pump();
+    }
     hub_.sessions_.erase(this);
   }
   Session(const Session&) = delete;
@@ -197,6 +216,7 @@ class Proxy::Impl::Session : public std::enable_shared_from_this<Session> {
   bool client_keep_alive_ = true;
   Route route_;
   bool routed_ = false;  // route_ holds an in-flight count in the Core
+  Instant routed_at_{};
   UpstreamPtr upstream_;
   bool reused_ = false;
   bool retried_ = false;
@@ -229,10 +249,12 @@ void Proxy::Impl::Session::onRead(error_code ec, std::size_t) {
   const Instant now = monoNow();
   route_ = hub_.core_.route(now);
   if (!route_) {
+    hub_.pump();  // a switcher error may have rolled the switch back
     respondError(http::status::service_unavailable, routeErrorName(route_.error), Upstream::cancelled);
     return;
   }
   routed_ = true;
+  routed_at_ = now;
   deadline_ = now + hub_.options_.upstream_timeout;
   retried_ = false;
   upstream_ = hub_.takeIdle(route_.port);
@@ -328,7 +350,9 @@ void Proxy::Impl::Session::upstreamFailed(error_code ec) {
 void Proxy::Impl::Session::finishExchange(Upstream outcome) {
   if (!routed_) return;
   routed_ = false;
-  hub_.core_.onRequestDone(route_.backend, monoNow(), outcome);
+  const Instant now = monoNow();
+  hub_.core_.onRequestDone(route_.backend, now, outcome, now - routed_at_);
+  hub_.pump();
 }
 
 void Proxy::Impl::Session::respondError(http::status status, std::string_view reason, Upstream outcome) {
@@ -365,6 +389,84 @@ void Proxy::Impl::Session::closeUpstream() {
   upstream_.reset();
 }
 
+// ---- HealthProbe: one active health check -------------------------------------------
+
+class Proxy::Impl::HealthProbe : public std::enable_shared_from_this<HealthProbe> {
+ public:
+  HealthProbe(Impl& hub, StartHealthCheck check) : hub_(hub), check_(std::move(check)), stream_(hub.ioc_) {}
+  ~HealthProbe() { hub_.probes_.erase(this); }
+  HealthProbe(const HealthProbe&) = delete;
+  HealthProbe& operator=(const HealthProbe&) = delete;
+
+  void start() {
+    hub_.probes_[this] = weak_from_this();
+    const auto& hc = hub_.options_.core.health_check;
+    req_ = Request{http::verb::get, hc.path, 11};
+    req_.set(http::field::host, "127.0.0.1");
+    req_.set(http::field::user_agent, "cutover-switcher-health-check");
+    req_.keep_alive(false);
+    parser_.header_limit(kMaxHeaderBytes);
+    parser_.body_limit(kMaxProbeBodyBytes);
+    stream_.expires_after(hc.timeout);  // the whole check: connect, write, read
+    const tcp::endpoint ep(asio::ip::address_v4::loopback(), check_.port);
+    stream_.async_connect(ep, beast::bind_front_handler(&HealthProbe::onConnect, shared_from_this()));
+  }
+
+  void close() {
+    error_code ec;
+    stream_.socket().close(ec);
+  }
+
+ private:
+  static std::string why(std::string_view step, const error_code& ec) {
+    if (ec == beast::error::timeout) return "timeout";
+    return std::string(step) + ": " + ec.message();
+  }
+  void onConnect(error_code ec) {
+    if (ec) return finish(false, why("connect", ec));
+    http::async_write(stream_, req_, beast::bind_front_handler(&HealthProbe::onWrite, shared_from_this()));
+  }
+  void onWrite(error_code ec, std::size_t) {
+    if (ec) return finish(false, why("write", ec));
+    http::async_read(stream_, buffer_, parser_, beast::bind_front_handler(&HealthProbe::onRead, shared_from_this()));
+  }
+  void onRead(error_code ec, std::size_t) {
+    if (ec) return finish(false, why("read", ec));
+    const unsigned status = parser_.get().result_int();
+    finish(status >= 200 && status < 300, "status " + std::to_string(status));
+  }
+  void finish(bool passed, const std::string& detail) {
+    close();
+    if (hub_.stopping_) return;
+    hub_.core_.onHealthCheckResult(check_.backend, check_.check, passed, monoNow(), detail);
+    hub_.pump();
+  }
+
+  Impl& hub_;
+  StartHealthCheck check_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  Request req_;
+  http::response_parser<http::string_body> parser_;
+};
+
+// Carries out the Core's actions and re-arms the timer.
+void Proxy::Impl::pump() {
+  if (stopping_) return;
+  while (auto action = core_.pollAction()) {
+    if (const auto* check = std::get_if<StartHealthCheck>(&*action))
+      std::make_shared<HealthProbe>(*this, *check)->start();
+  }
+  armDrainTimer();
+}
+
+void Proxy::Impl::closeProbes() {
+  std::vector<std::shared_ptr<HealthProbe>> live;
+  for (auto& [raw, weak] : probes_)
+    if (auto p = weak.lock()) live.push_back(std::move(p));
+  for (auto& p : live) p->close();
+}
+
 // ---- Impl: accept, pool, timer ----------------------------------------------------
 
 void Proxy::Impl::doAccept() {
@@ -391,8 +493,12 @@ void Proxy::Impl::onAccept(error_code ec, tcp::socket socket) {
   doAccept();
 }
 
+// The one timer: set to the Core's next deadline when that moved.
 void Proxy::Impl::armDrainTimer() {
+  if (stopping_) return;
   const auto next = core_.nextDeadline();
+  if (next == armed_) return;
+  armed_ = next;
   if (!next) {
     drain_timer_.cancel();
     return;
@@ -400,8 +506,9 @@ void Proxy::Impl::armDrainTimer() {
   drain_timer_.expires_at(toSteady(*next));
   drain_timer_.async_wait([this](error_code ec) {
     if (ec || stopping_) return;
+    armed_.reset();
     core_.onTimeout(monoNow());
-    armDrainTimer();
+    pump();
   });
 }
 
@@ -450,6 +557,7 @@ void Proxy::Impl::shutdownAll() {
   for (auto& [raw, weak] : sessions_)
     if (auto s = weak.lock()) live.push_back(std::move(s));
   for (auto& s : live) s->close();
+  closeProbes();
   while (!idle_.empty()) closeIdle(idle_.begin()->first);
   work_.reset();
 }
@@ -510,7 +618,7 @@ bool Proxy::Impl::removeBackend(const std::string& instance) {
 
 SwitchResult Proxy::Impl::switchTo(const std::string& pool) {
   SwitchResult r = core_.switchTo(pool, monoNow());
-  if (!stopping_) armDrainTimer();
+  pump();
   return r;
 }
 
@@ -535,11 +643,30 @@ void Proxy::stop() { impl_->stop(); }
 std::uint16_t Proxy::port() const { return impl_->port(); }
 
 void Proxy::addBackend(const std::string& pool, const std::string& instance, std::uint16_t port) {
-  (void)impl_->call([this, pool, instance, port] {
-    const bool added = impl_->core_.addBackend(pool, instance, port, monoNow());
+  addBackend(pool, instance, port, impl_->options_.core.health_check.start_healthy);
+}
+
+void Proxy::addBackend(const std::string& pool, const std::string& instance, std::uint16_t port,
+                       bool healthy) {
+  (void)impl_->call([this, pool, instance, port, healthy] {
+    const bool added = impl_->core_.addBackend(pool, instance, port, monoNow(), healthy);
     if (added) impl_->closeIdle(port);  // a port reused by a new process: drop old connections
+    impl_->pump();
     return added;
   });
+}
+
+SwitchResult Proxy::rollback() {
+  auto r = impl_->call([this] {
+    SwitchResult result = impl_->core_.rollback(monoNow());
+    impl_->pump();
+    return result;
+  });
+  return r ? *r : SwitchResult{false, "switcher I/O thread did not answer"};
+}
+
+std::vector<BackendView> Proxy::backends() const {
+  return impl_->call([this] { return impl_->core_.backends(); }).value_or(std::vector<BackendView>{});
 }
 
 void Proxy::removeBackend(const std::string& instance) {

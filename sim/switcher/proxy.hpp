@@ -21,7 +21,8 @@ struct ProxyOptions {
   Duration upstream_timeout = std::chrono::seconds(30);  // whole exchange
   Duration client_idle_timeout = std::chrono::seconds(60);
   std::size_t max_client_connections = 4096;
-  CoreOptions core{};  // routing policy, drain timeout, readiness gate
+  std::uint64_t seed = 0x5EED;  // of the Core's Rng (health check jitter)
+  CoreOptions core{};  // routing policy, drain timeout, readiness gate, health checks, outliers, rollback
 };
 
 // SwitchResult is declared in events.hpp (shared with switcher::Core).
@@ -50,13 +51,21 @@ class Proxy {
   std::uint16_t port() const;
 
   // Control, safe to call from any thread (posted to the I/O thread).
+  // Starts healthy as core.health_check.start_healthy says, or as `healthy`
+  // says (true when the caller already saw it ready). With health checks
+  // enabled the proxy GETs core.health_check.path on it from then on.
   void addBackend(const std::string& pool, const std::string& instance, std::uint16_t port);
+  void addBackend(const std::string& pool, const std::string& instance, std::uint16_t port, bool healthy);
   void removeBackend(const std::string& instance);
   // No pool is active at first (requests get a marked 503). switchTo makes
   // `pool` active; refused when the pool has no backend. Atomic: every request
   // routed after this returns goes to `pool`; the old pool drains.
   SwitchResult switchTo(const std::string& pool);
+  // Back to the pool active before the last switch (Core::rollback).
+  SwitchResult rollback();
   std::string activePool() const;
+  // Live backends with health, ejection and in-flight counts.
+  std::vector<BackendView> backends() const;
   // Events (switched, drained, ...) since the last call, oldest first.
   std::vector<Event> takeEvents();
   ProxyStats stats() const;

@@ -145,8 +145,8 @@ TEST(SwitcherCore, UnhealthyBackendsGetNoRequests) {
   EXPECT_EQ(core.route(kT0).error, RouteError::no_backend);
   const auto events = core.takeEvents();
   ASSERT_FALSE(events.empty());
-  EXPECT_EQ(events.back().kind, "backend_unhealthy");
-  EXPECT_EQ(events.back().detail, "blue-2");
+  EXPECT_EQ(events.back().kind, "health_changed");
+  EXPECT_EQ(events.back().detail, "blue-2 unhealthy: set");
 }
 
 TEST(SwitcherCore, SwitchRefusedForUnknownOrEmptyPool) {
@@ -235,7 +235,8 @@ TEST(SwitcherCore, DrainedAfterTheLastInFlightCompletes) {
   EXPECT_EQ(events[0].at, kT0 + milliseconds(1250));
   EXPECT_EQ(events[0].detail, "drain time 250.0 ms");
   EXPECT_FALSE(core.isDraining("blue"));
-  EXPECT_EQ(core.nextDeadline(), std::nullopt);
+  // What is left is the end of keep_previous_for (30 s after the switch).
+  EXPECT_EQ(core.nextDeadline(), kT0 + seconds(31));
 }
 
 TEST(SwitcherCore, DrainedAtOnceWhenNothingInFlight) {
@@ -268,7 +269,7 @@ TEST(SwitcherCore, DrainTimeout) {
   EXPECT_EQ(events[0].pool, "blue");
   EXPECT_EQ(events[0].at, kT0 + seconds(6));
   EXPECT_NE(events[0].detail.find("1 still in flight"), std::string::npos);
-  EXPECT_EQ(core.nextDeadline(), std::nullopt);
+  EXPECT_EQ(core.nextDeadline(), kT0 + seconds(31));  // keep_previous_for ends
   // The late completion is still accounted for, but no drained follows.
   core.onRequestDone(stuck.backend, kT0 + seconds(7), Upstream::reset);
   EXPECT_TRUE(switchEvents(core).empty());
