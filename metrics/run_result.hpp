@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "metrics/request_record.hpp"
+#include "sim/core/time.hpp"
 
 namespace cutover {
 
@@ -26,6 +27,24 @@ struct LatencySummary {
   double p50_ms = 0, p90_ms = 0, p99_ms = 0, p999_ms = 0, max_ms = 0, mean_ms = 0;
 };
 
+// Send lateness: how long after its intended time each request was written.
+struct LatenessSummary {
+  std::uint64_t count = 0;        // requests sent
+  double p50_ms = 0, p99_ms = 0, max_ms = 0;
+  std::uint64_t late = 0;         // sent more than 10 ms late
+  double late_fraction = 0;       // late / count (0 when nothing was sent)
+};
+
+// One time bucket of a run: the requests whose intended send time falls in
+// [t_s, t_s + width), counted when they have an outcome.
+struct TimeBucket {
+  double t_s = 0;                                    // bucket start, seconds since t=0
+  OutcomeCounts outcomes;
+  std::map<std::string, OutcomeCounts> by_version;   // "unknown" when unattributed
+  std::uint64_t responses = 0;  // complete responses (the latency sample)
+  double p50_ms = 0, p99_ms = 0;  // intended -> complete response (exact, nearest rank)
+};
+
 struct RunSummary {
   std::uint64_t intended = 0;  // requests the load asked for
   std::uint64_t sent = 0;      // requests actually written to a socket
@@ -36,6 +55,12 @@ struct RunSummary {
   double achieved_rate_per_s = 0;
   double max_send_lateness_ms = 0;
   std::uint64_t late_sends = 0;  // sent more than 10 ms after the intended time
+  // Latency from the intended send time to the outcome, per outcome word
+  // (only outcomes that occurred); for failures it is the time to failure.
+  std::map<std::string, LatencySummary> latency_by_outcome;
+  LatenessSummary lateness;
+  double bucket_width_s = 0.1;
+  std::vector<TimeBucket> series;  // consecutive buckets from t=0 (empty ones included)
 };
 
 struct TimedEvent {
@@ -73,14 +98,32 @@ struct RunResult {
   std::string started_utc;  // wall-clock start, ISO 8601 (for humans only)
   RunSummary summary;
   std::map<std::string, double> measures;  // switch_latency_ms, drain_time_ms, ...
+  // Drop-cause attribution (metrics/drop_causes.hpp): counts by cause class
+  // and by cause string, every dropped request counted once.
+  std::map<std::string, std::uint64_t> dropped_by_class;
+  std::map<std::string, std::uint64_t> dropped_by_cause;
   std::vector<TimedEvent> events;
   std::vector<InstanceInfo> instances;
   std::string final_active;
   Verdict verdict;
 };
 
-// Counts, latencies and lateness of a run's request records. `names` is the
-// name table of RequestRecord::version; t0_ns/length_s give the achieved rate.
+struct SummaryOptions {
+  std::uint64_t intended = 0;   // requests the load asked for
+  double length_s = 0;          // load length, for the achieved rate
+  // t=0 on the records' clock (ns); unset: the earliest intended time.
+  std::optional<std::int64_t> t0_ns;
+  Duration bucket = std::chrono::milliseconds(100);
+  std::size_t max_buckets = 36'000;  // an hour of 100 ms buckets; later records go in the last
+};
+
+// Counts, latencies, lateness and the time series of a run's request
+// records. `names` is the name table of RequestRecord::version. Latency
+// percentiles come from HDR histograms (< 0.05% relative error); bucket
+// percentiles are exact. Records before t0 are counted in the first bucket.
+RunSummary summarize(const std::vector<RequestRecord>& records, const std::vector<std::string>& names,
+                     const SummaryOptions& options);
+// The same with t0 = the earliest intended time and 100 ms buckets.
 RunSummary summarize(const std::vector<RequestRecord>& records, const std::vector<std::string>& names,
                      std::uint64_t intended, double length_s);
 

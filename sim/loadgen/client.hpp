@@ -26,6 +26,10 @@ struct ClientOptions {
   // x-request-id of the first request; ids then count up by one. Give each
   // client of a run its own range so ids stay unique across the run.
   std::uint64_t first_request_id = 1;
+  // Requests the arrival process will ask for (e.g. expectedArrivals() plus a
+  // margin): records are reserved up front so each costs sizeof(RequestRecord).
+  // 0: grow as needed. Capped by max_requests.
+  std::size_t expected_requests = 0;
 };
 
 struct LoadResult {

@@ -81,6 +81,7 @@ class ResponseParser final : public http::basic_parser<false> {
   std::uint16_t version = kNoName;
   std::uint16_t instance = kNoName;
   bool switcher_error = false;
+  SwitcherReason switcher_reason = SwitcherReason::none;
 
  private:
   void on_request_impl(http::verb, beast::string_view, beast::string_view, int, error_code& ec) override {
@@ -92,7 +93,11 @@ class ResponseParser final : public http::basic_parser<false> {
   void on_field_impl(http::field, beast::string_view name, beast::string_view value, error_code&) override {
     if (beast::iequals(name, kHeaderVersion)) version = names_.intern(std::string_view(value.data(), value.size()));
     else if (beast::iequals(name, kHeaderInstance)) instance = names_.intern(std::string_view(value.data(), value.size()));
-    else if (beast::iequals(name, kHeaderSwitcherError)) switcher_error = true;
+    else if (beast::iequals(name, kHeaderSwitcherError)) {
+      switcher_error = true;
+      switcher_reason = switcherReasonFromName(std::string_view(value.data(), value.size()));
+      if (switcher_reason == SwitcherReason::none) switcher_reason = SwitcherReason::other;
+    }
   }
   void on_header_impl(error_code&) override {}
   void on_body_init_impl(const boost::optional<std::uint64_t>&, error_code&) override {}
@@ -273,6 +278,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     rec.status = parser_->status;
     rec.version = parser_->version;
     rec.instance = parser_->instance;
+    if (outcome == Outcome::switch_error) rec.switcher_reason = parser_->switcher_reason;
     const bool reusable = owner_.keepalive() && !stream_ended && parser_->keep_alive() &&
                           buffer_.size() == 0 && !writing_;
     request_ = kNone;

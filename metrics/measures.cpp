@@ -1,0 +1,144 @@
+#include "metrics/measures.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+namespace cutover {
+namespace measures_detail {
+
+double secondsSince0(std::int64_t ns, std::int64_t t0_ns) { return static_cast<double>(ns - t0_ns) / 1e9; }
+
+std::string activePoolAt(const std::vector<TimedEvent>& events, double t_s, bool strictly_before) {
+  std::string active;
+  double at = -1e300;
+  for (const auto& e : events) {
+    if (e.source != "switcher" || (e.kind != "switched" && e.kind != "rollback")) continue;
+    if (strictly_before ? e.t_s >= t_s : e.t_s > t_s) continue;
+    if (e.t_s >= at) at = e.t_s, active = e.target;  // events may come unsorted
+  }
+  return active;
+}
+
+std::vector<std::string> poolOfNames(const RunView& run) {
+  std::vector<std::string> out(run.names.size());
+  for (std::size_t i = 0; i < run.names.size(); ++i) {
+    const auto& n = run.names[i];
+    std::set<std::string> byVersion;
+    for (const auto& in : run.instances) {
+      if (in.id == n) {
+        byVersion = {in.pool};
+        break;
+      }
+      if (in.version == n) byVersion.insert(in.pool);
+    }
+    if (byVersion.size() == 1) out[i] = *byVersion.begin();
+  }
+  return out;
+}
+
+std::string poolOfRecord(const RequestRecord& r, const std::vector<std::string>& poolOfName) {
+  if (r.instance < poolOfName.size() && !poolOfName[r.instance].empty()) return poolOfName[r.instance];
+  if (r.version < poolOfName.size()) return poolOfName[r.version];
+  return "";
+}
+
+}  // namespace measures_detail
+
+namespace {
+
+using namespace measures_detail;
+
+std::int64_t toNs(double t_s, std::int64_t t0_ns) { return t0_ns + std::llround(t_s * 1e9); }
+double msBetween(std::int64_t from_ns, std::int64_t to_ns) { return static_cast<double>(to_ns - from_ns) / 1e6; }
+
+std::optional<double> drainTime(const RunView& run, const std::string& pool, double command_s) {
+  std::optional<double> best;
+  for (const auto& e : run.events)
+    if (e.source == "switcher" && e.kind == "drained" && e.target == pool && e.t_s >= command_s &&
+        (!best || e.t_s < *best))
+      best = e.t_s;
+  if (!best) return std::nullopt;
+  return (*best - command_s) * 1e3;
+}
+
+std::string poolOfTarget(const RunView& run, const std::string& target) {
+  for (const auto& in : run.instances)
+    if (in.id == target) return in.pool;
+  return target;
+}
+
+}  // namespace
+
+std::vector<SwitchMeasure> switchMeasures(const RunView& run) {
+  std::vector<const TimedEvent*> commands;
+  for (const auto& e : run.events)
+    if (e.source == "timeline" && e.kind == "switch") commands.push_back(&e);
+  std::stable_sort(commands.begin(), commands.end(), [](auto* a, auto* b) { return a->t_s < b->t_s; });
+  const auto pools = poolOfNames(run);
+  std::vector<SwitchMeasure> out;
+  for (const auto* c : commands) {
+    SwitchMeasure m;
+    m.at_s = c->t_s;
+    m.to = c->target;
+    m.from = activePoolAt(run.events, c->t_s, /*strictly_before=*/true);
+    if (m.from.empty() || m.from == m.to) continue;
+    const std::int64_t at = toNs(c->t_s, run.t0_ns);
+    std::int64_t last = at;
+    for (const auto& r : run.records)
+      if (r.sent_ns >= at && r.status != 0 && r.done_ns != 0 && poolOfRecord(r, pools) == m.from)
+        last = std::max(last, r.done_ns);
+    m.switch_latency_ms = msBetween(at, last);
+    m.drain_time_ms = drainTime(run, m.from, c->t_s);
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+std::optional<RollbackMeasure> rollbackMeasure(const RunView& run) {
+  const TimedEvent* fault = nullptr;
+  for (const auto& e : run.events)
+    if (e.kind == "fault" && (e.source == "timeline" || e.source == "service") && (!fault || e.t_s < fault->t_s))
+      fault = &e;
+  if (!fault) return std::nullopt;
+  RollbackMeasure m;
+  m.fault_s = fault->t_s;
+  m.faulty_pool = poolOfTarget(run, fault->target);
+  for (const auto& e : run.events)
+    if (e.source == "switcher" && e.kind == "rollback" && e.t_s >= m.fault_s) {
+      const double ms = (e.t_s - m.fault_s) * 1e3;
+      if (!m.detect_latency_ms || ms < *m.detect_latency_ms) m.detect_latency_ms = ms;
+    }
+  const std::int64_t onset = toNs(m.fault_s, run.t0_ns);
+  const auto pools = poolOfNames(run);
+  std::int64_t recovered = onset;
+  for (const auto& r : run.records) {
+    if (r.done_ns == 0 || r.outcome == Outcome::ok || r.done_ns < onset) continue;
+    std::string pool = poolOfRecord(r, pools);
+    if (pool.empty()) pool = activePoolAt(run.events, secondsSince0(r.sent_ns != 0 ? r.sent_ns : r.intended_ns, run.t0_ns));
+    if (pool == m.faulty_pool) recovered = std::max(recovered, r.done_ns);
+  }
+  m.recovery_latency_ms = msBetween(onset, recovered);
+  for (const auto& r : run.records)
+    if (r.done_ns != 0 && r.outcome != Outcome::ok && r.done_ns >= onset && r.done_ns <= recovered &&
+        recovered > onset)
+      ++m.blast_radius;
+  return m;
+}
+
+std::map<std::string, double> deriveMeasures(const RunView& run) {
+  std::map<std::string, double> out;
+  const auto switches = switchMeasures(run);
+  if (!switches.empty()) {
+    out["switch_latency_ms"] = switches.front().switch_latency_ms;
+    if (switches.front().drain_time_ms) out["drain_time_ms"] = *switches.front().drain_time_ms;
+  }
+  if (const auto rb = rollbackMeasure(run)) {
+    if (rb->detect_latency_ms) out["rollback_detect_latency_ms"] = *rb->detect_latency_ms;
+    out["rollback_recovery_latency_ms"] = rb->recovery_latency_ms;
+    out["blast_radius_requests"] = static_cast<double>(rb->blast_radius);
+  }
+  return out;
+}
+
+}  // namespace cutover

@@ -1,0 +1,56 @@
+#include "metrics/validity.hpp"
+
+#include <cstdio>
+
+namespace cutover {
+namespace {
+
+std::string format(const char* fmt, double a, double b, double c = 0, double d = 0) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, fmt, a, b, c, d);
+  return buf;
+}
+
+std::string whatIsMissing(const std::string& measure) {
+  if (measure == "switch_latency_ms") return "no switch between pools happened";
+  if (measure == "drain_time_ms") return "the old pool never drained (or no switch happened)";
+  if (measure == "rollback_detect_latency_ms") return "no rollback happened after a fault";
+  if (measure == "rollback_recovery_latency_ms" || measure == "blast_radius_requests") return "no fault happened";
+  return "its inputs never happened";
+}
+
+}  // namespace
+
+std::vector<std::string> loadValidityProblems(const RunSummary& s, double target_rate_per_s,
+                                              const ValidityLimits& limits) {
+  std::vector<std::string> out;
+  if (s.sent == 0) {
+    out.push_back("no request was sent");
+    return out;
+  }
+  if (target_rate_per_s > 0) {
+    if (s.achieved_rate_per_s < limits.min_rate_fraction * target_rate_per_s)
+      out.push_back(format("load generator fell behind: achieved %.1f/s of a %.1f/s target (%.2f%%, minimum %.0f%%)",
+                           s.achieved_rate_per_s, target_rate_per_s, 100.0 * s.achieved_rate_per_s / target_rate_per_s,
+                           100.0 * limits.min_rate_fraction));
+  } else if (static_cast<double>(s.sent) < limits.min_rate_fraction * static_cast<double>(s.intended)) {
+    out.push_back(format("load not delivered: sent %.0f of %.0f intended requests (minimum %.0f%%)",
+                         static_cast<double>(s.sent), static_cast<double>(s.intended), 100.0 * limits.min_rate_fraction));
+  }
+  const double late = static_cast<double>(s.late_sends) / static_cast<double>(s.sent);
+  if (late > limits.max_late_fraction)
+    out.push_back(format("load generator fell behind: %.2f%% of sends later than 10 ms (maximum %.0f%%); "
+                         "lateness p99 %.3f ms, max %.3f ms",
+                         100.0 * late, 100.0 * limits.max_late_fraction, s.lateness.p99_ms, s.max_send_lateness_ms));
+  return out;
+}
+
+std::vector<std::string> missingMeasures(const std::vector<std::string>& expected,
+                                         const std::map<std::string, double>& measures) {
+  std::vector<std::string> out;
+  for (const auto& m : expected)
+    if (!measures.count(m)) out.push_back(m + " was expected but " + whatIsMissing(m));
+  return out;
+}
+
+}  // namespace cutover

@@ -1,0 +1,31 @@
+#pragma once
+// Validity rules (issue 5, "Honesty"): a run whose load generator did not do
+// its work is invalid, never a pass. Pure functions of the summary and the
+// measures; each returns one human-readable reason per broken rule.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "metrics/run_result.hpp"
+
+namespace cutover {
+
+struct ValidityLimits {
+  double min_rate_fraction = 0.99;  // achieved send rate / target at least this
+  double max_late_fraction = 0.01;  // sends later than 10 ms at most this fraction
+};
+
+// Reasons the load invalidates the run: no request sent; achieved send rate
+// under min_rate_fraction of `target_rate_per_s` (when it is <= 0, requests
+// sent are compared with requests intended instead); more than
+// max_late_fraction of sends later than 10 ms (with the lateness figures).
+std::vector<std::string> loadValidityProblems(const RunSummary& summary, double target_rate_per_s,
+                                              const ValidityLimits& limits = {});
+
+// Reasons for expected measures whose inputs never happened, e.g.
+// "rollback_detect_latency_ms was expected but no rollback happened".
+// `expected` holds measure names as in deriveMeasures().
+std::vector<std::string> missingMeasures(const std::vector<std::string>& expected,
+                                         const std::map<std::string, double>& measures);
+
+}  // namespace cutover

@@ -1,0 +1,163 @@
+#include "metrics/measures.hpp"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace cutover {
+namespace {
+
+constexpr std::int64_t kT0 = 5'000'000'000'000;
+constexpr std::int64_t kMs = 1'000'000;
+
+// Name table: 0 v1, 1 v2, 2 blue-1, 3 green-1.
+const std::vector<std::string> kNames = {"v1", "v2", "blue-1", "green-1"};
+constexpr std::uint16_t kV1 = 0, kV2 = 1, kBlue1 = 2, kGreen1 = 3;
+
+std::vector<InstanceInfo> instances() {
+  InstanceInfo b, g;
+  b.id = "blue-1", b.pool = "blue", b.version = "v1";
+  g.id = "green-1", g.pool = "green", g.version = "v2";
+  return {b, g};
+}
+
+RequestRecord rec(std::int64_t sent_ms, std::int64_t done_ms, Outcome o, std::uint16_t version,
+                  std::uint16_t instance) {
+  RequestRecord r;
+  r.intended_ns = r.sent_ns = kT0 + sent_ms * kMs;
+  r.done_ns = kT0 + done_ms * kMs;
+  r.outcome = o;
+  r.status = o == Outcome::ok ? 200 : o == Outcome::app_error ? 500 : 0;
+  r.version = version;
+  r.instance = instance;
+  return r;
+}
+
+TimedEvent ev(double t_s, std::string source, std::string kind, std::string target, std::string detail = "") {
+  return {t_s, std::move(source), std::move(kind), std::move(target), std::move(detail)};
+}
+
+struct Fixture {
+  std::vector<RequestRecord> records;
+  std::vector<TimedEvent> events{ev(-0.5, "switcher", "switched", "blue", "from none")};
+  std::vector<InstanceInfo> inst = instances();
+  RunView view() const { return RunView{records, kNames, events, inst, kT0}; }
+};
+
+TEST(SwitchMeasures, LatencyIsLastOldResponseToARequestSentAfterTheCommand) {
+  Fixture f;
+  f.events.push_back(ev(2.0, "timeline", "switch", "green"));
+  f.events.push_back(ev(2.0001, "switcher", "switched", "green", "from blue"));
+  f.events.push_back(ev(2.3, "switcher", "drained", "blue"));
+  f.records = {
+      rec(1990, 2500, Outcome::ok, kV1, kBlue1),   // sent before the command: not counted
+      rec(2000, 2120, Outcome::ok, kV1, kBlue1),   // sent at the command, old pool
+      rec(2001, 2004, Outcome::ok, kV2, kGreen1),  // new pool
+      rec(2005, 2150, Outcome::reset, kNoName, kNoName),  // no response: not counted
+  };
+  const auto m = switchMeasures(f.view());
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].from, "blue");
+  EXPECT_EQ(m[0].to, "green");
+  EXPECT_NEAR(m[0].switch_latency_ms, 120.0, 1e-6);
+  ASSERT_TRUE(m[0].drain_time_ms);
+  EXPECT_NEAR(*m[0].drain_time_ms, 300.0, 1e-6);
+  const auto flat = deriveMeasures(f.view());
+  EXPECT_NEAR(flat.at("switch_latency_ms"), 120.0, 1e-6);
+  EXPECT_NEAR(flat.at("drain_time_ms"), 300.0, 1e-6);
+  EXPECT_FALSE(flat.count("rollback_detect_latency_ms"));
+}
+
+TEST(SwitchMeasures, AtomicSwitchIsZeroAndUndrainedPoolHasNoDrainTime) {
+  Fixture f;
+  f.events.push_back(ev(1.0, "timeline", "switch", "green"));
+  f.events.push_back(ev(1.0, "switcher", "switched", "green", "from blue"));
+  f.events.push_back(ev(0.5, "switcher", "drained", "blue"));  // before the command: ignored
+  f.records = {rec(900, 1200, Outcome::ok, kV1, kBlue1), rec(1000, 1001, Outcome::ok, kV2, kGreen1)};
+  const auto m = switchMeasures(f.view());
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].switch_latency_ms, 0.0);
+  EXPECT_FALSE(m[0].drain_time_ms);
+  EXPECT_FALSE(deriveMeasures(f.view()).count("drain_time_ms"));
+}
+
+TEST(SwitchMeasures, VersionAttributesWhenInstanceUnknownAndSwitchToActivePoolIsSkipped) {
+  Fixture f;
+  f.events.push_back(ev(0.5, "timeline", "switch", "blue"));  // already active
+  f.events.push_back(ev(1.0, "timeline", "switch", "green"));
+  f.events.push_back(ev(1.001, "switcher", "switched", "green", "from blue"));
+  f.events.push_back(ev(3.0, "timeline", "switch", "blue"));  // switch back
+  f.events.push_back(ev(3.001, "switcher", "switched", "blue", "from green"));
+  f.records = {rec(1000, 1050, Outcome::ok, kV1, kNoName), rec(3000, 3010, Outcome::ok, kV2, kGreen1)};
+  const auto m = switchMeasures(f.view());
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_NEAR(m[0].switch_latency_ms, 50.0, 1e-6);
+  EXPECT_EQ(m[1].from, "green");
+  EXPECT_NEAR(m[1].switch_latency_ms, 10.0, 1e-6);
+}
+
+TEST(SwitchMeasures, NoSwitchNoMeasure) {
+  Fixture f;
+  f.records = {rec(0, 1, Outcome::ok, kV1, kBlue1)};
+  EXPECT_TRUE(switchMeasures(f.view()).empty());
+  EXPECT_TRUE(deriveMeasures(f.view()).empty());
+}
+
+// Green takes traffic at 1 s, a fault hits green at 2 s, the switcher rolls
+// back at 2.25 s; the last failure of green completes at 2.4 s.
+Fixture rollbackRun() {
+  Fixture f;
+  f.events.push_back(ev(1.0, "timeline", "switch", "green"));
+  f.events.push_back(ev(1.0, "switcher", "switched", "green", "from blue"));
+  f.events.push_back(ev(2.0, "timeline", "fault", "green-1", "error_rate 1.0"));
+  f.events.push_back(ev(2.25, "switcher", "rollback", "blue", "from green: error budget exceeded"));
+  f.records = {
+      rec(1900, 1990, Outcome::app_error, kV2, kGreen1),  // before onset: not in blast radius
+      rec(2010, 2020, Outcome::app_error, kV2, kGreen1),
+      rec(2100, 2110, Outcome::ok, kV2, kGreen1),
+      rec(2200, 2300, Outcome::reset, kNoName, kNoName),  // unattributed, green active: counts
+      rec(2240, 2400, Outcome::app_error, kV2, kGreen1),  // the last failure of green
+      rec(2300, 2350, Outcome::app_error, kV1, kBlue1),   // blue's own failure: in window, not the end
+      rec(2300, 2900, Outcome::timeout, kNoName, kNoName),  // sent while blue active: not green's
+      rec(2500, 2510, Outcome::ok, kV1, kBlue1),
+  };
+  return f;
+}
+
+TEST(RollbackMeasure, DetectRecoveryAndBlastRadius) {
+  const Fixture f = rollbackRun();
+  const auto m = rollbackMeasure(f.view());
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->faulty_pool, "green");
+  ASSERT_TRUE(m->detect_latency_ms);
+  EXPECT_NEAR(*m->detect_latency_ms, 250.0, 1e-6);
+  EXPECT_NEAR(m->recovery_latency_ms, 400.0, 1e-6);
+  EXPECT_EQ(m->blast_radius, 4u);  // 2020, 2300 reset, 2400, 2350 (blue, inside the window)
+  const auto flat = deriveMeasures(f.view());
+  EXPECT_NEAR(flat.at("rollback_detect_latency_ms"), 250.0, 1e-6);
+  EXPECT_NEAR(flat.at("rollback_recovery_latency_ms"), 400.0, 1e-6);
+  EXPECT_EQ(flat.at("blast_radius_requests"), 4.0);
+}
+
+TEST(RollbackMeasure, NoRollbackLeavesDetectUnsetAndNoFailureMeansZero) {
+  Fixture f;
+  f.events.push_back(ev(2.0, "timeline", "fault", "blue"));
+  f.records = {rec(2100, 2110, Outcome::ok, kV1, kBlue1)};
+  const auto m = rollbackMeasure(f.view());
+  ASSERT_TRUE(m);
+  EXPECT_FALSE(m->detect_latency_ms);
+  EXPECT_EQ(m->recovery_latency_ms, 0.0);
+  EXPECT_EQ(m->blast_radius, 0u);
+  const auto flat = deriveMeasures(f.view());
+  EXPECT_FALSE(flat.count("rollback_detect_latency_ms"));
+  EXPECT_EQ(flat.at("blast_radius_requests"), 0.0);
+}
+
+TEST(RollbackMeasure, NoFaultNoMeasure) {
+  Fixture f;
+  f.events.push_back(ev(2.25, "switcher", "rollback", "blue"));
+  EXPECT_FALSE(rollbackMeasure(f.view()));
+}
+
+}  // namespace
+}  // namespace cutover

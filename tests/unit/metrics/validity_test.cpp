@@ -1,0 +1,68 @@
+#include "metrics/validity.hpp"
+
+#include <gtest/gtest.h>
+
+namespace cutover {
+namespace {
+
+RunSummary summary(std::uint64_t intended, std::uint64_t sent, std::uint64_t late, double rate) {
+  RunSummary s;
+  s.intended = intended;
+  s.sent = sent;
+  s.late_sends = late;
+  s.achieved_rate_per_s = rate;
+  s.lateness.p99_ms = 12.5;
+  s.max_send_lateness_ms = 40;
+  return s;
+}
+
+bool mentions(const std::vector<std::string>& reasons, const std::string& word) {
+  for (const auto& r : reasons)
+    if (r.find(word) != std::string::npos) return true;
+  return false;
+}
+
+TEST(LoadValidity, HealthyRunHasNoProblems) {
+  EXPECT_TRUE(loadValidityProblems(summary(5000, 5000, 0, 1000), 1000).empty());
+  EXPECT_TRUE(loadValidityProblems(summary(5000, 4950, 49, 990), 1000).empty());  // at the limits
+}
+
+TEST(LoadValidity, NothingSentIsInvalidAlone) {
+  const auto r = loadValidityProblems(summary(5000, 0, 0, 0), 1000);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0], "no request was sent");
+}
+
+TEST(LoadValidity, RateUnder99PercentOfTarget) {
+  const auto r = loadValidityProblems(summary(5000, 4949, 0, 989.8), 1000);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_TRUE(mentions(r, "achieved 989.8/s of a 1000.0/s target")) << r[0];
+}
+
+TEST(LoadValidity, WithoutTargetComparesSentWithIntended) {
+  EXPECT_TRUE(mentions(loadValidityProblems(summary(1000, 989, 0, 0), 0), "sent 989 of 1000"));
+  EXPECT_TRUE(loadValidityProblems(summary(1000, 990, 0, 0), 0).empty());
+}
+
+TEST(LoadValidity, MoreThanOnePercentLateSends) {
+  const auto r = loadValidityProblems(summary(1000, 1000, 11, 1000), 1000);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_TRUE(mentions(r, "1.10% of sends later than 10 ms")) << r[0];
+  EXPECT_TRUE(mentions(r, "p99 12.500 ms")) << r[0];
+}
+
+TEST(LoadValidity, BothRulesReportedTogether) {
+  EXPECT_EQ(loadValidityProblems(summary(1000, 500, 100, 500), 1000).size(), 2u);
+}
+
+TEST(MissingMeasures, ExpectedMeasureWithoutItsInputs) {
+  const std::map<std::string, double> measures = {{"switch_latency_ms", 0}, {"rollback_recovery_latency_ms", 5}};
+  const auto r = missingMeasures({"switch_latency_ms", "rollback_detect_latency_ms", "drain_time_ms"}, measures);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0], "rollback_detect_latency_ms was expected but no rollback happened after a fault");
+  EXPECT_TRUE(mentions(r, "drain_time_ms was expected"));
+  EXPECT_TRUE(missingMeasures({"switch_latency_ms"}, measures).empty());
+}
+
+}  // namespace
+}  // namespace cutover
