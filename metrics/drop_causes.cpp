@@ -88,6 +88,17 @@ class Joiner {
     if (r.switcher_reason == SwitcherReason::no_active_pool)
       return {"no_active_pool", status(r) + ": no active pool"};
     const std::string reason(switcherReasonName(r.switcher_reason));
+    // The switcher names the backend it tried (x-cutover-switcher-backend).
+    if (!seen && r.instance < run_.names.size()) {
+      const auto& backend = run_.names[r.instance];
+      if (const auto exit = exitOf(backend)) {
+        if (*exit >= sent_s)  // exit times come from reaping: a little late, never early
+          return {"in_flight_at_exit", "in flight on " + backend + " when it exited at " + seconds(*exit)};
+        if (*exit < sent_s)
+          return {"backend_gone", status(r) + " " + reason + ": routed to " + backend + " after it exited at " +
+                                      seconds(*exit)};
+      }
+    }
     std::string cause = status(r) + " " + reason;
     if (seen) cause += " from " + seen->instance + (seen->how.empty() ? "" : " (service: " + seen->how + ")");
     else cause += ", no service saw the request";

@@ -26,6 +26,8 @@ inline constexpr std::string_view kHeaderRequestId = "x-request-id";
 // Set on every response the switcher itself produced (no backend, upstream
 // failure); its value is the reason. Clients count such 5xx as switch_error.
 inline constexpr std::string_view kHeaderSwitcherError = "x-cutover-switcher-error";
+// On such responses, the backend instance the switcher tried, if any.
+inline constexpr std::string_view kHeaderSwitcherBackend = "x-cutover-switcher-backend";
 
 inline constexpr std::uint16_t kNoName = 0xFFFF;
 

@@ -37,6 +37,13 @@ json toJson(const RunResult& r) {
     j["exited_s"] = i.exited_s ? json(*i.exited_s) : json(nullptr);
     instances.push_back(j);
   }
+  json series = json::array();
+  for (const auto& b : r.summary.series) {
+    json byV = json::object();
+    for (const auto& [v, c] : b.by_version) byV[v] = outcomesJson(c);
+    series.push_back({{"t_s", b.t_s}, {"outcomes", outcomesJson(b.outcomes)}, {"by_version", byV},
+                      {"p50_ms", b.p50_ms}, {"p99_ms", b.p99_ms}});
+  }
   json measures = json::object();
   for (const auto& [k, v] : r.measures) measures[k] = v;
   return {
@@ -54,6 +61,13 @@ json toJson(const RunResult& r) {
         {"achieved_rate_per_s", r.summary.achieved_rate_per_s},
         {"max_send_lateness_ms", r.summary.max_send_lateness_ms},
         {"late_sends", r.summary.late_sends},
+        {"lateness", {{"p50_ms", r.summary.lateness.p50_ms}, {"p99_ms", r.summary.lateness.p99_ms},
+                      {"max_ms", r.summary.lateness.max_ms}, {"late", r.summary.lateness.late},
+                      {"late_fraction", r.summary.lateness.late_fraction}}},
+        {"bucket_width_s", r.summary.bucket_width_s},
+        {"series", series},
+        {"dropped_by_class", r.dropped_by_class},
+        {"dropped_by_cause", r.dropped_by_cause},
         {"final_active", r.final_active}}},
       {"verdict", {{"valid", r.verdict.valid}, {"passed", r.verdict.passed},
                    {"failures", r.verdict.failures}, {"invalid_reasons", r.verdict.invalid_reasons}}},

@@ -135,7 +135,8 @@ int main(int argc, char** argv) {
   fake->add_option("--ready-fd", fs.ready_fd, "Write \"port=P\" to this fd once listening (-1: stdout)");
   fake->add_option("--seed", fs.seed, "Seed for latency and error draws");
   fake->add_option("--control-fd", fs.control_fd,
-                   "Read control commands (fault error_rate=X | fault latency=+DUR | fault hang | heal) from this fd");
+                   "Read control commands, one per line, from this fd (docs/fake-service.md)");
+  fake->add_option("--lifecycle-log", fs.lifecycle_path, "Write the per-request lifecycle log to this file");
   fake->add_option("--spec-json", specJson, "Behaviour spec as JSON (see docs/scenario-reference.md)");
 
   app.add_subcommand("version", "Print the version");

@@ -92,7 +92,7 @@ class ResponseParser final : public http::basic_parser<false> {
   }
   void on_field_impl(http::field, beast::string_view name, beast::string_view value, error_code&) override {
     if (beast::iequals(name, kHeaderVersion)) version = names_.intern(std::string_view(value.data(), value.size()));
-    else if (beast::iequals(name, kHeaderInstance)) instance = names_.intern(std::string_view(value.data(), value.size()));
+    else if (beast::iequals(name, kHeaderInstance) || beast::iequals(name, kHeaderSwitcherBackend)) instance = names_.intern(std::string_view(value.data(), value.size()));
     else if (beast::iequals(name, kHeaderSwitcherError)) {
       switcher_error = true;
       switcher_reason = switcherReasonFromName(std::string_view(value.data(), value.size()));

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <ctime>
 #include <filesystem>
 #include <map>
@@ -25,6 +26,10 @@
 #include "fake-services/spec_json.hpp"
 #include "sim/core/clock.hpp"
 #include "sim/core/units.hpp"
+#include "fake-services/lifecycle_log.hpp"
+#include "metrics/drop_causes.hpp"
+#include "metrics/measures.hpp"
+#include "metrics/validity.hpp"
 #include "sim/loadgen/client.hpp"
 #include "sim/runner/http_probe.hpp"
 #include "sim/runner/supervisor.hpp"
@@ -41,7 +46,6 @@ using scenario::Scenario;
 
 constexpr Duration kLoopTick = 10ms;
 constexpr Duration kProbeTimeout = 200ms;
-constexpr double kMinDeliveredFraction = 0.99;
 
 std::string utcNow() {
   const std::time_t t = std::time(nullptr);
@@ -58,7 +62,10 @@ struct Instance {
   const scenario::ServiceGroup* group = nullptr;
   State state = State::spawned;
   int ready_fd = -1;
+  int control_fd = -1;  // write end of the instance's control pipe
+  std::string lifecycle_path;
   Instant spawned_at{};
+  std::optional<Instant> kill_at;  // stop: SIGKILL then, if still alive
 };
 
 struct LoadRun {
@@ -68,6 +75,23 @@ struct LoadRun {
   std::atomic<bool> finished{false};
   double length_s = 0;
 };
+
+std::unique_ptr<loadgen::Arrivals> makeArrivals(const scenario::LoadSpec& spec, Instant start, Duration length,
+                                                std::uint64_t seed) {
+  using scenario::ArrivalKind;
+  Rng rng(seed);
+  switch (spec.arrivals) {
+    case ArrivalKind::constant: return loadgen::makeConstant(start, length, spec.rate_per_s);
+    case ArrivalKind::poisson: return loadgen::makePoisson(start, length, spec.rate_per_s, rng);
+    case ArrivalKind::ramp: return loadgen::makeRamp(start, length, spec.from_per_s, spec.rate_per_s);
+    case ArrivalKind::step: {
+      std::vector<loadgen::RateStep> steps;
+      for (const auto& st : spec.steps) steps.push_back({st.at, st.rate_per_s});
+      return loadgen::makeStep(start, length, std::move(steps));
+    }
+  }
+  return nullptr;
+}
 
 class LiveRun {
  public:
@@ -79,6 +103,8 @@ class LiveRun {
   static switcher::ProxyOptions proxyOptions(const Scenario& s) {
     switcher::ProxyOptions p;
     p.upstream_timeout = s.switcher.upstream_timeout;
+    p.core = s.switcher.core;
+    p.seed = s.seed;
     return p;
   }
   double since0(Instant t) const { return toSeconds(t - t0_); }
@@ -91,11 +117,15 @@ class LiveRun {
   void startPool(const std::string& pool);
   void watchInstances();
   void reapChildren();
+  void pullSwitcherEvents();
+  void sendControl(const std::string& target, const std::vector<std::string>& lines);
+  std::vector<Instance*> targets(const std::string& target);
   void fire(const scenario::TimelineStep& step);
   void startLoad();
   void progress(Instant now);
   void finish(RunResult& r);
   void measure(RunResult& r);
+  std::vector<ServiceRequestLog> serviceLogs();
 
   const Scenario& sc_;
   RunOptions opt_;
@@ -106,8 +136,6 @@ class LiveRun {
   std::vector<TimedEvent> events_;
   std::vector<std::string> invalid_;
   std::vector<std::unique_ptr<LoadRun>> loads_;
-  struct SwitchCommand { Instant at; std::string from, to; };
-  std::vector<SwitchCommand> switches_;
   std::string active_;
   Instant last_progress_{};
 };
@@ -126,9 +154,12 @@ void LiveRun::startPool(const std::string& pool) {
     in.info.version = g->behaviour.version;
     const std::vector<std::string> argv = {
         opt_.self_exe, "fake-service", "--instance", in.info.id, "--ready-fd", "3",
-        "--seed", std::to_string(sc_.seed * 1000 + instances_.size()), "--spec-json", spec};
+        "--seed", std::to_string(sc_.seed * 1000 + instances_.size()), "--spec-json", spec,
+        "--control-fd", "4", "--lifecycle-log", (logDir / (in.info.id + ".lifecycle")).string()};
+    in.lifecycle_path = argv.back();
     in.spawned_at = monoNow();
-    auto pid = supervisor_.spawn(in.info.id, argv, (logDir / (in.info.id + ".log")).string(), &in.ready_fd);
+    auto pid = supervisor_.spawn(in.info.id, argv, (logDir / (in.info.id + ".log")).string(), &in.ready_fd,
+                                 &in.control_fd);
     if (!pid) {
       invalid_.push_back(pid.error().message);
       in.state = Instance::State::failed;
@@ -157,7 +188,7 @@ void LiveRun::watchInstances() {
         httpGetStatus(in.info.port, "/health", kProbeTimeout) == 200) {
       in.state = Instance::State::ready;
       in.info.ready_s = since0(monoNow());
-      proxy_.addBackend(in.info.pool, in.info.id, in.info.port);
+      proxy_.addBackend(in.info.pool, in.info.id, in.info.port, true);  // seen ready by the runner
       event(monoNow(), "service", "ready", in.info.id, fmt::format("127.0.0.1:{}", in.info.port));
       if (opt_.progress)
         fmt::print(stderr, "ready {} pid {} port {}\n", in.info.id, in.info.pid, in.info.port);
@@ -234,8 +265,11 @@ void LiveRun::startLoad() {
     co.connections = static_cast<std::size_t>(spec.connections);
     co.keepalive = spec.keepalive;
     co.timeout = spec.timeout;
-    lr->client = std::make_unique<loadgen::LoadClient>(
-        co, loadgen::makeConstant(t0_ + spec.start, length, spec.rate_per_s));
+    double peak = std::max(spec.rate_per_s, spec.from_per_s);
+    for (const auto& st : spec.steps) peak = std::max(peak, st.rate_per_s);
+    co.expected_requests = static_cast<std::size_t>(peak * toSeconds(length) * 1.01 + 16);  // a reserve hint
+    co.first_request_id = (static_cast<std::uint64_t>(loads_.size()) << 40) + 1;  // unique across blocks
+    lr->client = std::make_unique<loadgen::LoadClient>(co, makeArrivals(spec, t0_ + spec.start, length, sc_.seed + loads_.size()));
     LoadRun* raw = lr.get();
     lr->thread = std::thread([raw] {
       raw->result = raw->client->run();
@@ -252,7 +286,6 @@ void LiveRun::fire(const scenario::TimelineStep& step) {
     startPool(a->pool);
   } else if (const auto* s = std::get_if<scenario::SwitchAction>(&step.action)) {
     event(now, "timeline", "switch", s->pool);
-    switches_.push_back({now, active_, s->pool});
     const auto r = proxy_.switchTo(s->pool);
     if (r.ok) {
       active_ = s->pool;
@@ -262,9 +295,51 @@ void LiveRun::fire(const scenario::TimelineStep& step) {
     }
   } else if (const auto* sig = std::get_if<scenario::SignalAction>(&step.action)) {
     event(now, "timeline", "signal", sig->target, sig->signal_name);
-    for (auto& in : instances_)
-      if ((in.info.pool == sig->target || in.info.id == sig->target) && in.info.pid > 0)
-        supervisor_.signal(in.info.pid, sig->signal);
+    for (auto* in : targets(sig->target)) supervisor_.signal(in->info.pid, sig->signal);
+  } else if (const auto* st = std::get_if<scenario::StopAction>(&step.action)) {
+    event(now, "timeline", "stop", st->target);
+    for (auto* in : targets(st->target)) {
+      supervisor_.signal(in->info.pid, SIGTERM);
+      in->kill_at = now + in->group->stop_grace;
+    }
+  } else if (const auto* f = std::get_if<scenario::FaultAction>(&step.action)) {
+    event(now, "timeline", "fault", f->target, f->text);
+    sendControl(f->target, f->commands);
+  } else if (const auto* h = std::get_if<scenario::HealAction>(&step.action)) {
+    event(now, "timeline", "heal", h->target);
+    sendControl(h->target, {"heal"});
+  } else if (std::holds_alternative<scenario::RollbackAction>(step.action)) {
+    event(now, "timeline", "rollback", active_);
+    const auto r = proxy_.rollback();
+    if (!r.ok) event(monoNow(), "runner", "rollback_failed", active_, r.reason);
+  }
+}
+
+std::vector<Instance*> LiveRun::targets(const std::string& target) {
+  std::vector<Instance*> out;
+  for (auto& in : instances_)
+    if ((in.info.pool == target || in.info.id == target) && in.info.pid > 0 &&
+        in.state != Instance::State::exited)
+      out.push_back(&in);
+  return out;
+}
+
+void LiveRun::sendControl(const std::string& target, const std::vector<std::string>& lines) {
+  for (auto* in : targets(target)) {
+    for (const auto& line : lines) {
+      const std::string msg = line + "\n";
+      if (in->control_fd < 0 || ::write(in->control_fd, msg.data(), msg.size()) != static_cast<ssize_t>(msg.size()))
+        event(monoNow(), "runner", "control_failed", in->info.id, line);
+    }
+  }
+}
+
+// Switcher decisions as they happen: keeps the active pool current (a
+// rollback changes it) and the events in time order.
+void LiveRun::pullSwitcherEvents() {
+  for (const auto& e : proxy_.takeEvents()) {
+    event(e.at, "switcher", e.kind, e.pool, e.detail);
+    if (e.kind == "switched" || e.kind == "rollback") active_ = e.pool;
   }
 }
 
@@ -304,6 +379,13 @@ RunResult LiveRun::run() {
       for (const auto& step : timeline.due(now - t0_)) fire(step);
       watchInstances();
       reapChildren();
+      pullSwitcherEvents();
+      for (auto& in : instances_)
+        if (in.kill_at && now >= *in.kill_at && in.state != Instance::State::exited) {
+          in.kill_at.reset();
+          supervisor_.signal(in.info.pid, SIGKILL);
+          event(now, "runner", "killed", in.info.id, "still running after the grace period");
+        }
       progress(now);
       if (now - t0_ >= sc_.duration && allLoadsDone()) break;
       auto wake = now + kLoopTick;
@@ -335,14 +417,16 @@ void LiveRun::finish(RunResult& r) {
       event(e.at, "runner", "stopped", in.info.id, in.info.exit);
     }
   }
-  for (const auto& e : proxy_.takeEvents()) event(e.at, "switcher", e.kind, e.pool, e.detail);
+  pullSwitcherEvents();
   proxy_.stop();
-  for (auto& in : instances_)
-    if (in.ready_fd >= 0) ::close(in.ready_fd);
-  measure(r);
   std::stable_sort(events_.begin(), events_.end(), [](const auto& a, const auto& b) { return a.t_s < b.t_s; });
-  r.events = events_;
   for (const auto& in : instances_) r.instances.push_back(in.info);
+  for (auto& in : instances_) {
+    if (in.ready_fd >= 0) ::close(in.ready_fd);
+    if (in.control_fd >= 0) ::close(in.control_fd);
+  }
+  measure(r);
+  r.events = events_;
   r.verdict.valid = invalid_.empty();
   r.verdict.invalid_reasons = invalid_;
 }
@@ -354,7 +438,11 @@ void LiveRun::measure(RunResult& r) {
   std::map<std::string, std::uint16_t> index;
   std::uint64_t intended = 0;
   double length_s = 0;
+  std::size_t total = 0;
+  for (const auto& l : loads_) total += l->result.records.size();
+  records.reserve(total);
   for (auto& l : loads_) {
+    if (!l->result.error.empty()) invalid_.push_back("load generator: " + l->result.error);
     intended += l->result.intended;
     length_s = std::max(length_s, l->length_s);
     for (auto rec : l->result.records) {
@@ -367,31 +455,47 @@ void LiveRun::measure(RunResult& r) {
       }
       records.push_back(rec);
     }
+    l->result.records = {};  // free as we go
   }
-  r.summary = summarize(records, names, intended, length_s);
+  SummaryOptions so;
+  so.intended = intended;
+  so.length_s = length_s;
+  so.t0_ns = toNanos(t0_);
+  r.summary = summarize(records, names, so);
   if (!interrupted() && !loads_.empty()) {
-    if (r.summary.sent == 0)
-      invalid_.push_back("no request was sent");
-    else if (static_cast<double>(r.summary.sent) < kMinDeliveredFraction * static_cast<double>(intended))
-      invalid_.push_back(fmt::format("load not delivered: sent {} of {} intended requests", r.summary.sent, intended));
+    // A single steady block has a target rate; otherwise sent is held against intended.
+    const bool steady = sc_.load.size() == 1 && (sc_.load[0].arrivals == scenario::ArrivalKind::constant ||
+                                                  sc_.load[0].arrivals == scenario::ArrivalKind::poisson);
+    for (auto& p : loadValidityProblems(r.summary, steady ? sc_.load[0].rate_per_s : 0.0))
+      invalid_.push_back(std::move(p));
   }
-  // switch latency: command -> last response from the old version to a
-  // request sent after the command. drain time: command -> old pool drained.
-  if (!switches_.empty() && switches_.front().from != switches_.front().to) {
-    const auto& sw = switches_.front();
-    const auto* oldGroup = sc_.service(sw.from);
-    std::int64_t last = toNanos(sw.at);
-    for (const auto& rec : records)
-      if (rec.sent_ns >= toNanos(sw.at) && rec.version < names.size() && oldGroup &&
-          names[rec.version] == oldGroup->behaviour.version && rec.status != 0)
-        last = std::max(last, rec.done_ns);
-    r.measures["switch_latency_ms"] = static_cast<double>(last - toNanos(sw.at)) / 1e6;
-    for (const auto& e : events_)
-      if (e.source == "switcher" && e.kind == "drained" && e.target == sw.from && e.t_s >= since0(sw.at)) {
-        r.measures["drain_time_ms"] = (e.t_s - since0(sw.at)) * 1e3;
-        break;
-      }
+  const RunView view{records, names, events_, r.instances, toNanos(t0_)};
+  r.measures = deriveMeasures(view);
+  const auto drops = attributeDrops(view, serviceLogs());
+  r.dropped_by_class = drops.by_class;
+  r.dropped_by_cause = drops.by_cause;
+}
+
+// Every request the services logged, for drop attribution.
+std::vector<ServiceRequestLog> LiveRun::serviceLogs() {
+  std::vector<ServiceRequestLog> out;
+  for (const auto& in : instances_) {
+    if (in.lifecycle_path.empty() || !std::filesystem::exists(in.lifecycle_path)) continue;
+    auto log = service::readLifecycleLog(in.lifecycle_path);
+    if (!log) {
+      event(monoNow(), "runner", "lifecycle_log_unreadable", in.info.id, log.error().message);
+      continue;
+    }
+    for (const auto& req : log.value().requests) {
+      std::uint64_t id = 0;
+      const auto& text = req.request_id;
+      const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+      if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size()) continue;
+      out.push_back({in.info.id, id, toNanos(req.accepted), toNanos(req.finished),
+                     std::string(service::requestEndName(req.end))});
+    }
   }
+  return out;
 }
 
 }  // namespace

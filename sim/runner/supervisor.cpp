@@ -19,6 +19,7 @@ namespace cutover::runner {
 namespace {
 
 constexpr int kReadyFd = 3;
+constexpr int kControlFd = 4;
 
 ChildExit toExit(pid_t pid, const std::string& name, int status) {
   ChildExit e;
@@ -44,13 +45,19 @@ Supervisor::~Supervisor() {
 }
 
 Result<pid_t> Supervisor::spawn(const std::string& name, const std::vector<std::string>& argv,
-                                const std::string& log_path, int* ready_fd_out) {
+                                const std::string& log_path, int* ready_fd_out, int* control_fd_out) {
   if (argv.empty()) return Error{"spawn " + name + ": empty command"};
   const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log < 0) return Error{"spawn " + name + ": cannot open " + log_path + ": " + std::strerror(errno)};
   int pipefd[2] = {-1, -1};
   if (ready_fd_out && ::pipe2(pipefd, O_CLOEXEC) != 0) {
     ::close(log);
+    return Error{"spawn " + name + ": pipe: " + std::strerror(errno)};
+  }
+  int ctlfd[2] = {-1, -1};
+  if (control_fd_out && ::pipe2(ctlfd, O_CLOEXEC) != 0) {
+    ::close(log);
+    if (ready_fd_out) ::close(pipefd[0]), ::close(pipefd[1]);
     return Error{"spawn " + name + ": pipe: " + std::strerror(errno)};
   }
   // Everything the child needs is prepared before fork: after it, only
@@ -64,6 +71,7 @@ Result<pid_t> Supervisor::spawn(const std::string& name, const std::vector<std::
   if (pid < 0) {
     ::close(log);
     if (ready_fd_out) ::close(pipefd[0]), ::close(pipefd[1]);
+    if (control_fd_out) ::close(ctlfd[0]), ::close(ctlfd[1]);
     return Error{"spawn " + name + ": fork: " + std::strerror(errno)};
   }
   if (pid == 0) {
@@ -77,7 +85,12 @@ Result<pid_t> Supervisor::spawn(const std::string& name, const std::vector<std::
     ::dup2(log, STDERR_FILENO);
     const int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
-    if (ready_fd_out) ::dup2(pipefd[1], kReadyFd);  // dup2 clears CLOEXEC on the copy
+    // Move both ends above the target numbers first, so neither dup2
+    // overwrites the other's source; dup2 clears CLOEXEC on the copies.
+    const int ready = ready_fd_out ? ::fcntl(pipefd[1], F_DUPFD, 10) : -1;
+    const int control = control_fd_out ? ::fcntl(ctlfd[0], F_DUPFD, 10) : -1;
+    if (ready >= 0) ::dup2(ready, kReadyFd);
+    if (control >= 0) ::dup2(control, kControlFd);
     ::execv(args[0], args.data());
     ::_exit(127);
   }
@@ -87,6 +100,11 @@ Result<pid_t> Supervisor::spawn(const std::string& name, const std::vector<std::
     ::close(pipefd[1]);
     ::fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
     *ready_fd_out = pipefd[0];
+  }
+  if (control_fd_out) {
+    ::close(ctlfd[0]);
+    ::fcntl(ctlfd[1], F_SETFL, O_NONBLOCK);
+    *control_fd_out = ctlfd[1];
   }
   children_.push_back({pid, name, true});
   return pid;

@@ -38,8 +38,10 @@ class Supervisor {
   // Starts argv[0] (an absolute path) with stdout and stderr appended to
   // log_path. When ready_fd_out is given, the child's fd 3 is the write end of
   // a pipe whose read end (close-on-exec, non-blocking) is returned there.
+  // When control_fd_out is given, the child's fd 4 is the read end of a pipe
+  // whose write end (close-on-exec, non-blocking) is returned there.
   Result<pid_t> spawn(const std::string& name, const std::vector<std::string>& argv,
-                      const std::string& log_path, int* ready_fd_out = nullptr);
+                      const std::string& log_path, int* ready_fd_out = nullptr, int* control_fd_out = nullptr);
 
   // Sends `sig` to the child's process group. False if it is gone.
   bool signal(pid_t pid, int sig);

@@ -124,6 +124,15 @@ class MapReader {
       return true;
     }, "an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
   }
+  void number(const std::string& key, double& out, double lo, double hi) {
+    scalar(key, false, [&](const std::string& s) {
+      double v = 0;
+      const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+      if (ec != std::errc{} || p != s.data() + s.size() || v < lo || v > hi) return false;
+      out = v;
+      return true;
+    }, "a number from " + std::to_string(lo) + " to " + std::to_string(hi));
+  }
   void boolean(const std::string& key, bool& out) {
     scalar(key, false, [&](const std::string& s) {
       if (s == "true" || s == "yes" || s == "on") return out = true, true;
@@ -233,7 +242,57 @@ ServiceGroup readService(Ctx& ctx, const std::string& name, const YAML::Node& no
     s.duration("listen_after", g.behaviour.startup.listen_after);
     s.duration("ready_after", g.behaviour.startup.ready_after);
     s.duration("ready_timeout", g.ready_timeout);
+    s.duration("warmup", g.behaviour.startup.warmup);
+    s.number("warmup_factor", g.behaviour.startup.warmup_factor, 1.0, 1000.0);
     s.finish();
+  }
+  {
+    auto& c = g.behaviour.capacity;
+    MapReader s(ctx, r.get("capacity"), path + ".capacity");
+    s.integer("max_in_flight", c.max_in_flight, 0, 1'000'000);
+    s.choice("overflow", c.overflow, {{"reject", service::Overflow::reject},
+                                      {"refuse", service::Overflow::refuse},
+                                      {"queue", service::Overflow::queue}});
+    s.integer("queue", c.queue_length, 0, static_cast<long long>(service::kMaxQueueLength));
+    s.integer("overflow_status", c.overflow_status, 400, 599);
+    s.finish();
+  }
+  {
+    auto& h = g.behaviour.health;
+    MapReader s(ctx, r.get("health"), path + ".health");
+    s.choice("mode", h.mode, {{"healthy", service::HealthMode::healthy},
+                              {"failing", service::HealthMode::failing},
+                              {"flapping", service::HealthMode::flapping},
+                              {"lying", service::HealthMode::lying}});
+    s.duration("flap_period", h.flap_period);
+    s.duration("delay", h.delay);
+    s.finish();
+  }
+  if (const auto paths = r.get("paths")) {
+    if (!paths.IsSequence()) ctx.error(paths, path + ".paths", "expected a list of {prefix, latency, error_rate, error_status}");
+    else
+      for (std::size_t i = 0; i < paths.size() && i < service::kMaxPathOverrides; ++i) {
+        const std::string pp = path + ".paths." + std::to_string(i);
+        service::PathOverride o;
+        MapReader s(ctx, paths[i], pp);
+        s.string("prefix", o.prefix, true);
+        if (const auto lat = s.get("latency")) {
+          o.latency = service::LatencySpec{};
+          readLatency(ctx, lat, pp + ".latency", *o.latency);
+        }
+        if (s.get("error_rate")) {
+          double rate = 0;
+          s.percent("error_rate", rate);
+          o.error_rate = rate;
+        }
+        if (s.get("error_status")) {
+          std::uint16_t st = 500;
+          s.integer("error_status", st, 500, 599);
+          o.error_status = st;
+        }
+        s.finish();
+        g.behaviour.paths.push_back(std::move(o));
+      }
   }
   {
     MapReader s(ctx, r.get("shutdown"), path + ".shutdown");
@@ -255,8 +314,27 @@ LoadSpec readLoad(Ctx& ctx, const YAML::Node& node, const std::string& path) {
   LoadSpec l;
   l.loc = locOf(node);
   MapReader r(ctx, node, path);
-  r.choice("arrivals", l.arrivals, {{"constant", ArrivalKind::constant}});
-  r.rate("rate", l.rate_per_s, true);
+  r.choice("arrivals", l.arrivals,
+           {{"constant", ArrivalKind::constant}, {"poisson", ArrivalKind::poisson},
+            {"ramp", ArrivalKind::ramp}, {"step", ArrivalKind::step}});
+  r.rate("rate", l.rate_per_s, l.arrivals != ArrivalKind::step);
+  r.rate("from", l.from_per_s);
+  if (const auto steps = r.get("steps", l.arrivals == ArrivalKind::step)) {
+    if (!steps.IsSequence() || steps.size() == 0) {
+      ctx.error(steps, path + ".steps", "expected a list of {at, rate}");
+    } else {
+      for (std::size_t i = 0; i < steps.size(); ++i) {
+        RateStep st;
+        MapReader sr(ctx, steps[i], path + ".steps." + std::to_string(i));
+        sr.duration("at", st.at, true);
+        sr.rate("rate", st.rate_per_s, true);
+        sr.finish();
+        if (!l.steps.empty() && st.at < l.steps.back().at)
+          ctx.error(steps[i], path + ".steps." + std::to_string(i) + ".at", "steps must be in time order");
+        l.steps.push_back(st);
+      }
+    }
+  }
   r.integer("connections", l.connections, 1, 4096);
   r.boolean("keepalive", l.keepalive);
   r.duration("timeout", l.timeout);
@@ -269,6 +347,103 @@ LoadSpec readLoad(Ctx& ctx, const YAML::Node& node, const std::string& path) {
   return l;
 }
 
+// "> 5%" or "5%": the threshold above which a rollback trigger fires.
+std::string stripAbove(std::string s) {
+  if (s.rfind(">", 0) == 0) s.erase(0, 1);
+  while (!s.empty() && s.front() == ' ') s.erase(0, 1);
+  return s;
+}
+
+void readRollbackTrigger(Ctx& ctx, const YAML::Node& node, const std::string& path,
+                         std::vector<switcher::RollbackTrigger>& out) {
+  using switcher::RollbackTrigger;
+  RollbackTrigger t;
+  MapReader r(ctx, node, path);
+  int kinds = 0;
+  if (const auto v = r.get("error_rate")) {
+    ++kinds;
+    t.kind = RollbackTrigger::Kind::error_rate;
+    const auto p = v.IsScalar() ? parsePercent(stripAbove(v.Scalar())) : std::nullopt;
+    if (!p) ctx.error(v, path + ".error_rate", "expected a percentage like \"> 5%\"");
+    else t.error_rate = *p;
+  }
+  for (const auto& [key, q] : std::vector<std::pair<std::string, double>>{
+           {"p50", 0.5}, {"p90", 0.9}, {"p95", 0.95}, {"p99", 0.99}, {"p999", 0.999}}) {
+    if (const auto v = r.get(key)) {
+      ++kinds;
+      t.kind = RollbackTrigger::Kind::latency;
+      t.percentile = q;
+      t.min_requests = 1;
+      const auto d = v.IsScalar() ? parseDuration(stripAbove(v.Scalar())) : std::nullopt;
+      if (!d) ctx.error(v, path + "." + key, "expected a duration like \"> 100ms\"");
+      else t.max_latency = *d;
+    }
+  }
+  if (r.get("healthy_below")) {
+    ++kinds;
+    t.kind = RollbackTrigger::Kind::healthy_below;
+    r.integer("healthy_below", t.healthy_below, 1, 4096);
+  }
+  r.duration("window", t.window);
+  r.integer("min_requests", t.min_requests, 1, 1'000'000);
+  r.finish();
+  if (kinds != 1)
+    ctx.error(node, path, "a rollback trigger has exactly one of error_rate, p50..p999, healthy_below");
+  else
+    out.push_back(t);
+}
+
+void readSwitcherCore(Ctx& ctx, MapReader& sw, switcher::CoreOptions& core) {
+  sw.choice("policy", core.policy, {{"least_outstanding", switcher::Policy::least_outstanding},
+                                    {"round_robin", switcher::Policy::round_robin}});
+  sw.duration("drain_timeout", core.drain_timeout);
+  if (const auto hc = sw.get("health_check")) {
+    core.health_check.enabled = true;
+    MapReader h(ctx, hc, "switcher.health_check");
+    h.string("path", core.health_check.path);
+    h.duration("interval", core.health_check.interval);
+    h.duration("timeout", core.health_check.timeout);
+    h.duration("jitter", core.health_check.jitter);
+    h.integer("healthy_threshold", core.health_check.healthy_threshold, 1, 100);
+    h.integer("unhealthy_threshold", core.health_check.unhealthy_threshold, 1, 100);
+    h.finish();
+  }
+  {
+    MapReader o(ctx, sw.get("outlier"), "switcher.outlier");
+    o.integer("consecutive_5xx", core.outlier.consecutive_5xx, 0, 1000);
+    o.duration("ejection", core.outlier.ejection);
+    o.duration("max_ejection", core.outlier.max_ejection);
+    double pct = core.outlier.max_ejection_percent / 100.0;
+    o.percent("max_ejection_percent", pct);
+    core.outlier.max_ejection_percent = pct * 100.0;
+    o.finish();
+  }
+  if (const auto g = sw.get("switch")) {
+    MapReader r(ctx, g, "switcher.switch");
+    if (const auto v = r.get("require_healthy")) {
+      if (v.IsScalar() && v.Scalar() == "all") {
+        core.readiness.kind = switcher::ReadinessGate::Kind::all;
+      } else {
+        core.readiness.kind = switcher::ReadinessGate::Kind::at_least;
+        r.integer("require_healthy", core.readiness.count, 1, 4096);
+      }
+    }
+    r.finish();
+  }
+  if (const auto rb = sw.get("rollback")) {
+    MapReader r(ctx, rb, "switcher.rollback");
+    if (const auto on = r.get("on", true)) {
+      if (!on.IsSequence() || on.size() == 0) ctx.error(on, "switcher.rollback.on", "expected a list of triggers");
+      else
+        for (std::size_t i = 0; i < on.size(); ++i)
+          readRollbackTrigger(ctx, on[i], "switcher.rollback.on." + std::to_string(i), core.rollback.on);
+    }
+    r.duration("bake", core.rollback.bake);
+    r.duration("keep_previous_for", core.rollback.keep_previous_for);
+    r.finish();
+  }
+}
+
 std::optional<int> signalNumber(const std::string& name) {
   static const std::vector<std::pair<std::string, int>> kSignals = {
       {"SIGTERM", SIGTERM}, {"SIGKILL", SIGKILL}, {"SIGINT", SIGINT},
@@ -276,6 +451,33 @@ std::optional<int> signalNumber(const std::string& name) {
   for (const auto& [n, v] : kSignals)
     if (n == name || n.substr(3) == name) return v;
   return std::nullopt;
+}
+
+FaultAction readFault(Ctx& ctx, const YAML::Node& node, const std::string& path) {
+  FaultAction f;
+  MapReader r(ctx, node, path);
+  r.string("target", f.target, true);
+  double rate = -1;
+  r.percent("error_rate", rate);
+  if (rate >= 0) f.commands.push_back("fault error_rate=" + std::to_string(rate));
+  Duration latency{-1};
+  r.duration("latency", latency);
+  if (latency >= Duration::zero())
+    f.commands.push_back("fault latency=+" + std::to_string(latency.count() / 1000) + "us");
+  std::string kind;
+  r.choice("kind", kind, {{"hang", std::string("hang")}, {"close", std::string("close")},
+                          {"reset", std::string("reset")}, {"refuse", std::string("refuse")},
+                          {"pause", std::string("pause")}, {"crash", std::string("crash")}});
+  if (!kind.empty()) f.commands.push_back("fault " + kind);
+  std::string health;
+  r.choice("health", health, {{"healthy", std::string("healthy")}, {"failing", std::string("failing")},
+                              {"flapping", std::string("flapping")}, {"lying", std::string("lying")}});
+  if (!health.empty()) f.commands.push_back("fault health=" + health);
+  r.finish();
+  if (f.commands.empty())
+    ctx.error(node, path, "a fault needs at least one of error_rate, latency, kind, health");
+  for (const auto& c : f.commands) f.text += (f.text.empty() ? "" : "; ") + c;
+  return f;
 }
 
 std::optional<TimelineStep> readStep(Ctx& ctx, const YAML::Node& node, const std::string& path) {
@@ -305,9 +507,31 @@ std::optional<TimelineStep> readStep(Ctx& ctx, const YAML::Node& node, const std
     else ctx.error(v, path + ".signal.signal", "unknown signal '" + s.signal_name + "'");
     step.action = s;
   }
+  for (const char* key : {"stop", "kill", "heal"}) {
+    if (const auto v = r.get(key)) {
+      ++actions;
+      if (!v.IsScalar()) {
+        ctx.error(v, path + "." + key, "expected a pool or instance name");
+      } else if (std::string(key) == "stop") {
+        step.action = StopAction{v.Scalar()};
+      } else if (std::string(key) == "kill") {
+        step.action = SignalAction{v.Scalar(), SIGKILL, "SIGKILL"};
+      } else {
+        step.action = HealAction{v.Scalar()};
+      }
+    }
+  }
+  if (const auto v = r.get("rollback")) {
+    ++actions;
+    step.action = RollbackAction{};
+  }
+  if (const auto v = r.get("fault")) {
+    ++actions;
+    step.action = readFault(ctx, v, path + ".fault");
+  }
   r.finish();
   if (actions != 1) {
-    ctx.error(node, path, actions == 0 ? "a step needs one action: start, switch or signal"
+    ctx.error(node, path, actions == 0 ? "a step needs one action: start, switch, signal, stop, kill, fault, heal or rollback"
                                        : "a step takes exactly one action");
     return std::nullopt;
   }
@@ -335,8 +559,71 @@ std::optional<Bound> parseBound(const std::string& text) {
   return b;
 }
 
+enum class Unit { count, duration, percent };
+
+// "< 300ms", "<= 5", "0", "< 1%": a comparison and a value in canonical units.
+std::optional<Bound> parseBoundOf(const std::string& text, Unit unit) {
+  std::string s = text;
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  std::size_t i = 0;
+  while (i < s.size() && (s[i] == '<' || s[i] == '>' || s[i] == '=' || s[i] == ' ')) ++i;
+  std::string op = s.substr(0, i);
+  op.erase(std::remove(op.begin(), op.end(), ' '), op.end());
+  std::string number = s.substr(i);
+  if (unit == Unit::count) return parseBound(op + number);
+  double value = 0;
+  if (unit == Unit::duration) {
+    const auto d = parseDuration(number);
+    if (!d) return std::nullopt;
+    value = toMillis(*d);
+  } else {
+    const auto p = parsePercent(number);
+    if (!p) return std::nullopt;
+    value = *p;
+  }
+  auto b = parseBound(op + "0");
+  if (!b) return std::nullopt;
+  b->value = value;
+  b->text = text;
+  return b;
+}
+
 void readExpect(Ctx& ctx, const YAML::Node& node, Expectations& out) {
   MapReader r(ctx, node, "expect");
+  struct Known {
+    const char* key;
+    const char* measure;
+    Unit unit;
+  };
+  static const Known kKnown[] = {
+      {"app_errors", "summary.app_error", Unit::count},
+      {"app_error_rate", "summary.app_error_rate", Unit::percent},
+      {"p50", "summary.latency.p50_ms", Unit::duration},
+      {"p90", "summary.latency.p90_ms", Unit::duration},
+      {"p99", "summary.latency.p99_ms", Unit::duration},
+      {"max_latency", "summary.latency.max_ms", Unit::duration},
+      {"switch_latency", "switch_latency_ms", Unit::duration},
+      {"drain_time", "drain_time_ms", Unit::duration},
+      {"rollback_detect", "rollback_detect_latency_ms", Unit::duration},
+      {"rollback_recovery", "rollback_recovery_latency_ms", Unit::duration},
+      {"blast_radius", "blast_radius_requests", Unit::count},
+  };
+  for (const auto& k : kKnown) {
+    const auto v = r.get(k.key);
+    if (!v) continue;
+    const auto b = v.IsScalar() ? parseBoundOf(v.Scalar(), k.unit) : std::nullopt;
+    if (!b) {
+      const char* example = k.unit == Unit::count ? "'< 10' or 0" : k.unit == Unit::duration ? "'< 300ms'" : "'< 1%'";
+      ctx.error(v, std::string("expect.") + k.key, std::string("expected a bound like ") + example);
+      continue;
+    }
+    out.measures.push_back({k.key, k.measure, *b, locOf(v)});
+  }
+  if (r.get("rolled_back")) {
+    bool rb = false;
+    r.boolean("rolled_back", rb);
+    out.rolled_back = rb;
+  }
   if (const auto v = r.get("dropped")) {
     const auto b = v.IsScalar() ? parseBound(v.Scalar()) : std::nullopt;
     if (!b) ctx.error(v, "expect.dropped", "expected a count or a bound like '< 10', got '" +
@@ -379,11 +666,20 @@ void checkSemantics(Ctx& ctx, const YAML::Node& root, Scenario& s) {
       if (!pools.count(sw->pool)) unknownPool(sw->pool, key + ".switch");
       else if (!started.count(sw->pool))
         where(step.loc, key + ".switch", "switch to '" + sw->pool + "' before any step starts it");
-    } else if (const auto* sig = std::get_if<SignalAction>(&step.action)) {
-      const auto dash = sig->target.rfind('-');
-      const std::string pool = pools.count(sig->target) || dash == std::string::npos
-                                   ? sig->target : sig->target.substr(0, dash);
-      if (!pools.count(pool)) unknownPool(sig->target, key + ".signal.target");
+    } else {
+      std::string target;
+      std::string k = key;
+      if (const auto* sig = std::get_if<SignalAction>(&step.action)) target = sig->target, k += ".signal.target";
+      if (const auto* st = std::get_if<StopAction>(&step.action)) target = st->target, k += ".stop";
+      if (const auto* f = std::get_if<FaultAction>(&step.action)) target = f->target, k += ".fault.target";
+      if (const auto* h = std::get_if<HealAction>(&step.action)) target = h->target, k += ".heal";
+      if (!target.empty()) {
+        const auto dash = target.rfind('-');
+        const std::string pool =
+            pools.count(target) || dash == std::string::npos ? target : target.substr(0, dash);
+        if (!pools.count(pool)) unknownPool(target, k);
+        else if (!started.count(pool)) where(step.loc, k, "'" + pool + "' is not started before this step");
+      }
     }
   }
   const bool startsAtZero = !s.timeline.empty() && s.timeline.front().at == Duration::zero() &&
@@ -417,6 +713,7 @@ LoadOutcome loadFromNode(Ctx& ctx, const YAML::Node& root) {
     sw.choice("kind", s.switcher.kind, {{"builtin", std::string("builtin")}});
     sw.choice("mode", s.switcher.mode, {{"l7", std::string("l7")}});
     sw.duration("upstream_timeout", s.switcher.upstream_timeout);
+    readSwitcherCore(ctx, sw, s.switcher.core);
     sw.finish();
   }
   if (const auto load = r.get("load", true)) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "fake-services/spec.hpp"
+#include "sim/switcher/core.hpp"
 #include "sim/core/time.hpp"
 
 namespace cutover::scenario {
@@ -34,13 +35,24 @@ struct SwitcherSpec {
   std::string kind = "builtin";
   std::string mode = "l7";
   Duration upstream_timeout = 30s;
+  switcher::CoreOptions core;  // policy, drain, readiness gate, health checks, outliers, rollback
 };
 
-enum class ArrivalKind { constant };
+// Open-loop arrival processes: constant (evenly spaced), poisson
+// (exponential gaps), ramp (linear from `from` to `rate`), step (rates
+// that hold from their offsets).
+enum class ArrivalKind { constant, poisson, ramp, step };
+
+struct RateStep {
+  Duration at = 0s;  // offset from the block's start
+  double rate_per_s = 0;
+};
 
 struct LoadSpec {
   ArrivalKind arrivals = ArrivalKind::constant;
-  double rate_per_s = 100;
+  double rate_per_s = 100;             // constant, poisson; ramp: the final rate
+  double from_per_s = 0;               // ramp: the first rate
+  std::vector<RateStep> steps;         // step
   int connections = 32;
   bool keepalive = true;
   Duration timeout = 2s;
@@ -54,7 +66,15 @@ struct LoadSpec {
 struct StartAction { std::string pool; };
 struct SwitchAction { std::string pool; };
 struct SignalAction { std::string target; int signal = 15; std::string signal_name = "SIGTERM"; };
-using Action = std::variant<StartAction, SwitchAction, SignalAction>;
+// SIGTERM, then SIGKILL after the pool's shutdown.grace_period.
+struct StopAction { std::string target; };
+// Control commands to the target's instances (docs/fake-service.md), e.g.
+// "fault error_rate=0.5", "fault latency=+100ms", "fault hang".
+struct FaultAction { std::string target; std::vector<std::string> commands; std::string text; };
+struct HealAction { std::string target; };
+struct RollbackAction {};  // a manual rollback through the switcher
+using Action = std::variant<StartAction, SwitchAction, SignalAction, StopAction, FaultAction, HealAction,
+                            RollbackAction>;
 
 struct TimelineStep {
   Duration at = 0s;
@@ -71,9 +91,20 @@ struct Bound {
   bool holds(double measured) const;
 };
 
+// A bound on one measured quantity; values in canonical units (durations
+// in ms, rates as fractions, counts as counts).
+struct MeasureExpectation {
+  std::string key;      // as written under expect: (p99, switch_latency, ...)
+  std::string measure;  // what it reads: summary.* or a measures key
+  Bound bound;
+  SourceLoc loc;
+};
+
 struct Expectations {
   std::optional<Bound> dropped;
   std::optional<std::string> final_active;
+  std::optional<bool> rolled_back;
+  std::vector<MeasureExpectation> measures;
 };
 
 struct Scenario {

@@ -1,6 +1,9 @@
 #include "sim/scenario/verdict.hpp"
 
+#include <algorithm>
 #include <sstream>
+
+#include "metrics/validity.hpp"
 
 namespace cutover::scenario {
 namespace {
@@ -14,6 +17,29 @@ const char* opText(Compare c) {
     case Compare::gt: return ">";
   }
   return "?";
+}
+
+std::string fmtValue(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+// The measured value an expectation reads, or nullopt when its inputs never happened.
+std::optional<double> measured(const RunResult& r, const std::string& measure) {
+  const auto& s = r.summary;
+  if (measure == "summary.app_error") return static_cast<double>(s.outcomes.of(Outcome::app_error));
+  if (measure == "summary.app_error_rate") {
+    const auto total = s.outcomes.total();
+    return total == 0 ? 0.0 : static_cast<double>(s.outcomes.of(Outcome::app_error)) / static_cast<double>(total);
+  }
+  if (measure == "summary.latency.p50_ms") return s.latency.p50_ms;
+  if (measure == "summary.latency.p90_ms") return s.latency.p90_ms;
+  if (measure == "summary.latency.p99_ms") return s.latency.p99_ms;
+  if (measure == "summary.latency.max_ms") return s.latency.max_ms;
+  const auto it = r.measures.find(measure);
+  if (it == r.measures.end()) return std::nullopt;
+  return it->second;
 }
 
 }  // namespace
@@ -34,6 +60,31 @@ void judge(const Scenario& scenario, RunResult& result) {
   if (e.final_active && result.final_active != *e.final_active)
     v.failures.push_back("final_active: measured '" + result.final_active + "', expected '" +
                          *e.final_active + "'");
+  std::vector<std::string> needed;
+  for (const auto& m : e.measures) {
+    const auto value = measured(result, m.measure);
+    if (!value) {
+      needed.push_back(m.measure);
+      continue;
+    }
+    if (!m.bound.holds(*value))
+      v.failures.push_back(m.key + ": measured " + fmtValue(*value) + (m.measure.ends_with("_ms") ? " ms" : "") +
+                           ", expected " + m.bound.text);
+  }
+  // An expected measure whose inputs never happened makes the run invalid.
+  for (auto& reason : missingMeasures(needed, result.measures))
+    if (std::find(v.invalid_reasons.begin(), v.invalid_reasons.end(), reason) == v.invalid_reasons.end()) {
+      v.invalid_reasons.push_back(reason);
+      v.valid = false;
+    }
+  if (e.rolled_back) {
+    const bool rolledBack = std::any_of(result.events.begin(), result.events.end(), [](const TimedEvent& ev) {
+      return ev.source == "switcher" && ev.kind == "rollback";
+    });
+    if (rolledBack != *e.rolled_back)
+      v.failures.push_back(std::string("rolled_back: measured ") + (rolledBack ? "true" : "false") + ", expected " +
+                           (*e.rolled_back ? "true" : "false"));
+  }
   v.passed = v.valid && v.failures.empty();
 }
 

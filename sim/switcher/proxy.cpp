@@ -361,6 +361,10 @@ void Proxy::Impl::Session::respondError(http::status status, std::string_view re
   res_ = Response{status, 11};
   res_.set(http::field::content_type, "text/plain");
   res_.set(kHeaderSwitcherError, reason);
+  // The backend it tried, so a client can attribute the failure to it.
+  if (route_) {
+    if (const auto b = hub_.core_.backend(route_.backend)) res_.set(kHeaderSwitcherBackend, b->instance);
+  }
   res_.body() = std::string(reason) + "\n";
   res_.prepare_payload();
   res_.keep_alive(client_keep_alive_);

@@ -178,3 +178,51 @@ TEST(Run, SigintStopsInOrderWithAnInvalidReport) {
 
 }  // namespace
 }  // namespace cutover::testing
+
+namespace cutover::testing {
+namespace {
+
+// Lesson: the old version killed at once after the switch loses exactly the
+// requests in flight on it, each attributed to the kill. 200/s with a fixed
+// 200 ms service time keeps 40 requests in flight on blue.
+TEST(Lessons, KillOldAtOnceDropsTheInFlightRequestsWithTheirCause) {
+  const auto dir = tempDir("kill-old");
+  auto child = spawnCutover({"run", sourceDir() + "/scenarios/kill-old-at-once.yaml", "--out", dir.string(),
+                             "--set", "duration=3s"});
+  const int code = waitExit(child.pid, std::chrono::seconds(60));
+  child.readUntil(std::regex("$"), 0, std::chrono::milliseconds(0));
+  ASSERT_EQ(code, 0) << child.err;
+  const auto report = readReport(dir);
+  const auto dropped = report["summary"]["dropped"].get<int>();
+  // In flight = rate x service time = 40; generous bounds for scheduling.
+  EXPECT_GE(dropped, 30) << report["summary"].dump(2);
+  EXPECT_LE(dropped, 50) << report["summary"].dump(2);
+  int inFlight = 0;
+  for (const auto& [cause, n] : report["summary"]["dropped_by_cause"].items())
+    if (cause.rfind("in flight on blue-", 0) == 0) inFlight += n.get<int>();
+  EXPECT_EQ(inFlight, dropped) << report["summary"]["dropped_by_cause"].dump(2);
+  EXPECT_EQ(report["summary"]["by_version"]["v2"]["switch_error"], 0);
+  fs::remove_all(dir);
+}
+
+// Lesson: an error-rate rollback policy catches a failing green after the
+// switch and returns traffic to blue within a bounded blast radius.
+TEST(Lessons, GreenFailsAfterSwitchIsRolledBack) {
+  const auto dir = tempDir("rollback");
+  auto child = spawnCutover({"run", sourceDir() + "/scenarios/green-fails-after-switch.yaml", "--out",
+                             dir.string(), "--set", "duration=4s"});
+  const int code = waitExit(child.pid, std::chrono::seconds(60));
+  child.readUntil(std::regex("$"), 0, std::chrono::milliseconds(0));
+  const auto report = readReport(dir);
+  ASSERT_EQ(code, 0) << child.err << report["verdict"].dump(2);
+  EXPECT_EQ(report["summary"]["final_active"], "blue");
+  EXPECT_EQ(report["summary"]["dropped"], 0);
+  EXPECT_GT(report["summary"]["outcomes"]["app_error"].get<int>(), 0);
+  EXPECT_LT(report["measures"]["rollback_detect_latency_ms"].get<double>(), 500.0);
+  EXPECT_LT(report["measures"]["blast_radius_requests"].get<double>(), 100.0);
+  EXPECT_EQ(report["measures"]["switch_latency_ms"].get<double>(), 0.0);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace cutover::testing

@@ -70,6 +70,25 @@ TEST(DropCauses, KilledInstanceWithNInFlightYieldsExactlyNDropsWithThatCause) {
   EXPECT_EQ(a.drops[0].record, 0u);
 }
 
+TEST(DropCauses, SwitcherErrorNamingAKilledBackendWithoutAServiceLog) {
+  // SIGKILL leaves no lifecycle line: the switcher's backend header and the
+  // instance's exit time are what attribute the drop.
+  constexpr std::uint16_t kBlue1 = 2;
+  Fixture f;
+  f.records.push_back(rec(1, 4995, Outcome::switch_error));  // in flight across the exit at 5.002 s
+  f.records.push_back(rec(2, 5100, Outcome::switch_error));  // routed after the exit
+  for (auto& r : f.records) {
+    r.status = 502;
+    r.switcher_reason = SwitcherReason::upstream_reset;
+    r.instance = kBlue1;
+  }
+  const auto a = f.run();
+  ASSERT_EQ(a.drops.size(), 2u);
+  EXPECT_EQ(a.drops[0].cause, "in flight on blue-1 when it exited at 5.002 s");
+  EXPECT_EQ(a.drops[1].cause_class, "backend_gone");
+  EXPECT_NE(a.drops[1].cause.find("routed to blue-1 after it exited at 5.002 s"), std::string::npos);
+}
+
 TEST(DropCauses, ExitTimeAlsoComesFromEvents) {
   Fixture f;
   f.events.push_back({6.5, "service", "exited", "blue-2", "signal 9"});

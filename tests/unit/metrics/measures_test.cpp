@@ -68,6 +68,18 @@ TEST(SwitchMeasures, LatencyIsLastOldResponseToARequestSentAfterTheCommand) {
   EXPECT_FALSE(flat.count("rollback_detect_latency_ms"));
 }
 
+TEST(SwitchMeasures, ResponsesAfterARollbackDoNotCountAsSwitchLatency) {
+  Fixture f;
+  f.events.push_back(ev(1.0, "timeline", "switch", "green"));
+  f.events.push_back(ev(1.0, "switcher", "switched", "green", "from blue"));
+  f.events.push_back(ev(3.0, "switcher", "rollback", "blue", "error rate"));
+  f.records = {rec(1000, 1001, Outcome::ok, kV2, kGreen1),
+               rec(3500, 3502, Outcome::ok, kV1, kBlue1)};  // blue again, after the rollback
+  const auto m = switchMeasures(f.view());
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].switch_latency_ms, 0.0);
+}
+
 TEST(SwitchMeasures, AtomicSwitchIsZeroAndUndrainedPoolHasNoDrainTime) {
   Fixture f;
   f.events.push_back(ev(1.0, "timeline", "switch", "green"));
