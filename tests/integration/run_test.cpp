@@ -226,3 +226,34 @@ TEST(Lessons, GreenFailsAfterSwitchIsRolledBack) {
 
 }  // namespace
 }  // namespace cutover::testing
+
+namespace cutover::testing {
+namespace {
+
+// Lesson: SIGTERM ignored. Blue serves on after `stop`, is SIGKILLed when
+// its 1 s grace period ends, and the requests still in flight on it then
+// (sent in the 0.5 s before the switch, each taking 1.5 s) are dropped.
+TEST(Lessons, SigtermIgnoredIsKilledAfterTheGracePeriodWithRequestsInFlight) {
+  const auto dir = tempDir("sigterm-ignored");
+  auto child = spawnCutover({"run", sourceDir() + "/scenarios/sigterm-ignored.yaml", "--out", dir.string()});
+  const int code = waitExit(child.pid, std::chrono::seconds(60));
+  child.readUntil(std::regex("$"), 0, std::chrono::milliseconds(0));
+  const auto report = readReport(dir);
+  ASSERT_EQ(code, 0) << child.err << report["verdict"].dump(2);
+  double killedAt = -1;
+  for (const auto& e : report["events"])
+    if (e["kind"] == "killed" && killedAt < 0) killedAt = e["t_s"].get<double>();
+  EXPECT_NEAR(killedAt, 3.0, 0.3) << "SIGKILL one grace period (1 s) after the stop at 2 s";
+  // 40/s for the last 0.5 s before the kill that are still in service: about 20.
+  const auto dropped = report["summary"]["dropped"].get<int>();
+  EXPECT_GE(dropped, 10);
+  EXPECT_LE(dropped, 30);
+  int inFlight = 0;
+  for (const auto& [cause, n] : report["summary"]["dropped_by_cause"].items())
+    if (cause.rfind("in flight on blue-", 0) == 0) inFlight += n.get<int>();
+  EXPECT_EQ(inFlight, dropped) << report["summary"]["dropped_by_cause"].dump(2);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace cutover::testing
