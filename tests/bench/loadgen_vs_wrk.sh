@@ -21,6 +21,7 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
 
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCUTOVER_BENCH=OFF >/dev/null
 cmake --build "$BUILD" --target cutover_loadgen_live cutover_metrics cutover_core -j2 >/dev/null
@@ -28,29 +29,8 @@ g++ -std=c++20 -O2 -DNDEBUG -I"$ROOT" "$ROOT/tests/bench/loadgen_pacing.cpp" \
   "$BUILD/sim/loadgen/libcutover_loadgen_live.a" "$BUILD/sim/loadgen/libcutover_loadgen_model.a" \
   "$BUILD/metrics/libcutover_metrics.a" "$BUILD/sim/core/libcutover_core.a" -lpthread -o "$TMP/loadgen_pacing"
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$TMP/nginx"
-cat >"$TMP/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-master_process off;
-pid $TMP/nginx.pid;
-error_log $TMP/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $TMP/nginx; proxy_temp_path $TMP/nginx; fastcgi_temp_path $TMP/nginx;
-  uwsgi_temp_path $TMP/nginx; scgi_temp_path $TMP/nginx;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:$PORT; location / { return 200 "ok\n"; } }
-}
-CONF
-nginx -p "$TMP" -c "$TMP/nginx.conf" &
-NGINX_PID=$!
-for _ in $(seq 1 100); do  # bounded wait for the port
-  if (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; then break; fi
-  sleep 0.05
-done
+start_nginx_return200
+PORT=$NGINX_PORT
 
 echo "== wrk -t1 -c$CONNS -d${SECONDS_RUN}s (nginx return 200 on 127.0.0.1:$PORT)"
 wrk -t1 -c"$CONNS" -d"${SECONDS_RUN}s" "http://127.0.0.1:$PORT/" | grep -E "Requests/sec|Latency|requests in|errors"
