@@ -5,7 +5,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <optional>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -89,6 +91,37 @@ int cmdRun(const std::string& file, const std::vector<std::string>& sets, std::s
   return scenario::exitCodeOf(result.verdict);
 }
 
+// The first sentence of a description, for one-line listings.
+std::string firstSentence(const std::string& text) {
+  const auto dot = text.find(". ");
+  std::string s = dot == std::string::npos ? text : text.substr(0, dot + 1);
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+int cmdList(const std::string& dir) {
+  std::error_code ec;
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
+    if (entry.path().extension() == ".yaml") files.push_back(entry.path());
+  if (ec) {
+    fmt::print(stderr, "error: cannot list {}: {}\n", dir, ec.message());
+    return kExitBadInput;
+  }
+  std::sort(files.begin(), files.end());
+  int bad = 0;
+  for (const auto& f : files) {
+    const auto out = scenario::loadScenarioFile(f.string());
+    if (!out.scenario) {
+      fmt::print("{:<28} INVALID: {}\n", f.filename().string(), out.errors.front().str());
+      ++bad;
+      continue;
+    }
+    fmt::print("{:<28} {}\n", f.filename().string(), firstSentence(out.scenario->description));
+  }
+  return bad == 0 ? 0 : kExitBadInput;
+}
+
 int cmdFakeService(service::FakeServiceOptions opt, const std::string& specJson) {
   if (!specJson.empty()) {
     nlohmann::json j;
@@ -122,6 +155,8 @@ int main(int argc, char** argv) {
   run->add_option("--out", outDir, "Output directory (default reports/out/<name>)");
   run->add_option("--set", sets, "Override a scenario key: --set load.0.rate=200/s (repeatable)");
   run->add_flag("-q,--quiet", quiet, "No progress lines");
+  std::optional<std::uint64_t> seed;
+  run->add_option("--seed", seed, "Seed of the run (same as --set seed=N)");
 
   auto* validate = app.add_subcommand("validate", "Check a scenario file; exit 2 with file:line:col errors");
   validate->add_option("scenario", file, "Scenario file (YAML)")->required();
@@ -139,6 +174,10 @@ int main(int argc, char** argv) {
   fake->add_option("--lifecycle-log", fs.lifecycle_path, "Write the per-request lifecycle log to this file");
   fake->add_option("--spec-json", specJson, "Behaviour spec as JSON (see docs/scenario-reference.md)");
 
+  std::string listDir = "scenarios";
+  auto* list = app.add_subcommand("list", "List the scenario library with one-line descriptions");
+  list->add_option("dir", listDir, "Directory of scenario files (default: scenarios)");
+
   app.add_subcommand("version", "Print the version");
 
   try {
@@ -147,7 +186,11 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? 0 : kExitBadInput;
   }
-  if (*run) return cmdRun(file, sets, outDir, quiet);
+  if (*run) {
+    if (seed) sets.push_back("seed=" + std::to_string(*seed));
+    return cmdRun(file, sets, outDir, quiet);
+  }
+  if (*list) return cmdList(listDir);
   if (*validate) return cmdValidate(file, sets);
   if (*fake) return cmdFakeService(fs, specJson);
   fmt::print("cutover {}\n", CUTOVER_VERSION);

@@ -457,6 +457,18 @@ void LiveRun::measure(RunResult& r) {
     }
     l->result.records = {};  // free as we go
   }
+  // The switcher's own errors carry no version, only the backend it tried:
+  // attribute them to that backend's version.
+  std::map<std::string, std::string> versionOf;
+  for (const auto& in : instances_) versionOf[in.info.id] = in.info.version;
+  for (auto& rec : records) {
+    if (rec.version != kNoName || rec.instance >= names.size()) continue;
+    const auto v = versionOf.find(names[rec.instance]);
+    if (v == versionOf.end()) continue;
+    auto [it, added] = index.emplace(v->second, static_cast<std::uint16_t>(names.size()));
+    if (added) names.push_back(v->second);
+    rec.version = it->second;
+  }
   SummaryOptions so;
   so.intended = intended;
   so.length_s = length_s;

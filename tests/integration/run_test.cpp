@@ -202,7 +202,36 @@ TEST(Lessons, KillOldAtOnceDropsTheInFlightRequestsWithTheirCause) {
     if (cause.rfind("in flight on blue-", 0) == 0) inFlight += n.get<int>();
   EXPECT_EQ(inFlight, dropped) << report["summary"]["dropped_by_cause"].dump(2);
   EXPECT_EQ(report["summary"]["by_version"]["v2"]["switch_error"], 0);
+  // The switcher's 502s name the backend they tried, so they count against v1.
+  EXPECT_FALSE(report["summary"]["by_version"].contains("unknown")) << report["summary"]["by_version"].dump(2);
+  EXPECT_EQ(report["summary"]["by_version"]["v1"]["switch_error"].get<int>() +
+                report["summary"]["by_version"]["v1"]["reset"].get<int>(),
+            dropped);
   fs::remove_all(dir);
+}
+
+TEST(Cli, ListShowsTheLibraryAndSeedOverrides) {
+  int out[2];
+  ASSERT_EQ(::pipe(out), 0);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    ::execl(cutoverBinary().c_str(), cutoverBinary().c_str(), "list", (sourceDir() + "/scenarios").c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  std::string text;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(out[0], buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(n));
+  ::close(out[0]);
+  EXPECT_EQ(waitExit(pid, std::chrono::seconds(20)), 0);
+  EXPECT_NE(text.find("quickstart.yaml"), std::string::npos) << text;
+  EXPECT_NE(text.find("kill-old-at-once.yaml"), std::string::npos) << text;
+  EXPECT_EQ(text.find("INVALID"), std::string::npos) << text;
+  auto child = spawnCutover({"validate", sourceDir() + "/scenarios/quickstart.yaml", "--set", "seed=x"});
+  EXPECT_EQ(waitExit(child.pid, std::chrono::seconds(20)), 2);
 }
 
 // Lesson: an error-rate rollback policy catches a failing green after the
