@@ -478,7 +478,7 @@ void LiveRun::measure(RunResult& r) {
     // A single steady block has a target rate; otherwise sent is held against intended.
     const bool steady = sc_.load.size() == 1 && (sc_.load[0].arrivals == scenario::ArrivalKind::constant ||
                                                   sc_.load[0].arrivals == scenario::ArrivalKind::poisson);
-    for (auto& p : loadValidityProblems(r.summary, steady ? sc_.load[0].rate_per_s : 0.0))
+    for (auto& p : loadValidityProblems(r.summary, steady ? sc_.load[0].rate_per_s : 0.0, sc_.validity))
       invalid_.push_back(std::move(p));
   }
   const RunView view{records, names, events_, r.instances, toNanos(t0_)};

@@ -728,6 +728,12 @@ LoadOutcome loadFromNode(Ctx& ctx, const YAML::Node& root) {
         if (auto step = readStep(ctx, tl[i], "timeline." + std::to_string(i))) s.timeline.push_back(*step);
   }
   if (const auto e = r.get("expect")) readExpect(ctx, e, s.expect);
+  {
+    MapReader v(ctx, r.get("validity"), "validity");
+    v.percent("min_send_rate", s.validity.min_rate_fraction);
+    v.percent("max_late_sends", s.validity.max_late_fraction);
+    v.finish();
+  }
   r.finish();
   if (s.duration <= Duration::zero()) ctx.error(root["duration"], "duration", "must be above 0");
   if (ctx.errors.empty()) checkSemantics(ctx, root, s);

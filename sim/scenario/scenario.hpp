@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "fake-services/spec.hpp"
+#include "metrics/validity.hpp"
 #include "sim/switcher/core.hpp"
 #include "sim/core/time.hpp"
 
@@ -119,6 +120,10 @@ struct Scenario {
   std::vector<LoadSpec> load;
   std::vector<TimelineStep> timeline;  // sorted by `at`, stable
   Expectations expect;
+  // When the load itself makes a run invalid (defaults: under 99% of the
+  // target rate, or over 1% of sends later than 10 ms). Loosen only for a
+  // slow harness (sanitizer builds), never to make a scenario pass.
+  ValidityLimits validity;
 
   const ServiceGroup* service(const std::string& name) const;
 };

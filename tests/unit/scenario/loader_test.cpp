@@ -123,6 +123,36 @@ TEST(ScenarioLoader, QuickstartInTheLibraryLoads) {
   EXPECT_EQ(out.scenario->name, "quickstart");
 }
 
+TEST(ScenarioLoader, ValidityLimitsDefaultAndOverride) {
+  const auto def = loadScenarioText(kGood, "good.yaml");
+  ASSERT_TRUE(def.scenario);
+  EXPECT_DOUBLE_EQ(def.scenario->validity.max_late_fraction, 0.01);
+  EXPECT_DOUBLE_EQ(def.scenario->validity.min_rate_fraction, 0.99);
+  const auto loose = loadScenarioText(kGood, "good.yaml", {"validity.max_late_sends=100%"});
+  ASSERT_TRUE(loose.scenario);
+  EXPECT_DOUBLE_EQ(loose.scenario->validity.max_late_fraction, 1.0);
+  const auto bad = loadScenarioText(kGood, "good.yaml", {"validity.max_late_send=5%"});
+  ASSERT_EQ(bad.errors.size(), 1u);
+  EXPECT_THAT(bad.errors[0].str(), HasSubstr("did you mean 'max_late_sends'"));
+}
+
+TEST(ScenarioLoader, FaultStepsAndExpectationsParse) {
+  std::string text = kGood;
+  text.replace(text.find("expect: {"), 9,
+               "  - { at: 2600ms, fault: { target: green, error_rate: 50%, kind: hang } }\n"
+               "  - { at: 2700ms, heal: green }\nexpect: { p99: '< 50ms', rolled_back: false, ");
+  const auto out = loadScenarioText(text, "f.yaml");
+  ASSERT_TRUE(out.errors.empty()) << out.errors.front().str();
+  const auto& fault = std::get<FaultAction>(out.scenario->timeline[4].action);
+  ASSERT_EQ(fault.commands.size(), 2u);
+  EXPECT_EQ(fault.commands[1], "fault hang");
+  ASSERT_EQ(out.scenario->expect.measures.size(), 1u);
+  EXPECT_EQ(out.scenario->expect.measures[0].measure, "summary.latency.p99_ms");
+  EXPECT_TRUE(out.scenario->expect.measures[0].bound.holds(49.0));
+  EXPECT_FALSE(out.scenario->expect.measures[0].bound.holds(50.0));
+  EXPECT_EQ(out.scenario->expect.rolled_back, false);
+}
+
 TEST(SuggestKey, FindsCloseWordsOnly) {
   EXPECT_EQ(suggestKey("duraton", {"name", "duration"}), "duration");
   EXPECT_EQ(suggestKey("zzzzzz", {"name", "duration"}), "");
