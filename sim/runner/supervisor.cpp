@@ -160,11 +160,6 @@ std::vector<pid_t> Supervisor::alive() const {
   return out;
 }
 
-std::optional<std::string> Supervisor::nameOf(pid_t pid) const {
-  for (const auto& c : children_)
-    if (c.pid == pid) return c.name;
-  return std::nullopt;
-}
 
 std::optional<unsigned short> readReadyPort(int fd, Duration timeout) {
   std::string line;

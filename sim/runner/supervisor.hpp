@@ -51,7 +51,6 @@ class Supervisor {
   // returns the exits seen.
   std::vector<ChildExit> terminateAll(Duration grace);
   std::vector<pid_t> alive() const;
-  std::optional<std::string> nameOf(pid_t pid) const;
 
  private:
   struct Child {

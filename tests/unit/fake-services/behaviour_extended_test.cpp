@@ -6,29 +6,17 @@
 #include <vector>
 
 #include "fake-services/behaviour.hpp"
+#include "tests/unit/fake-services/behaviour_support.hpp"
 
 namespace cutover::service {
 namespace {
 
+using testing::drain;
+using testing::names;
+
 constexpr Instant kT0 = fromNanos(5'000'000'000);
 
-std::vector<Action> drain(Behaviour& b) {
-  std::vector<Action> out;
-  for (int i = 0; i < 100; ++i) {
-    auto a = b.pollAction();
-    if (!a) break;
-    out.push_back(std::move(*a));
-  }
-  return out;
-}
 
-std::vector<std::string> names(const std::vector<Action>& actions) {
-  std::vector<std::string> out;
-  for (const auto& a : actions) {
-    if (!std::holds_alternative<Note>(a)) out.emplace_back(actionName(a));
-  }
-  return out;
-}
 
 using Names = std::vector<std::string>;
 

@@ -1,4 +1,5 @@
 #include "fake-services/behaviour.hpp"
+#include "tests/unit/fake-services/behaviour_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -8,26 +9,12 @@
 namespace cutover::service {
 namespace {
 
+using testing::drain;
+using testing::names;
+
 constexpr Instant kStart = fromNanos(1'000'000'000);
 
-std::vector<Action> drain(Behaviour& b) {
-  std::vector<Action> out;
-  for (int i = 0; i < 100; ++i) {
-    auto a = b.pollAction();
-    if (!a) break;
-    out.push_back(std::move(*a));
-  }
-  return out;
-}
 
-// Names of the actions, without notes: the observable sequence.
-std::vector<std::string> names(const std::vector<Action>& actions) {
-  std::vector<std::string> out;
-  for (const auto& a : actions) {
-    if (!std::holds_alternative<Note>(a)) out.emplace_back(actionName(a));
-  }
-  return out;
-}
 
 const Exit* findExit(const std::vector<Action>& actions) {
   for (const auto& a : actions) {
