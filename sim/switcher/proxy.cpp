@@ -144,6 +144,7 @@ class Proxy::Impl {
   std::unordered_map<HealthProbe*, std::weak_ptr<HealthProbe>> probes_;
   std::optional<Instant> armed_;  // the deadline drain_timer_ waits for
   bool stopping_ = false;  // I/O thread only
+  ProxyObserver* observer_ = nullptr;  // set before start()
 
   asio::io_context ioc_{1};
   tcp::acceptor acceptor_;
@@ -642,6 +643,7 @@ ProxyStats Proxy::Impl::stats() const {
 Proxy::Proxy(ProxyOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 Proxy::~Proxy() = default;
 
+void Proxy::setObserver(ProxyObserver* observer) { impl_->observer_ = observer; }
 bool Proxy::start(std::string* error) { return impl_->start(error); }
 void Proxy::stop() { impl_->stop(); }
 std::uint16_t Proxy::port() const { return impl_->port(); }

@@ -37,12 +37,38 @@ struct ProxyStats {
   std::uint64_t upstream_retries = 0;    // idempotent requests retried after a stale connection
 };
 
+// One finished client exchange, as the proxy saw it (for metrics).
+struct ExchangeInfo {
+  std::string pool;      // the pool of the backend that answered or was tried; "" if none
+  std::string instance;  // "" when no backend was chosen
+  std::string version;   // the backend's x-cutover-version answer header; "" if none
+  unsigned status = 0;   // status sent to the client
+  // "ok" (a response relayed from a backend, any status), or the switcher's
+  // own error: "no_backend", "connect_failed", "reset", "timeout".
+  std::string outcome;
+  Duration latency{};    // request read -> response written
+  std::uint32_t retries = 0;  // upstream attempts after the first
+};
+
+// Hooks for the admin API and Prometheus metrics. Called on the proxy's I/O
+// thread: implementations must be quick and thread-safe against readers on
+// other threads. Every Event given to onEvent is also kept for takeEvents().
+class ProxyObserver {
+ public:
+  virtual ~ProxyObserver() = default;
+  virtual void onExchange(const ExchangeInfo& exchange) = 0;
+  virtual void onEvent(const Event& event) = 0;
+};
+
 class Proxy {
  public:
   explicit Proxy(ProxyOptions options);
   ~Proxy();  // stops
   Proxy(const Proxy&) = delete;
   Proxy& operator=(const Proxy&) = delete;
+
+  // Set before start(); not owned; must outlive the proxy's I/O thread.
+  void setObserver(ProxyObserver* observer);
 
   // Binds and starts the I/O thread. Returns false (with a message) on failure.
   bool start(std::string* error);
