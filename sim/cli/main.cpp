@@ -15,6 +15,7 @@
 #include "fake-services/spec_json.hpp"
 #include "reports/json_report.hpp"
 #include "reports/text_summary.hpp"
+#include "sim/cli/commands.hpp"
 #include "sim/runner/runner.hpp"
 #include "sim/scenario/loader.hpp"
 #include "sim/scenario/verdict.hpp"
@@ -23,7 +24,7 @@ namespace {
 
 using namespace cutover;
 
-constexpr int kExitBadInput = 2;
+using cli::kExitBadInput;
 
 std::atomic<int> g_interrupted{0};
 
@@ -45,24 +46,24 @@ std::string selfExe() {
 }
 
 // Loads or prints every error (file:line:col: key: message) and returns nullopt.
-std::optional<scenario::Scenario> loadOrReport(const std::string& file, const std::vector<std::string>& sets) {
-  auto out = scenario::loadScenarioFile(file, sets);
+std::optional<scenario::Scenario> loadOrReport(const std::string& file, const scenario::LoadOptions& load) {
+  auto out = scenario::loadScenarioFile(file, load);
   for (const auto& e : out.errors) fmt::print(stderr, "error: {}\n", e.str());
   if (!out.errors.empty())
     fmt::print(stderr, "{} error{} in {}; nothing was run\n", out.errors.size(), out.errors.size() == 1 ? "" : "s", file);
   return std::move(out.scenario);
 }
 
-int cmdValidate(const std::string& file, const std::vector<std::string>& sets) {
-  const auto s = loadOrReport(file, sets);
+int cmdValidate(const std::string& file, const scenario::LoadOptions& load) {
+  const auto s = loadOrReport(file, load);
   if (!s) return kExitBadInput;
   fmt::print("{}: ok ({}, {} services, {} load blocks, {} timeline steps)\n", file, s->name, s->services.size(),
              s->load.size(), s->timeline.size());
   return 0;
 }
 
-int cmdRun(const std::string& file, const std::vector<std::string>& sets, std::string outDir, bool quiet) {
-  const auto s = loadOrReport(file, sets);
+int cmdRun(const std::string& file, const scenario::LoadOptions& load, std::string outDir, bool quiet) {
+  const auto s = loadOrReport(file, load);
   if (!s) return kExitBadInput;
   if (outDir.empty()) outDir = "reports/out/" + s->name;
   std::error_code ec;
@@ -149,6 +150,7 @@ int main(int argc, char** argv) {
 
   std::string file, outDir;
   std::vector<std::string> sets;
+  double timeScale = 1.0;
   bool quiet = false;
   auto* run = app.add_subcommand("run", "Run a scenario end to end and write its report");
   run->add_option("scenario", file, "Scenario file (YAML)")->required();
@@ -157,10 +159,17 @@ int main(int argc, char** argv) {
   run->add_flag("-q,--quiet", quiet, "No progress lines");
   std::optional<std::uint64_t> seed;
   run->add_option("--seed", seed, "Seed of the run (same as --set seed=N)");
+  run->add_option("--time-scale", timeScale, "Multiply every duration in the file (0.25: a quarter as long)");
 
   auto* validate = app.add_subcommand("validate", "Check a scenario file; exit 2 with file:line:col errors");
   validate->add_option("scenario", file, "Scenario file (YAML)")->required();
   validate->add_option("--set", sets, "Override a scenario key (as for run)");
+  validate->add_option("--time-scale", timeScale, "As for run");
+
+  std::string switcherConfig;
+  auto* sw = app.add_subcommand("switcher", "Run the built-in switcher standalone (docs/switcher.md)");
+  sw->add_option("--config", switcherConfig, "Switcher config (YAML)")->required();
+  sw->add_flag("-q,--quiet", quiet, "No event lines");
 
   service::FakeServiceOptions fs;
   std::string specJson;
@@ -188,10 +197,14 @@ int main(int argc, char** argv) {
   }
   if (*run) {
     if (seed) sets.push_back("seed=" + std::to_string(*seed));
-    return cmdRun(file, sets, outDir, quiet);
+    return cmdRun(file, {sets, timeScale}, outDir, quiet);
   }
   if (*list) return cmdList(listDir);
-  if (*validate) return cmdValidate(file, sets);
+  if (*validate) return cmdValidate(file, {sets, timeScale});
+  if (*sw) {
+    installInterruptHandlers();
+    return cli::cmdSwitcher(switcherConfig, quiet, g_interrupted);
+  }
   if (*fake) return cmdFakeService(fs, specJson);
   fmt::print("cutover {}\n", CUTOVER_VERSION);
   return 0;

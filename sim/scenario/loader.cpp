@@ -17,182 +17,19 @@
 
 #include "sim/core/units.hpp"
 #include "sim/scenario/overrides.hpp"
+#include "sim/scenario/yaml_reader.hpp"
 
 namespace cutover::scenario {
 namespace {
 
-struct Ctx {
-  std::string file;
-  std::vector<Diagnostic> errors;
-
-  void error(const YAML::Node& at, const std::string& key, std::string message) {
-    Diagnostic d{file, 0, 0, key, std::move(message)};
-    if (at) {
-      const auto m = at.Mark();
-      if (m.line >= 0) d.line = m.line + 1, d.column = m.column + 1;
-    }
-    errors.push_back(std::move(d));
-  }
-};
-
-std::string join(const std::string& path, const std::string& key) {
-  return path.empty() ? key : path + "." + key;
-}
-
-SourceLoc locOf(const YAML::Node& n) {
-  if (!n) return {};
-  const auto m = n.Mark();
-  return m.line >= 0 ? SourceLoc{m.line + 1, m.column + 1} : SourceLoc{};
-}
-
-class MapReader {
- public:
-  MapReader(Ctx& ctx, const YAML::Node& node, std::string path)
-      : ctx_(ctx), node_(node), path_(std::move(path)), present_(static_cast<bool>(node)) {
-    // An absent key gives an invalid node that throws on most calls: test
-    // presence first, once.
-    if (present_ && !node_.IsNull() && !node_.IsMap()) {
-      ctx_.error(node_, path_, "expected a mapping (key: value pairs)");
-      bad_ = true;
-    }
-    isMap_ = present_ && !bad_ && node_.IsMap();
-  }
-
-  const std::string& path() const { return path_; }
-
-  // The value of `key`, registering it as known. Undefined when absent.
-  YAML::Node get(const std::string& key, bool required = false) {
-    known_.push_back(key);
-    if (!isMap_) {
-      if (required && !bad_) ctx_.error(present_ ? node_ : YAML::Node(), join(path_, key), "required key is missing");
-      return YAML::Node(YAML::NodeType::Undefined);
-    }
-    const YAML::Node& map = node_;  // const access never inserts keys
-    YAML::Node v = map[key];
-    if (!v && required) ctx_.error(node_, join(path_, key), "required key is missing");
-    return v;
-  }
-
-  void string(const std::string& key, std::string& out, bool required = false) {
-    scalar(key, required, [&](const std::string& s) { out = s; return true; }, "a string");
-  }
-  void duration(const std::string& key, Duration& out, bool required = false) {
-    scalar(key, required, [&](const std::string& s) {
-      const auto d = parseDuration(s);
-      if (d) out = *d;
-      return d.has_value();
-    }, "a duration with a unit, like 250ms or 2s");
-  }
-  void optDuration(const std::string& key, std::optional<Duration>& out) {
-    Duration d{};
-    bool set = false;
-    scalar(key, false, [&](const std::string& s) {
-      const auto p = parseDuration(s);
-      if (p) d = *p, set = true;
-      return p.has_value();
-    }, "a duration with a unit, like 250ms or 2s");
-    if (set) out = d;
-  }
-  void rate(const std::string& key, double& out, bool required = false) {
-    scalar(key, required, [&](const std::string& s) {
-      const auto r = parseRate(s);
-      if (r && *r > 0) out = *r;
-      return r && *r > 0;
-    }, "a positive rate like 500/s or 2k/s");
-  }
-  void percent(const std::string& key, double& out) {
-    scalar(key, false, [&](const std::string& s) {
-      const auto p = parsePercent(s);
-      if (p) out = *p;
-      return p.has_value();
-    }, "a percentage like 5%");
-  }
-  void size(const std::string& key, std::size_t& out) {
-    scalar(key, false, [&](const std::string& s) {
-      const auto p = parseSize(s);
-      if (p) out = *p;
-      return p.has_value();
-    }, "a size like 512, 4KiB or 1MB");
-  }
-  template <class Int>
-  void integer(const std::string& key, Int& out, long long lo, long long hi, bool required = false) {
-    scalar(key, required, [&](const std::string& s) {
-      long long v = 0;
-      const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-      if (ec != std::errc{} || p != s.data() + s.size() || v < lo || v > hi) return false;
-      out = static_cast<Int>(v);
-      return true;
-    }, "an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
-  }
-  void number(const std::string& key, double& out, double lo, double hi) {
-    scalar(key, false, [&](const std::string& s) {
-      double v = 0;
-      const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-      if (ec != std::errc{} || p != s.data() + s.size() || v < lo || v > hi) return false;
-      out = v;
-      return true;
-    }, "a number from " + std::to_string(lo) + " to " + std::to_string(hi));
-  }
-  void boolean(const std::string& key, bool& out) {
-    scalar(key, false, [&](const std::string& s) {
-      if (s == "true" || s == "yes" || s == "on") return out = true, true;
-      if (s == "false" || s == "no" || s == "off") return out = false, true;
-      return false;
-    }, "true or false");
-  }
-  template <class Enum>
-  void choice(const std::string& key, Enum& out, const std::vector<std::pair<std::string, Enum>>& options) {
-    std::string all;
-    for (const auto& [name, _] : options) all += (all.empty() ? "" : ", ") + name;
-    scalar(key, false, [&](const std::string& s) {
-      for (const auto& [name, value] : options)
-        if (name == s) return out = value, true;
-      return false;
-    }, "one of: " + all);
-  }
-
-  // Reports keys nobody asked for. Call after every get().
-  void finish() {
-    if (!isMap_) return;
-    for (const auto& kv : node_) {
-      const auto key = kv.first.as<std::string>("");
-      if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
-      const auto hint = suggestKey(key, known_);
-      ctx_.error(kv.first, join(path_, key),
-                 "unknown key" + (hint.empty() ? std::string() : "; did you mean '" + hint + "'?"));
-    }
-  }
-
- private:
-  template <class F>
-  void scalar(const std::string& key, bool required, F&& parse, const std::string& expected) {
-    const YAML::Node v = get(key, required);
-    if (!v) return;
-    if (!v.IsScalar() || !parse(v.Scalar()))
-      ctx_.error(v, join(path_, key), "expected " + expected + ", got '" + describe(v) + "'");
-  }
-  static std::string describe(const YAML::Node& v) {
-    if (v.IsScalar()) return v.Scalar();
-    if (v.IsSequence()) return "a list";
-    if (v.IsMap()) return "a mapping";
-    return "nothing";
-  }
-
-  Ctx& ctx_;
-  YAML::Node node_;
-  std::string path_;
-  std::vector<std::string> known_;
-  bool present_ = false;
-  bool bad_ = false;
-  bool isMap_ = false;
-};
+using namespace detail;
 
 void readLatency(Ctx& ctx, const YAML::Node& node, const std::string& path, service::LatencySpec& out) {
   using service::LatencyDistribution;
   if (node.IsScalar()) {  // "latency: 5ms" means fixed
     const auto d = parseDuration(node.Scalar());
     if (!d) ctx.error(node, path, "expected a duration like 5ms or a mapping with a distribution");
-    else out.distribution = LatencyDistribution::fixed, out.value = *d;
+    else out.distribution = LatencyDistribution::fixed, out.value = ctx.scaled(*d);
     return;
   }
   MapReader r(ctx, node, path);
@@ -212,7 +49,7 @@ void readLatency(Ctx& ctx, const YAML::Node& node, const std::string& path, serv
       for (const auto& s : samples) {
         const auto d = s.IsScalar() ? parseDuration(s.Scalar()) : std::nullopt;
         if (!d) ctx.error(s, path + ".samples", "expected a duration like 5ms");
-        else out.samples.push_back(*d);
+        else out.samples.push_back(ctx.scaled(*d));
       }
   }
   r.finish();
@@ -347,103 +184,6 @@ LoadSpec readLoad(Ctx& ctx, const YAML::Node& node, const std::string& path) {
   return l;
 }
 
-// "> 5%" or "5%": the threshold above which a rollback trigger fires.
-std::string stripAbove(std::string s) {
-  if (s.rfind(">", 0) == 0) s.erase(0, 1);
-  while (!s.empty() && s.front() == ' ') s.erase(0, 1);
-  return s;
-}
-
-void readRollbackTrigger(Ctx& ctx, const YAML::Node& node, const std::string& path,
-                         std::vector<switcher::RollbackTrigger>& out) {
-  using switcher::RollbackTrigger;
-  RollbackTrigger t;
-  MapReader r(ctx, node, path);
-  int kinds = 0;
-  if (const auto v = r.get("error_rate")) {
-    ++kinds;
-    t.kind = RollbackTrigger::Kind::error_rate;
-    const auto p = v.IsScalar() ? parsePercent(stripAbove(v.Scalar())) : std::nullopt;
-    if (!p) ctx.error(v, path + ".error_rate", "expected a percentage like \"> 5%\"");
-    else t.error_rate = *p;
-  }
-  for (const auto& [key, q] : std::vector<std::pair<std::string, double>>{
-           {"p50", 0.5}, {"p90", 0.9}, {"p95", 0.95}, {"p99", 0.99}, {"p999", 0.999}}) {
-    if (const auto v = r.get(key)) {
-      ++kinds;
-      t.kind = RollbackTrigger::Kind::latency;
-      t.percentile = q;
-      t.min_requests = 1;
-      const auto d = v.IsScalar() ? parseDuration(stripAbove(v.Scalar())) : std::nullopt;
-      if (!d) ctx.error(v, path + "." + key, "expected a duration like \"> 100ms\"");
-      else t.max_latency = *d;
-    }
-  }
-  if (r.get("healthy_below")) {
-    ++kinds;
-    t.kind = RollbackTrigger::Kind::healthy_below;
-    r.integer("healthy_below", t.healthy_below, 1, 4096);
-  }
-  r.duration("window", t.window);
-  r.integer("min_requests", t.min_requests, 1, 1'000'000);
-  r.finish();
-  if (kinds != 1)
-    ctx.error(node, path, "a rollback trigger has exactly one of error_rate, p50..p999, healthy_below");
-  else
-    out.push_back(t);
-}
-
-void readSwitcherCore(Ctx& ctx, MapReader& sw, switcher::CoreOptions& core) {
-  sw.choice("policy", core.policy, {{"least_outstanding", switcher::Policy::least_outstanding},
-                                    {"round_robin", switcher::Policy::round_robin}});
-  sw.duration("drain_timeout", core.drain_timeout);
-  if (const auto hc = sw.get("health_check")) {
-    core.health_check.enabled = true;
-    MapReader h(ctx, hc, "switcher.health_check");
-    h.string("path", core.health_check.path);
-    h.duration("interval", core.health_check.interval);
-    h.duration("timeout", core.health_check.timeout);
-    h.duration("jitter", core.health_check.jitter);
-    h.integer("healthy_threshold", core.health_check.healthy_threshold, 1, 100);
-    h.integer("unhealthy_threshold", core.health_check.unhealthy_threshold, 1, 100);
-    h.finish();
-  }
-  {
-    MapReader o(ctx, sw.get("outlier"), "switcher.outlier");
-    o.integer("consecutive_5xx", core.outlier.consecutive_5xx, 0, 1000);
-    o.duration("ejection", core.outlier.ejection);
-    o.duration("max_ejection", core.outlier.max_ejection);
-    double pct = core.outlier.max_ejection_percent / 100.0;
-    o.percent("max_ejection_percent", pct);
-    core.outlier.max_ejection_percent = pct * 100.0;
-    o.finish();
-  }
-  if (const auto g = sw.get("switch")) {
-    MapReader r(ctx, g, "switcher.switch");
-    if (const auto v = r.get("require_healthy")) {
-      if (v.IsScalar() && v.Scalar() == "all") {
-        core.readiness.kind = switcher::ReadinessGate::Kind::all;
-      } else {
-        core.readiness.kind = switcher::ReadinessGate::Kind::at_least;
-        r.integer("require_healthy", core.readiness.count, 1, 4096);
-      }
-    }
-    r.finish();
-  }
-  if (const auto rb = sw.get("rollback")) {
-    MapReader r(ctx, rb, "switcher.rollback");
-    if (const auto on = r.get("on", true)) {
-      if (!on.IsSequence() || on.size() == 0) ctx.error(on, "switcher.rollback.on", "expected a list of triggers");
-      else
-        for (std::size_t i = 0; i < on.size(); ++i)
-          readRollbackTrigger(ctx, on[i], "switcher.rollback.on." + std::to_string(i), core.rollback.on);
-    }
-    r.duration("bake", core.rollback.bake);
-    r.duration("keep_previous_for", core.rollback.keep_previous_for);
-    r.finish();
-  }
-}
-
 std::optional<int> signalNumber(const std::string& name) {
   static const std::vector<std::pair<std::string, int>> kSignals = {
       {"SIGTERM", SIGTERM}, {"SIGKILL", SIGKILL}, {"SIGINT", SIGINT},
@@ -562,7 +302,7 @@ std::optional<Bound> parseBound(const std::string& text) {
 enum class Unit { count, duration, percent };
 
 // "< 300ms", "<= 5", "0", "< 1%": a comparison and a value in canonical units.
-std::optional<Bound> parseBoundOf(const std::string& text, Unit unit) {
+std::optional<Bound> parseBoundOf(const std::string& text, Unit unit, double time_scale) {
   std::string s = text;
   while (!s.empty() && s.back() == ' ') s.pop_back();
   std::size_t i = 0;
@@ -575,7 +315,7 @@ std::optional<Bound> parseBoundOf(const std::string& text, Unit unit) {
   if (unit == Unit::duration) {
     const auto d = parseDuration(number);
     if (!d) return std::nullopt;
-    value = toMillis(*d);
+    value = toMillis(*d) * time_scale;
   } else {
     const auto p = parsePercent(number);
     if (!p) return std::nullopt;
@@ -611,7 +351,7 @@ void readExpect(Ctx& ctx, const YAML::Node& node, Expectations& out) {
   for (const auto& k : kKnown) {
     const auto v = r.get(k.key);
     if (!v) continue;
-    const auto b = v.IsScalar() ? parseBoundOf(v.Scalar(), k.unit) : std::nullopt;
+    const auto b = v.IsScalar() ? parseBoundOf(v.Scalar(), k.unit, ctx.time_scale) : std::nullopt;
     if (!b) {
       const char* example = k.unit == Unit::count ? "'< 10' or 0" : k.unit == Unit::duration ? "'< 300ms'" : "'< 1%'";
       ctx.error(v, std::string("expect.") + k.key, std::string("expected a bound like ") + example);
@@ -696,6 +436,7 @@ void checkSemantics(Ctx& ctx, const YAML::Node& root, Scenario& s) {
 LoadOutcome loadFromNode(Ctx& ctx, const YAML::Node& root) {
   Scenario s;
   s.file = ctx.file;
+  s.time_scale = ctx.time_scale;
   MapReader r(ctx, root, "");
   r.string("name", s.name, true);
   r.string("description", s.description);
@@ -710,10 +451,7 @@ LoadOutcome loadFromNode(Ctx& ctx, const YAML::Node& root) {
   }
   {
     MapReader sw(ctx, r.get("switcher"), "switcher");
-    sw.choice("kind", s.switcher.kind, {{"builtin", std::string("builtin")}});
-    sw.choice("mode", s.switcher.mode, {{"l7", std::string("l7")}});
-    sw.duration("upstream_timeout", s.switcher.upstream_timeout);
-    readSwitcherCore(ctx, sw, s.switcher.core);
+    readSwitcherSection(ctx, sw, s.switcher);
     sw.finish();
   }
   if (const auto load = r.get("load", true)) {
@@ -791,7 +529,17 @@ std::string suggestKey(const std::string& word, const std::vector<std::string>& 
 
 LoadOutcome loadScenarioText(const std::string& text, const std::string& file_name,
                              const std::vector<std::string>& overrides) {
+  return loadScenarioText(text, file_name, LoadOptions{overrides, 1.0});
+}
+
+LoadOutcome loadScenarioText(const std::string& text, const std::string& file_name, const LoadOptions& options) {
+  const auto& overrides = options.overrides;
   Ctx ctx{file_name, {}};
+  if (!(options.time_scale > 0 && options.time_scale <= 100)) {
+    ctx.errors.push_back({"--time-scale", 0, 0, "", "must be above 0 and at most 100"});
+    return {std::nullopt, ctx.errors};
+  }
+  ctx.time_scale = options.time_scale;
   YAML::Node root;
   try {
     root = YAML::Load(text);
@@ -817,11 +565,15 @@ LoadOutcome loadScenarioText(const std::string& text, const std::string& file_na
 }
 
 LoadOutcome loadScenarioFile(const std::string& path, const std::vector<std::string>& overrides) {
+  return loadScenarioFile(path, LoadOptions{overrides, 1.0});
+}
+
+LoadOutcome loadScenarioFile(const std::string& path, const LoadOptions& options) {
   std::ifstream in(path);
   if (!in) return {std::nullopt, {{path, 0, 0, "", "cannot read the file"}}};
   std::ostringstream buf;
   buf << in.rdbuf();
-  return loadScenarioText(buf.str(), path, overrides);
+  return loadScenarioText(buf.str(), path, options);
 }
 
 }  // namespace cutover::scenario

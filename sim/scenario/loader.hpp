@@ -24,11 +24,21 @@ struct LoadOutcome {
   std::vector<Diagnostic> errors;
 };
 
+struct LoadOptions {
+  std::vector<std::string> overrides;
+  // --time-scale: every duration in the file (times of steps, the run's
+  // length, latencies, timeouts, windows, duration bounds under expect) is
+  // multiplied by it, after the overrides. Rates and counts are not scaled.
+  double time_scale = 1.0;
+};
+
 // overrides: "dotted.key=value" (value is YAML: 3, 500/s, "[a, b]"), applied
 // before validation; sequence items by index: load.0.rate=50/s.
 LoadOutcome loadScenarioFile(const std::string& path, const std::vector<std::string>& overrides = {});
 LoadOutcome loadScenarioText(const std::string& text, const std::string& file_name,
                              const std::vector<std::string>& overrides = {});
+LoadOutcome loadScenarioFile(const std::string& path, const LoadOptions& options);
+LoadOutcome loadScenarioText(const std::string& text, const std::string& file_name, const LoadOptions& options);
 
 // Closest of `candidates` to `word` within a small edit distance, or "".
 std::string suggestKey(const std::string& word, const std::vector<std::string>& candidates);

@@ -114,6 +114,7 @@ struct Scenario {
   std::string description;
   std::string lesson;
   std::uint64_t seed = 1;
+  double time_scale = 1.0;  // --time-scale the file was loaded with (already applied)
   Duration duration = 10s;
   std::vector<ServiceGroup> services;
   SwitcherSpec switcher;

@@ -1,0 +1,50 @@
+// `cutover switcher --config FILE` (sim/scenario/switcher_config.hpp).
+#include <fmt/format.h>
+
+#include <chrono>
+#include <thread>
+
+#include "sim/cli/commands.hpp"
+#include "sim/core/clock.hpp"
+#include "sim/scenario/switcher_config.hpp"
+#include "sim/switcher/proxy.hpp"
+
+namespace cutover::cli {
+
+int cmdSwitcher(const std::string& config_file, bool quiet, const std::atomic<int>& interrupted) {
+  auto loaded = scenario::loadSwitcherConfigFile(config_file);
+  for (const auto& e : loaded.errors) fmt::print(stderr, "error: {}\n", e.str());
+  if (!loaded.config) return kExitBadInput;
+  const auto& c = *loaded.config;
+
+  switcher::ProxyOptions po;
+  po.host = c.listen_host;
+  po.port = c.listen_port;
+  po.upstream_timeout = c.switcher.upstream_timeout;
+  po.seed = c.seed;
+  po.core = c.switcher.core;
+  switcher::Proxy proxy(po);
+  std::string error;
+  if (!proxy.start(&error)) {
+    fmt::print(stderr, "error: switcher: cannot listen on {}:{}: {}\n", c.listen_host, c.listen_port, error);
+    return 3;
+  }
+  for (const auto& b : c.backends) proxy.addBackend(b.pool, b.instance, b.port);
+  if (!c.active.empty()) {
+    const auto r = proxy.switchTo(c.active);
+    if (!r.ok && !quiet) fmt::print(stderr, "switch to {} refused: {}\n", c.active, r.reason);
+  }
+  fmt::print(stderr, "switcher port {} admin port {}\n", proxy.port(), 0);
+  const auto start = monoNow();
+  while (interrupted.load() == 0) {
+    for (const auto& e : proxy.takeEvents())
+      if (!quiet)
+        fmt::print(stderr, "{:>9.3f} s  {:<18} {:<8} {}\n", toSeconds(e.at - start), e.kind, e.pool, e.detail);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // event printing cadence, not synchronisation
+  }
+  proxy.stop();
+  if (!quiet) fmt::print(stderr, "switcher stopped ({})\n", interrupted.load() == 2 ? "SIGINT" : "SIGTERM");
+  return 0;
+}
+
+}  // namespace cutover::cli
