@@ -95,6 +95,7 @@ struct RunResult {
   std::string mode = "live";
   std::uint64_t seed = 0;
   double duration_s = 0;
+  double time_scale = 1.0;  // --time-scale the scenario was loaded with
   std::string started_utc;  // wall-clock start, ISO 8601 (for humans only)
   RunSummary summary;
   std::map<std::string, double> measures;  // switch_latency_ms, drain_time_ms, ...

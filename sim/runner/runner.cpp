@@ -66,6 +66,7 @@ struct Instance {
   std::string lifecycle_path;
   Instant spawned_at{};
   std::optional<Instant> kill_at;  // stop: SIGKILL then, if still alive
+  int number = 0;                  // the n of <pool>-<n>
 };
 
 struct LoadRun {
@@ -115,6 +116,10 @@ class LiveRun {
 
   bool setup();
   void startPool(const std::string& pool);
+  void spawnInstance(const scenario::ServiceGroup& g, int number);
+  void scale(const scenario::ScaleAction& a, Instant now);
+  bool poolHealthy(const std::string& pool);
+  void fireDue(Instant now);
   void watchInstances();
   void reapChildren();
   void pullSwitcherEvents();
@@ -138,36 +143,68 @@ class LiveRun {
   std::vector<std::unique_ptr<LoadRun>> loads_;
   std::string active_;
   Instant last_progress_{};
+  std::optional<Timeline> timeline_;  // from t=0
 };
 
 void LiveRun::startPool(const std::string& pool) {
   const auto* g = sc_.service(pool);
   CUTOVER_ASSERT(g != nullptr);  // checked by the loader
+  for (int i = 1; i <= g->instances; ++i) spawnInstance(*g, i);
+}
+
+void LiveRun::spawnInstance(const scenario::ServiceGroup& g, int number) {
   const auto logDir = std::filesystem::path(opt_.out_dir) / "logs";
   std::filesystem::create_directories(logDir);
-  const std::string spec = service::toJson(g->behaviour).dump();
-  for (int i = 1; i <= g->instances; ++i) {
-    Instance in;
-    in.group = g;
-    in.info.id = fmt::format("{}-{}", pool, i);
-    in.info.pool = pool;
-    in.info.version = g->behaviour.version;
-    const std::vector<std::string> argv = {
-        opt_.self_exe, "fake-service", "--instance", in.info.id, "--ready-fd", "3",
-        "--seed", std::to_string(sc_.seed * 1000 + instances_.size()), "--spec-json", spec,
-        "--control-fd", "4", "--lifecycle-log", (logDir / (in.info.id + ".lifecycle")).string()};
-    in.lifecycle_path = argv.back();
-    in.spawned_at = monoNow();
-    auto pid = supervisor_.spawn(in.info.id, argv, (logDir / (in.info.id + ".log")).string(), &in.ready_fd,
-                                 &in.control_fd);
-    if (!pid) {
-      invalid_.push_back(pid.error().message);
-      in.state = Instance::State::failed;
-    } else {
-      in.info.pid = pid.value();
-      event(in.spawned_at, "runner", "spawned", in.info.id, fmt::format("pid {}", in.info.pid));
-    }
-    instances_.push_back(std::move(in));
+  const std::string spec = service::toJson(g.behaviour).dump();
+  Instance in;
+  in.group = &g;
+  in.number = number;
+  in.info.id = fmt::format("{}-{}", g.name, number);
+  in.info.pool = g.name;
+  in.info.version = g.behaviour.version;
+  const std::vector<std::string> argv = {
+      opt_.self_exe, "fake-service", "--instance", in.info.id, "--ready-fd", "3",
+      "--seed", std::to_string(sc_.seed * 1000 + instances_.size()), "--spec-json", spec,
+      "--control-fd", "4", "--lifecycle-log", (logDir / (in.info.id + ".lifecycle")).string()};
+  in.lifecycle_path = argv.back();
+  in.spawned_at = monoNow();
+  auto pid = supervisor_.spawn(in.info.id, argv, (logDir / (in.info.id + ".log")).string(), &in.ready_fd,
+                               &in.control_fd);
+  if (!pid) {
+    invalid_.push_back(pid.error().message);
+    in.state = Instance::State::failed;
+  } else {
+    in.info.pid = pid.value();
+    event(in.spawned_at, "runner", "spawned", in.info.id, fmt::format("pid {}", in.info.pid));
+  }
+  instances_.push_back(std::move(in));
+}
+
+// scale: start instances up to the count, or take the highest-numbered live
+// ones out of the switcher, then stop them (SIGTERM, grace, SIGKILL).
+void LiveRun::scale(const scenario::ScaleAction& a, Instant now) {
+  const auto* g = sc_.service(a.pool);
+  CUTOVER_ASSERT(g != nullptr);
+  std::vector<Instance*> live;
+  int highest = 0;
+  for (auto& in : instances_) {
+    if (in.info.pool != a.pool) continue;
+    highest = std::max(highest, in.number);
+    if (in.state != Instance::State::exited && in.state != Instance::State::failed && !in.kill_at)
+      live.push_back(&in);
+  }
+  const int have = static_cast<int>(live.size());
+  if (a.instances > have) {
+    for (int i = 0; i < a.instances - have; ++i) spawnInstance(*g, highest + 1 + i);
+    return;
+  }
+  std::sort(live.begin(), live.end(), [](const Instance* x, const Instance* y) { return x->number > y->number; });
+  for (int i = 0; i < have - a.instances; ++i) {
+    Instance* in = live[static_cast<std::size_t>(i)];
+    proxy_.removeBackend(in->info.id);
+    supervisor_.signal(in->info.pid, SIGTERM);
+    in->kill_at = now + in->group->stop_grace;
+    event(now, "runner", "scaled_down", in->info.id, "removed from the switcher, then SIGTERM");
   }
 }
 
@@ -230,7 +267,7 @@ bool LiveRun::setup() {
   std::string first;
   for (const auto& step : sc_.timeline) {
     const auto* start = std::get_if<scenario::StartAction>(&step.action);
-    if (step.at != Duration::zero() || !start) continue;
+    if (step.at != Duration::zero() || !start || step.when) continue;
     if (first.empty()) first = start->pool;
     startPool(start->pool);
   }
@@ -312,6 +349,40 @@ void LiveRun::fire(const scenario::TimelineStep& step) {
     event(now, "timeline", "rollback", active_);
     const auto r = proxy_.rollback();
     if (!r.ok) event(monoNow(), "runner", "rollback_failed", active_, r.reason);
+  } else if (const auto* sc = std::get_if<scenario::ScaleAction>(&step.action)) {
+    event(now, "timeline", "scale", sc->pool, fmt::format("to {} instances", sc->instances));
+    scale(*sc, now);
+  }
+}
+
+// `healthy: P`: every started, not stopping, instance of P is ready and the
+// switcher routes to it.
+bool LiveRun::poolHealthy(const std::string& pool) {
+  std::size_t expected = 0;
+  for (const auto& in : instances_) {
+    if (in.info.pool != pool || in.state == Instance::State::exited || in.kill_at) continue;
+    if (in.state != Instance::State::ready) return false;
+    ++expected;
+  }
+  if (expected == 0) return false;
+  std::size_t routable = 0;
+  for (const auto& b : proxy_.backends())
+    if (b.pool == pool && b.healthy && !b.ejected) ++routable;
+  return routable >= expected;
+}
+
+void LiveRun::fireDue(Instant now) {
+  const Duration elapsed = now - t0_;
+  for (const auto& step : timeline_->due(elapsed, [this](const std::string& p) { return poolHealthy(p); })) {
+    if (step.when) event(now, "timeline", "condition_met", step.when->text, scenario::describeAction(step.action));
+    fire(step);
+  }
+  for (const auto& step : timeline_->missed(elapsed)) {
+    const auto what = fmt::format("step '{}' waiting for '{}' did not happen: condition not met within {}",
+                                  scenario::describeAction(step.action), step.when->text,
+                                  formatDuration(step.when->within));
+    event(now, "timeline", "condition_missed", step.when->text, what);
+    invalid_.push_back(what);
   }
 }
 
@@ -339,6 +410,7 @@ void LiveRun::sendControl(const std::string& target, const std::vector<std::stri
 void LiveRun::pullSwitcherEvents() {
   for (const auto& e : proxy_.takeEvents()) {
     event(e.at, "switcher", e.kind, e.pool, e.detail);
+    if (timeline_) timeline_->observe(e.kind, e.pool, e.at - t0_);
     if (e.kind == "switched" || e.kind == "rollback") active_ = e.pool;
   }
 }
@@ -358,6 +430,7 @@ RunResult LiveRun::run() {
   r.scenario_file = sc_.file;
   r.seed = sc_.seed;
   r.duration_s = toSeconds(sc_.duration);
+  r.time_scale = sc_.time_scale;
   r.started_utc = utcNow();
   t0_ = monoNow();
   if (setup()) {
@@ -367,19 +440,22 @@ RunResult LiveRun::run() {
     for (auto& in : instances_)
       if (in.info.ready_s) *in.info.ready_s -= toSeconds(t0_ - setupStart);
     startLoad();
-    Timeline timeline(sc_.timeline);
-    // The starts at 0s ran in setup; other steps at 0s fire now.
-    for (const auto& step : timeline.due(Duration::zero()))
-      if (!std::holds_alternative<scenario::StartAction>(step.action)) fire(step);
+    // The timed starts at 0s ran in setup; the rest of the timeline from here.
+    std::vector<scenario::TimelineStep> rest;
+    for (const auto& step : sc_.timeline)
+      if (step.when || step.at != Duration::zero() || !std::holds_alternative<scenario::StartAction>(step.action))
+        rest.push_back(step);
+    timeline_.emplace(std::move(rest));
+    fireDue(t0_);
     const auto allLoadsDone = [&] {
       return std::all_of(loads_.begin(), loads_.end(), [](const auto& l) { return l->finished.load(); });
     };
     while (!interrupted()) {
       const auto now = monoNow();
-      for (const auto& step : timeline.due(now - t0_)) fire(step);
       watchInstances();
       reapChildren();
       pullSwitcherEvents();
+      fireDue(now);
       for (auto& in : instances_)
         if (in.kill_at && now >= *in.kill_at && in.state != Instance::State::exited) {
           in.kill_at.reset();
@@ -389,10 +465,14 @@ RunResult LiveRun::run() {
       progress(now);
       if (now - t0_ >= sc_.duration && allLoadsDone()) break;
       auto wake = now + kLoopTick;
-      if (const auto next = timeline.nextDeadline()) wake = std::min(wake, t0_ + *next);
+      if (const auto next = timeline_->nextDeadline(now - t0_)) wake = std::min(wake, t0_ + *next);
       std::this_thread::sleep_for(std::max(Duration::zero(), wake - monoNow()));
     }
   }
+  if (timeline_ && !interrupted())
+    for (const auto& step : timeline_->pending())
+      invalid_.push_back(fmt::format("step '{}' waiting for '{}' did not happen before the end of the run",
+                                     scenario::describeAction(step.action), step.when->text));
   if (interrupted()) {
     const int sig = opt_.interrupted->load();
     invalid_.push_back(fmt::format("interrupted by {} at {:.3f} s", sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", since0(monoNow())));

@@ -220,11 +220,45 @@ FaultAction readFault(Ctx& ctx, const YAML::Node& node, const std::string& path)
   return f;
 }
 
+std::optional<Condition> readCondition(Ctx& ctx, const YAML::Node& node, const std::string& path) {
+  Condition c;
+  MapReader r(ctx, node, path);
+  int kinds = 0;
+  for (const auto& [key, kind] : std::vector<std::pair<std::string, Condition::Kind>>{
+           {"healthy", Condition::Kind::healthy}, {"drained", Condition::Kind::drained},
+           {"switched", Condition::Kind::switched}}) {
+    if (const auto v = r.get(key)) {
+      ++kinds;
+      c.kind = kind;
+      if (!v.IsScalar() || v.Scalar().empty()) ctx.error(v, path + "." + key, "expected a pool name");
+      else c.pool = v.Scalar(), c.text = key + ": " + c.pool;
+    }
+  }
+  if (r.get("rolled_back")) {
+    ++kinds;
+    bool yes = true;
+    r.boolean("rolled_back", yes);
+    if (!yes) ctx.error(node, path + ".rolled_back", "only 'rolled_back: true' can be waited for");
+    c.kind = Condition::Kind::rolled_back;
+    c.text = "rolled_back";
+  }
+  r.duration("within", c.within);
+  r.finish();
+  if (c.within <= Duration::zero()) ctx.error(node, path + ".within", "must be above 0");
+  if (kinds != 1) {
+    ctx.error(node, path, "a condition has exactly one of healthy, drained, switched, rolled_back");
+    return std::nullopt;
+  }
+  return c;
+}
+
 std::optional<TimelineStep> readStep(Ctx& ctx, const YAML::Node& node, const std::string& path) {
   TimelineStep step;
   step.loc = locOf(node);
   MapReader r(ctx, node, path);
-  r.duration("at", step.at, true);
+  const auto when = r.get("when");
+  r.duration("at", step.at, !when);
+  if (when) step.when = readCondition(ctx, when, path + ".when");
   int actions = 0;
   if (const auto v = r.get("start")) {
     ++actions;
@@ -269,9 +303,18 @@ std::optional<TimelineStep> readStep(Ctx& ctx, const YAML::Node& node, const std
     ++actions;
     step.action = readFault(ctx, v, path + ".fault");
   }
+  if (const auto v = r.get("scale")) {
+    ++actions;
+    ScaleAction a;
+    MapReader sr(ctx, v, path + ".scale");
+    sr.string("pool", a.pool, true);
+    sr.integer("instances", a.instances, 0, 64, true);
+    sr.finish();
+    step.action = a;
+  }
   r.finish();
   if (actions != 1) {
-    ctx.error(node, path, actions == 0 ? "a step needs one action: start, switch, signal, stop, kill, fault, heal or rollback"
+    ctx.error(node, path, actions == 0 ? "a step needs one action: start, switch, signal, stop, kill, fault, heal, rollback or scale"
                                        : "a step takes exactly one action");
     return std::nullopt;
   }
@@ -385,12 +428,19 @@ void checkSemantics(Ctx& ctx, const YAML::Node& root, Scenario& s) {
   std::set<std::string> pools;
   for (const auto& g : s.services) pools.insert(g.name);
   std::vector<std::string> names(pools.begin(), pools.end());
-  std::set<std::string> started;
+  std::set<std::string> started;  // by timed steps so far
+  std::set<std::string> startedAnywhere;
+  for (const auto& step : s.timeline)
+    if (const auto* a = std::get_if<StartAction>(&step.action)) startedAnywhere.insert(a->pool);
   std::stable_sort(s.timeline.begin(), s.timeline.end(),
                    [](const TimelineStep& a, const TimelineStep& b) { return a.at < b.at; });
+  std::set<std::string> startedOnce;
   for (std::size_t i = 0; i < s.timeline.size(); ++i) {
     const auto& step = s.timeline[i];
     const std::string key = "timeline";
+    // A step with `when:` has no place in time order: what it needs must be
+    // started by some step; a timed step needs it started before it.
+    const auto& before = step.when ? startedAnywhere : started;
     if (step.at > s.duration)
       where(step.loc, key + ".at", "step at " + formatDuration(step.at) + " is after the end of the run (" +
                                        formatDuration(s.duration) + ")");
@@ -398,13 +448,19 @@ void checkSemantics(Ctx& ctx, const YAML::Node& root, Scenario& s) {
       const auto hint = suggestKey(p, names);
       where(step.loc, k, "no service named '" + p + "'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
     };
+    if (step.when && step.when->kind != Condition::Kind::rolled_back) {
+      const auto& p = step.when->pool;
+      if (!pools.count(p)) unknownPool(p, key + ".when");
+      else if (!startedAnywhere.count(p)) where(step.loc, key + ".when", "'" + p + "' is never started");
+    }
     if (const auto* a = std::get_if<StartAction>(&step.action)) {
       if (!pools.count(a->pool)) unknownPool(a->pool, key + ".start");
-      else if (!started.insert(a->pool).second)
+      else if (!startedOnce.insert(a->pool).second)
         where(step.loc, key + ".start", "'" + a->pool + "' is already started");
+      if (!step.when) started.insert(a->pool);
     } else if (const auto* sw = std::get_if<SwitchAction>(&step.action)) {
       if (!pools.count(sw->pool)) unknownPool(sw->pool, key + ".switch");
-      else if (!started.count(sw->pool))
+      else if (!before.count(sw->pool))
         where(step.loc, key + ".switch", "switch to '" + sw->pool + "' before any step starts it");
     } else {
       std::string target;
@@ -413,17 +469,20 @@ void checkSemantics(Ctx& ctx, const YAML::Node& root, Scenario& s) {
       if (const auto* st = std::get_if<StopAction>(&step.action)) target = st->target, k += ".stop";
       if (const auto* f = std::get_if<FaultAction>(&step.action)) target = f->target, k += ".fault.target";
       if (const auto* h = std::get_if<HealAction>(&step.action)) target = h->target, k += ".heal";
+      if (const auto* sc = std::get_if<ScaleAction>(&step.action)) target = sc->pool, k += ".scale.pool";
       if (!target.empty()) {
         const auto dash = target.rfind('-');
         const std::string pool =
             pools.count(target) || dash == std::string::npos ? target : target.substr(0, dash);
         if (!pools.count(pool)) unknownPool(target, k);
-        else if (!started.count(pool)) where(step.loc, k, "'" + pool + "' is not started before this step");
+        else if (!before.count(pool)) where(step.loc, k, "'" + pool + "' is not started before this step");
       }
     }
   }
-  const bool startsAtZero = !s.timeline.empty() && s.timeline.front().at == Duration::zero() &&
-                            std::holds_alternative<StartAction>(s.timeline.front().action);
+  const auto firstTimed = std::find_if(s.timeline.begin(), s.timeline.end(),
+                                       [](const TimelineStep& st) { return !st.when; });
+  const bool startsAtZero = firstTimed != s.timeline.end() && firstTimed->at == Duration::zero() &&
+                            std::holds_alternative<StartAction>(firstTimed->action);
   if (!startsAtZero)
     where(locOf(root["timeline"]), "timeline", "the first step must start a pool at 0s (it takes the first traffic)");
   for (std::size_t i = 0; i < s.load.size(); ++i)
@@ -502,6 +561,22 @@ bool Bound::holds(double measured) const {
     case Compare::gt: return measured > value;
   }
   return false;
+}
+
+std::string describeAction(const Action& action) {
+  struct V {
+    std::string operator()(const StartAction& a) const { return "start " + a.pool; }
+    std::string operator()(const SwitchAction& a) const { return "switch " + a.pool; }
+    std::string operator()(const SignalAction& a) const { return a.signal_name + " " + a.target; }
+    std::string operator()(const StopAction& a) const { return "stop " + a.target; }
+    std::string operator()(const FaultAction& a) const { return "fault " + a.target + " (" + a.text + ")"; }
+    std::string operator()(const HealAction& a) const { return "heal " + a.target; }
+    std::string operator()(const RollbackAction&) const { return "rollback"; }
+    std::string operator()(const ScaleAction& a) const {
+      return "scale " + a.pool + " to " + std::to_string(a.instances);
+    }
+  };
+  return std::visit(V{}, action);
 }
 
 const ServiceGroup* Scenario::service(const std::string& pool) const {

@@ -74,14 +74,37 @@ struct StopAction { std::string target; };
 struct FaultAction { std::string target; std::vector<std::string> commands; std::string text; };
 struct HealAction { std::string target; };
 struct RollbackAction {};  // a manual rollback through the switcher
+// Sets the pool's instance count: new instances start (and join the switcher
+// once ready); surplus ones (highest numbers first) leave the switcher, then
+// get SIGTERM and, after the grace period, SIGKILL.
+struct ScaleAction { std::string pool; int instances = 1; };
 using Action = std::variant<StartAction, SwitchAction, SignalAction, StopAction, FaultAction, HealAction,
-                            RollbackAction>;
+                            RollbackAction, ScaleAction>;
+
+// `when:` of a step: it fires once the condition holds, at or after its
+// `at` (default 0s), and at most `within` after that; otherwise the run is
+// invalid (the scenario did not happen as written).
+//   healthy: P      every started instance of P is ready and routable
+//   drained: P      the switcher reported P drained (or its drain timed out)
+//   switched: P     the switcher made P active
+//   rolled_back     the switcher rolled back
+struct Condition {
+  enum class Kind { healthy, drained, switched, rolled_back };
+  Kind kind = Kind::healthy;
+  std::string pool;  // "" for rolled_back
+  Duration within = 30s;
+  std::string text;  // as written, for messages: "drained: blue"
+};
 
 struct TimelineStep {
   Duration at = 0s;
+  std::optional<Condition> when;
   Action action;
   SourceLoc loc;
 };
+
+// "stop blue", "switch green": the action of a step, for messages.
+std::string describeAction(const Action& action);
 
 // A bound on a measured number: "< 300ms", "<= 5", "0" (meaning == 0).
 enum class Compare { lt, le, eq, ge, gt };
