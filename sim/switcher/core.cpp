@@ -9,15 +9,6 @@
 
 namespace cutover::switcher {
 
-std::string_view routeErrorName(RouteError e) {
-  switch (e) {
-    case RouteError::none: return "none";
-    case RouteError::no_active_pool: return "no_active_pool";
-    case RouteError::no_backend: return "no_backend";
-  }
-  return "unknown";
-}
-
 Core::Core(CoreOptions options, Rng rng)
     : options_(std::move(options)), watch_(std::make_unique<RollbackWatch>(options_.rollback)), rng_(rng) {
   CUTOVER_ASSERT(options_.max_backends > 0 && options_.max_backends < kNoBackend);
@@ -89,6 +80,7 @@ bool Core::addBackend(const std::string& pool, const std::string& instance, std:
   backend_by_instance_[instance] = id;
   emit(now, "backend_added", pool,
        instance + " on port " + std::to_string(port) + (healthy ? "" : " (starts unhealthy)"));
+  if (healthy) healthImproved(now);
   return true;
 }
 
@@ -120,60 +112,7 @@ bool Core::setHealthy(const std::string& instance, bool healthy, Instant now) {
   return true;
 }
 
-// ---- routing -------------------------------------------------------------------
-
-BackendId Core::pickRoundRobin(Pool& pool) {
-  const std::size_t n = pool.members.size();
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::size_t at = (pool.cursor + i) % n;
-    const BackendId id = pool.members[at];
-    if (!routable(slots_[id])) continue;
-    pool.cursor = (at + 1) % n;
-    return id;
-  }
-  return kNoBackend;
-}
-
-BackendId Core::pickLeastOutstanding(Pool& pool) {
-  const std::size_t n = pool.members.size();
-  BackendId best = kNoBackend;
-  std::size_t best_at = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::size_t at = (pool.cursor + i) % n;
-    const BackendId id = pool.members[at];
-    const Slot& s = slots_[id];
-    if (!routable(s)) continue;
-    if (best == kNoBackend || s.in_flight < slots_[best].in_flight) {
-      best = id;
-      best_at = at;
-      if (s.in_flight == 0) break;  // cannot do better; first in round robin order
-    }
-  }
-  if (best != kNoBackend) pool.cursor = (best_at + 1) % n;
-  return best;
-}
-
-Route Core::route(Instant now, std::uint64_t /*connection*/) {
-  Route r;
-  if (active_ == kNoPool) {
-    r.error = RouteError::no_active_pool;
-    return r;
-  }
-  Pool& pool = pools_[active_];
-  const BackendId id = options_.policy == Policy::round_robin ? pickRoundRobin(pool)
-                                                              : pickLeastOutstanding(pool);
-  if (id == kNoBackend) {
-    r.error = RouteError::no_backend;
-    if (bake_) sample(active_, now, true, std::nullopt);  // a switcher error of the new pool
-    return r;
-  }
-  Slot& s = slots_[id];
-  ++s.in_flight;
-  ++pool.in_flight;
-  r.backend = id;
-  r.port = s.port;
-  return r;
-}
+// ---- finished requests (routing is in core_route.cpp) ----------------------------
 
 void Core::onRequestDone(BackendId backend, Instant now, Upstream outcome) {
   done(backend, now, outcome, std::nullopt);
@@ -187,15 +126,8 @@ void Core::done(BackendId backend, Instant now, Upstream outcome, std::optional<
   CUTOVER_ASSERT(backend < slots_.size());
   Slot& s = slots_[backend];
   CUTOVER_ASSERT(s.used && s.in_flight > 0);
-  Pool& pool = pools_[s.pool];
-  CUTOVER_ASSERT(pool.in_flight > 0);
-  --s.in_flight;
-  --pool.in_flight;
-  if (pool.draining && pool.in_flight == 0) {
-    pool.draining = false;
-    emit(now, "drained", pool.name, "drain time " + formatDuration(now - pool.drain_started));
-  }
   const PoolIndex p = s.pool;
+  release(backend, now);
   if (!s.removed) noteOutcome(backend, outcome, now);
   releaseIfIdle(backend);
   if (bake_ && p == active_ && outcome != Upstream::cancelled)
@@ -236,20 +168,34 @@ void Core::startDrain(PoolIndex index, Instant now) {
 
 SwitchResult Core::switchTo(const std::string& pool, Instant now) {
   emit(now, "switch_requested", pool, active_ == kNoPool ? "from none" : "from " + pools_[active_].name);
+  cancelPending(now, "cancelled by a later switch to " + pool);
   const PoolIndex target = poolIndex(pool);
   std::optional<std::string> failure;
   if (target == kNoPool) failure = "unknown pool " + pool;
   else failure = readinessFailure(pools_[target]);
+  const Duration wait = options_.readiness.wait;
+  if (failure && target != kNoPool && wait > Duration{0}) {
+    pending_ = PendingSwitch{target, now, now + wait};
+    emit(now, "switch_pending", pool, *failure + "; waiting up to " + formatDuration(wait));
+    return SwitchResult{false, *failure, true};
+  }
   if (failure) {
     emit(now, "switch_refused", pool, *failure);
     return SwitchResult{false, *failure};
   }
+  commitSwitch(target, now, active_ == kNoPool ? "from none" : "from " + pools_[active_].name);
+  return SwitchResult{true, ""};
+}
+
+// The switch itself, once the gate held: `target` becomes active, the pool
+// that was drains and is kept for rollback; a bake starts.
+void Core::commitSwitch(PoolIndex target, Instant now, std::string detail) {
   if (target == active_) {
-    emit(now, "switched", pool, "already active");
-    return SwitchResult{true, ""};
+    emit(now, "switched", pools_[target].name, "already active");
+    return;
   }
   const PoolIndex previous = active_;
-  activate(target, now, "switched", previous == kNoPool ? "from none" : "from " + pools_[previous].name);
+  activate(target, now, "switched", std::move(detail));
   if (previous != kNoPool) {
     previous_ = previous;
     previous_until_ = now + options_.rollback.keep_previous_for;
@@ -259,7 +205,45 @@ SwitchResult Core::switchTo(const std::string& pool, Instant now) {
       checkRollback(now);  // e.g. a healthy floor that already fails
     }
   }
-  return SwitchResult{true, ""};
+}
+
+// ---- readiness wait --------------------------------------------------------------
+
+void Core::cancelPending(Instant now, const std::string& why) {
+  if (!pending_) return;
+  const PoolIndex target = pending_->target;
+  pending_.reset();
+  emit(now, "switch_refused", pools_[target].name, why);
+}
+
+void Core::checkPending(Instant now) {
+  if (!pending_ || readinessFailure(pools_[pending_->target])) return;
+  const PendingSwitch p = *pending_;
+  pending_.reset();
+  commitSwitch(p.target, now,
+               (active_ == kNoPool ? "from none" : "from " + pools_[active_].name) +
+                   " (readiness gate met after " + formatDuration(now - p.since) + ")");
+}
+
+void Core::pendingTimer(Instant now) {
+  checkPending(now);
+  if (!pending_ || now < pending_->deadline) return;
+  const PoolIndex target = pending_->target;
+  pending_.reset();
+  const auto failure = readinessFailure(pools_[target]);
+  emit(now, "switch_refused", pools_[target].name,
+       "readiness gate still not met after " + formatDuration(options_.readiness.wait) +
+           (failure ? ": " + *failure : ""));
+}
+
+void Core::healthImproved(Instant now) {
+  checkPending(now);
+  updatePanic(now);
+}
+
+const std::string& Core::pendingPool() const {
+  static const std::string kNone;
+  return pending_ ? pools_[pending_->target].name : kNone;
 }
 
 // Makes `target` active at once and drains the pool that was; no gate.
@@ -274,11 +258,13 @@ void Core::activate(PoolIndex target, Instant now, const char* kind, std::string
   if (was_draining) detail += " (its drain cancelled)";
   emit(now, kind, next.name, std::move(detail));
   if (previous != kNoPool) startDrain(previous, now);
+  updatePanic(now);
 }
 
 // ---- rollback --------------------------------------------------------------------------
 
 SwitchResult Core::rollback(Instant now, const std::string& reason) {
+  cancelPending(now, "cancelled by a rollback");
   const std::string from = activePool();
   std::optional<std::string> failure;
   if (previous_ == kNoPool || now >= previous_until_) failure = "no previous pool kept";
@@ -332,12 +318,14 @@ std::optional<Instant> Core::nextDeadline() const {
   }
   if (bake_) consider(*bake_);
   if (previous_ != kNoPool) consider(previous_until_);
+  if (pending_) consider(pending_->deadline);
   return next;
 }
 
 void Core::onTimeout(Instant now) {
   endEjections(now);
   dueHealthChecks(now);
+  pendingTimer(now);
   bakeTimers(now);
   for (Pool& p : pools_) {
     if (!p.draining || p.drain_deadline > now) continue;

@@ -69,6 +69,39 @@
 // keeps a slow backend from collecting a queue); least outstanding breaks
 // ties in round robin order, starting after the backend picked last.
 //
+// Mode (CoreOptions::mode): l7 (default) routes every request on its own.
+//   l4 pins a client connection (route's `connection`, nonzero, chosen by the
+//   shell) to the backend picked for its first request, as kube-proxy and
+//   conntrack do: every later request of that connection goes there, even
+//   after a switch, whatever its health (conntrack does not know it). The pin
+//   holds one in-flight count on the backend and its pool until
+//   closeConnection, so an old pool is drained when its pinned connections
+//   close (or at drain_timeout). A pinned backend that was removed (or
+//   replaced) answers pinned_backend_gone, like a stale conntrack entry (the
+//   shell: a marked 502); a dead one fails at connect. At most max_pins pins;
+//   past it a connection is routed per request. No retry on another backend.
+//
+// Panic (CoreOptions::panic, Envoy's panic routing): when the active pool
+//   has backends but none routable, route among all of them anyway: panic
+//   (once, when it starts); panic_ended when the active pool has a routable
+//   backend again (or another pool becomes active). Off: no_backend (503).
+//
+// Readiness wait (ReadinessGate::wait): 0 refuses a switch at once when the
+//   gate does not hold. Above 0, switchTo answers ok=false, pending=true:
+//   switch_pending; the switch happens (switched) the moment the gate holds
+//   (a health change, an ejection ending, a backend added), or at
+//   the deadline switch_refused ("readiness gate still not met after <wait>").
+//   A later switchTo or rollback cancels a pending switch: switch_refused
+//   ("cancelled by ..."). So every switch_requested ends in exactly one
+//   switched or switch_refused.
+//
+// Retry (CoreOptions::retry): mayRetry says whether a request whose upstream
+//   connect failed, or that was reset before any response byte, is retried:
+//   enabled, l7, an idempotent method (GET HEAD OPTIONS PUT DELETE TRACE),
+//   fewer than `attempts` retries so far. routeRetry then picks another
+//   routable backend of the same pool as the one tried (no panic); the shell
+//   reports the failed attempt with onRequestDone after routeRetry.
+//
 // Backend handles (BackendId) are indexes into a slot table. A removed
 // backend keeps its slot while requests are in flight on it, so
 // onRequestDone stays valid; the slot is reused only once it is idle.
@@ -100,6 +133,19 @@ struct ReadinessGate {
   enum class Kind : std::uint8_t { at_least, all };
   Kind kind = Kind::at_least;
   std::size_t count = 1;  // for at_least; `all` also needs at least one backend
+  // 0: refuse at once when the gate does not hold. Above 0: switch_pending, and
+  // switch the moment it holds, or switch_refused at this deadline.
+  Duration wait{0};
+};
+
+// l7: per-request routing. l4: a client connection is pinned to one backend.
+enum class Mode : std::uint8_t { l7, l4 };
+std::string_view modeName(Mode m);
+
+// Retry on another backend of the same pool (scenario key switcher.retry).
+struct RetryOptions {
+  bool enabled = true;
+  std::uint32_t attempts = 1;  // retries per request on another backend
 };
 
 // Active health checks (scenario key switcher.health_check). Our defaults are
@@ -160,6 +206,9 @@ struct RollbackOptions {
 
 struct CoreOptions {
   Policy policy = Policy::least_outstanding;
+  Mode mode = Mode::l7;
+  bool panic = false;  // route among all backends of the active pool when none is routable
+  RetryOptions retry{};
   Duration drain_timeout = std::chrono::seconds(30);
   ReadinessGate readiness{};
   HealthCheckOptions health_check{};
@@ -167,9 +216,10 @@ struct CoreOptions {
   RollbackOptions rollback{};
   std::size_t max_backends = 4096;  // slots, live and draining-removed
   std::size_t max_events = 65536;   // queued until taken; the oldest are dropped past it
+  std::size_t max_pins = 65536;     // l4: pinned connections; past it, routed per request
 };
 
-enum class RouteError : std::uint8_t { none, no_active_pool, no_backend };
+enum class RouteError : std::uint8_t { none, no_active_pool, no_backend, pinned_backend_gone };
 std::string_view routeErrorName(RouteError e);
 
 struct Route {
@@ -224,8 +274,19 @@ class Core {
   // Health as decided by a checker; unhealthy backends get no new requests.
   bool setHealthy(const std::string& instance, bool healthy, Instant now);
 
-  // `connection` is for connection-affine (L4) routing later; unused by L7.
+  // `connection` (nonzero) identifies the client connection for l4 pinning;
+  // l7 ignores it. A route that returned a backend needs one onRequestDone.
   Route route(Instant now, std::uint64_t connection = 0);
+  // Another routable backend of `tried`'s pool (not `tried`), for a retry;
+  // no_backend when there is none.
+  Route routeRetry(Instant now, BackendId tried);
+  // Whether a failed attempt (connect failed, or reset before any response
+  // byte) of a `method` request that had `retries_done` retries is retried.
+  bool mayRetry(std::string_view method, std::uint32_t retries_done) const;
+  static bool isIdempotent(std::string_view method);
+  // l4: the client connection closed; its pin (if any) is released. Unknown
+  // connections are ignored.
+  void closeConnection(std::uint64_t connection, Instant now);
   void onRequestDone(BackendId backend, Instant now, Upstream outcome);
   // The same, with the exchange's latency for the rollback policy's latency
   // triggers (the overload without it feeds error rates only).
@@ -262,6 +323,9 @@ class Core {
   std::size_t healthyCount(const std::string& pool) const;  // routable: healthy and not ejected
   const std::string& previousPool() const;  // the rollback target; "" when none
   bool baking() const { return bake_.has_value(); }
+  bool panicking() const { return panic_pool_ != kNoPool; }
+  const std::string& pendingPool() const;  // target of a pending switch; "" when none
+  std::size_t pinnedConnections() const { return pins_.size(); }
   const CoreOptions& options() const { return options_; }
 
  private:
@@ -313,9 +377,21 @@ class Core {
   void checkRollback(Instant now);
   void bakeTimers(Instant now);
   void activate(PoolIndex target, Instant now, const char* kind, std::string detail);
+  void commitSwitch(PoolIndex target, Instant now, std::string detail);
+  void cancelPending(Instant now, const std::string& why);
+  void checkPending(Instant now);
+  void pendingTimer(Instant now);
+  void healthImproved(Instant now);  // a pending switch may go, a panic may end
+  void updatePanic(Instant now);
+  Route routeActive(Instant now);
+  Route routePinned(Instant now, std::uint64_t connection);
+  void take(BackendId id);
+  void release(BackendId id, Instant now);
   std::optional<std::string> readinessFailure(const Pool& pool) const;
-  BackendId pickRoundRobin(Pool& pool);
-  BackendId pickLeastOutstanding(Pool& pool);
+  // Among routable members (or all members when `any`), never `exclude`.
+  BackendId pick(Pool& pool, BackendId exclude, bool any);
+  BackendId pickRoundRobin(Pool& pool, BackendId exclude, bool any);
+  BackendId pickLeastOutstanding(Pool& pool, BackendId exclude, bool any);
   void startDrain(PoolIndex index, Instant now);
   void emit(Instant at, std::string kind, std::string pool, std::string detail);
 
@@ -330,6 +406,14 @@ class Core {
   Instant previous_until_{};
   std::optional<Instant> bake_;  // end of the bake window of active_
   std::unique_ptr<RollbackWatch> watch_;
+  struct PendingSwitch {
+    PoolIndex target = kNoPool;
+    Instant since{};
+    Instant deadline{};
+  };
+  std::optional<PendingSwitch> pending_;
+  PoolIndex panic_pool_ = kNoPool;  // the active pool while it is in panic
+  std::unordered_map<std::uint64_t, BackendId> pins_;  // l4: connection -> backend
   Rng rng_;
   std::uint64_t next_check_id_ = 1;
   std::deque<Action> actions_;

@@ -25,6 +25,7 @@ void Core::setSlotHealth(BackendId id, bool healthy, Instant now, const std::str
   emit(now, "health_changed", pools_[s.pool].name,
        s.instance + (healthy ? " healthy: " : " unhealthy: ") + why);
   if (s.pool == active_) checkRollback(now);  // a healthy floor
+  if (healthy) healthImproved(now);
 }
 
 void Core::dueHealthChecks(Instant now) {
@@ -100,6 +101,7 @@ void Core::endEjections(Instant now) {
     if (!s.used || s.removed || !s.ejected || s.ejected_until > now) continue;
     s.ejected = false;
     emit(now, "unejected", pools_[s.pool].name, s.instance);
+    healthImproved(now);
   }
 }
 

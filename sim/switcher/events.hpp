@@ -9,7 +9,8 @@ namespace cutover::switcher {
 
 struct Event {
   Instant at;
-  std::string kind;    // switch_requested, switch_refused, switched, drained, drain_timeout, ...
+  std::string kind;    // switch_requested, switch_pending, switch_refused, switched,
+                       // drained, drain_timeout, panic, panic_ended, ...
   std::string pool;    // the pool it concerns, if any
   std::string detail;  // human-readable reason
 };
@@ -19,6 +20,9 @@ struct Event {
 struct SwitchResult {
   bool ok = false;
   std::string reason;  // why it was refused, when !ok
+  // Not yet: the readiness gate does not hold and the Core waits up to
+  // ReadinessGate::wait for it (ok is false; `reason` says what is missing).
+  bool pending = false;
 };
 
 }  // namespace cutover::switcher

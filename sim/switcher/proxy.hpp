@@ -22,7 +22,9 @@ struct ProxyOptions {
   Duration client_idle_timeout = std::chrono::seconds(60);
   std::size_t max_client_connections = 4096;
   std::uint64_t seed = 0x5EED;  // of the Core's Rng (health check jitter)
-  CoreOptions core{};  // routing policy, drain timeout, readiness gate, health checks, outliers, rollback
+  // Routing policy, mode (l7/l4), panic, retry, drain timeout, readiness gate
+  // (and its wait), health checks, outliers, rollback: see core.hpp.
+  CoreOptions core{};
 };
 
 // SwitchResult is declared in events.hpp (shared with switcher::Core).
@@ -34,7 +36,9 @@ struct ProxyStats {
   std::uint64_t switch_errors = 0;       // answered by the switcher itself (marked)
   std::uint64_t upstream_connects = 0;   // fresh upstream connections attempted
   std::uint64_t upstream_reuses = 0;     // requests sent on an idle kept-alive connection
-  std::uint64_t upstream_retries = 0;    // idempotent requests retried after a stale connection
+  // Idempotent requests retried: after a stale idle connection (same backend,
+  // fresh connection) and on another backend (core.retry).
+  std::uint64_t upstream_retries = 0;
 };
 
 // One finished client exchange, as the proxy saw it (for metrics).
@@ -84,8 +88,11 @@ class Proxy {
   void addBackend(const std::string& pool, const std::string& instance, std::uint16_t port, bool healthy);
   void removeBackend(const std::string& instance);
   // No pool is active at first (requests get a marked 503). switchTo makes
-  // `pool` active; refused when the pool has no backend. Atomic: every request
-  // routed after this returns goes to `pool`; the old pool drains.
+  // `pool` active; refused when the pool has no backend or the readiness gate
+  // does not hold (pending=true when core.readiness.wait > 0: the switch then
+  // happens when the gate holds, or is refused at the deadline; see the
+  // events). Atomic: every request routed after this returns goes to `pool`
+  // (in l4 mode: every new connection); the old pool drains.
   SwitchResult switchTo(const std::string& pool);
   // Back to the pool active before the last switch (Core::rollback).
   SwitchResult rollback();

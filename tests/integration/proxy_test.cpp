@@ -12,8 +12,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cstdio>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -449,6 +451,64 @@ TEST(Proxy, SwitchUnderLoadDropsNothingAndDrains) {
   EXPECT_EQ(proxy->stats().switch_errors, 0u);
 }
 
+// 2k requests/s, open loop per thread (each thread sends on its own schedule),
+// across a switch: nothing dropped, nothing sent after the switch reaches blue.
+TEST(Proxy, SwitchUnder2kPerSecondLoadDropsNothing) {
+  TinyHttpServer blue1(serviceHandler("blue", "blue-1", 1ms));
+  TinyHttpServer blue2(serviceHandler("blue", "blue-2", 1ms));
+  TinyHttpServer green1(serviceHandler("green", "green-1", 1ms));
+  TinyHttpServer green2(serviceHandler("green", "green-2", 1ms));
+  auto proxy = startProxy();
+  proxy->addBackend("blue", "blue-1", blue1.port());
+  proxy->addBackend("blue", "blue-2", blue2.port());
+  proxy->addBackend("green", "green-1", green1.port());
+  proxy->addBackend("green", "green-2", green2.port());
+  ASSERT_TRUE(proxy->switchTo("blue").ok);
+
+  constexpr int kThreads = 8;
+  constexpr auto kInterval = 4ms;  // 8 threads x 250/s = 2000/s
+  constexpr int kPerThread = 400;  // 1.6 s of load, 3200 requests
+  std::atomic<int> sent{0};
+  std::atomic<int> failed{0};
+  std::atomic<int> blue_after_switch{0};
+  std::atomic<bool> switched{false};
+  const auto start = std::chrono::steady_clock::now() + 50ms;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      Client client(proxy->port());
+      for (int i = 0; i < kPerThread; ++i) {
+        std::this_thread::sleep_until(start + kInterval * i + kInterval * t / kThreads);  // pacing
+        const bool after_switch = switched.load();  // read before sending
+        const Reply r = client.send("GET", "/");
+        ++sent;
+        if (!r.ok || r.status != 200) ++failed;
+        if (after_switch && r.header("x-cutover-version") == "blue") ++blue_after_switch;
+      }
+    });
+  EXPECT_TRUE(waitFor([&] { return sent.load() >= kThreads * kPerThread / 3; }, 10s));
+  const auto result = proxy->switchTo("green");
+  switched = true;
+  EXPECT_TRUE(result.ok);
+  for (auto& th : threads) th.join();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double rate = sent.load() / seconds;
+  std::printf("[ info ] %d requests in %.2f s: %.0f/s\n", sent.load(), seconds, rate);
+
+  EXPECT_EQ(sent.load(), kThreads * kPerThread);
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(blue_after_switch.load(), 0);
+  EXPECT_GT(green1.requests() + green2.requests(), 500u);
+  EXPECT_GT(rate, 1000.0);  // the schedule is 2000/s; generous for a loaded debug build
+  std::vector<Event> events;
+  EXPECT_TRUE(waitFor([&] {
+    auto more = proxy->takeEvents();
+    events.insert(events.end(), more.begin(), more.end());
+    return hasEvent(events, "drained", "blue");
+  }, 5s));
+  EXPECT_EQ(proxy->stats().switch_errors, 0u);
+}
+
 TEST(Proxy, DrainTimeoutEventWhenARequestHangs) {
   TinyHttpServer hang([](const TinyRequest&) { return act(TinyAction::hang); });
   TinyHttpServer green1(serviceHandler("green", "green-1"));
@@ -477,6 +537,202 @@ TEST(Proxy, DrainTimeoutEventWhenARequestHangs) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
   stuck.join();
   hang.stop();
+}
+
+TEST(Proxy, L4PinsAKeepAliveConnectionToItsBackendAcrossASwitch) {
+  TinyHttpServer blue1(serviceHandler("blue", "blue-1"));
+  TinyHttpServer green1(serviceHandler("green", "green-1"));
+  ProxyOptions options;
+  options.core.mode = Mode::l4;
+  auto proxy = startProxy(options);
+  proxy->addBackend("blue", "blue-1", blue1.port());
+  proxy->addBackend("green", "green-1", green1.port());
+  ASSERT_TRUE(proxy->switchTo("blue").ok);
+  auto pinned = std::make_unique<Client>(proxy->port());
+  ASSERT_EQ(pinned->send("GET", "/").header("x-cutover-version"), "blue");
+  ASSERT_TRUE(proxy->switchTo("green").ok);
+  for (int i = 0; i < 5; ++i) {
+    const Reply r = pinned->send("GET", "/");
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.header("x-cutover-version"), "blue");  // the old pool, after the switch
+  }
+  Client fresh(proxy->port());
+  EXPECT_EQ(fresh.send("GET", "/").header("x-cutover-version"), "green");
+  std::vector<Event> events = proxy->takeEvents();
+  EXPECT_FALSE(hasEvent(events, "drained", "blue"));  // the pinned connection is open
+  pinned.reset();  // the client closes: blue drains
+  EXPECT_TRUE(waitFor([&] {
+    auto more = proxy->takeEvents();
+    events.insert(events.end(), more.begin(), more.end());
+    return hasEvent(events, "drained", "blue");
+  }, 5s));
+  EXPECT_EQ(blue1.requests(), 6u);
+}
+
+TEST(Proxy, L4ConnectionPinnedToARemovedBackendGetsAMarked502) {
+  TinyHttpServer blue1(serviceHandler("blue", "blue-1"));
+  TinyHttpServer blue2(serviceHandler("blue", "blue-2"));
+  ProxyOptions options;
+  options.core.mode = Mode::l4;
+  options.core.policy = Policy::round_robin;
+  auto proxy = startProxy(options);
+  proxy->addBackend("blue", "blue-1", blue1.port());
+  proxy->addBackend("blue", "blue-2", blue2.port());
+  ASSERT_TRUE(proxy->switchTo("blue").ok);
+  Client client(proxy->port());
+  ASSERT_EQ(client.send("GET", "/").header(std::string(kHeaderInstance)), "blue-1");
+  proxy->removeBackend("blue-1");
+  const Reply r = client.send("GET", "/");
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 502);
+  EXPECT_EQ(r.header(std::string(kHeaderSwitcherError)), "pinned_backend_gone");
+  Client other(proxy->port());
+  EXPECT_EQ(other.send("GET", "/").header(std::string(kHeaderInstance)), "blue-2");
+}
+
+// Records what the proxy reports (called on its I/O thread).
+class RecordingObserver : public ProxyObserver {
+ public:
+  void onExchange(const ExchangeInfo& exchange) override {
+    const std::lock_guard lock(mutex_);
+    exchanges_.push_back(exchange);
+  }
+  void onEvent(const Event& event) override {
+    const std::lock_guard lock(mutex_);
+    events_.push_back(event);
+  }
+  std::vector<ExchangeInfo> exchanges() const {
+    const std::lock_guard lock(mutex_);
+    return exchanges_;
+  }
+  std::vector<Event> events() const {
+    const std::lock_guard lock(mutex_);
+    return events_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<ExchangeInfo> exchanges_;
+  std::vector<Event> events_;
+};
+
+TEST(Proxy, RetryOnAnotherBackendForIdempotentMethods) {
+  TinyHttpServer bad([](const TinyRequest&) { return act(TinyAction::close_before_response); });
+  TinyHttpServer good(serviceHandler("blue", "good-1"));
+  const int held = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);  // bound, not listening: refuses
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(held, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::getsockname(held, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::uint16_t dead_port = ntohs(addr.sin_port);
+
+  for (const bool enabled : {true, false}) {
+    RecordingObserver observer;
+    ProxyOptions options;
+    options.core.policy = Policy::round_robin;
+    options.core.retry.enabled = enabled;
+    auto proxy = std::make_unique<Proxy>(options);
+    proxy->setObserver(&observer);
+    std::string error;
+    ASSERT_TRUE(proxy->start(&error)) << error;
+    proxy->addBackend("blue", "bad-1", bad.port());  // first in round robin order
+    proxy->addBackend("blue", "good-1", good.port());
+    proxy->addBackend("dead", "dead-1", dead_port);
+    proxy->addBackend("dead", "good-2", good.port());
+    ASSERT_TRUE(proxy->switchTo("blue").ok);
+    Client client(proxy->port());
+
+    const Reply get = client.send("GET", "/");  // bad-1 closes without a byte
+    ASSERT_TRUE(get.ok);
+    if (enabled) {
+      EXPECT_EQ(get.status, 200);
+      EXPECT_EQ(get.header(std::string(kHeaderInstance)), "good-1");
+      EXPECT_EQ(proxy->stats().upstream_retries, 1u);
+    } else {
+      EXPECT_EQ(get.status, 502);
+      EXPECT_EQ(get.header(std::string(kHeaderSwitcherError)), "upstream_closed");
+      EXPECT_EQ(get.header(std::string(kHeaderSwitcherBackend)), "bad-1");
+      EXPECT_EQ(proxy->stats().upstream_retries, 0u);
+    }
+    if (!enabled) (void)client.send("GET", "/");  // round robin back to bad-1
+    const Reply post = client.send("POST", "/");  // bad-1 again: never retried
+    ASSERT_TRUE(post.ok);
+    EXPECT_EQ(post.status, 502);
+    EXPECT_EQ(post.header(std::string(kHeaderSwitcherError)), "upstream_closed");
+
+    ASSERT_TRUE(proxy->switchTo("dead").ok);  // a refused connect is retried too
+    const Reply refused = client.send("GET", "/");
+    ASSERT_TRUE(refused.ok);
+    EXPECT_EQ(refused.status, enabled ? 200 : 502);
+
+    ASSERT_TRUE(waitFor([&] { return observer.exchanges().size() == (enabled ? 3u : 4u); }, 2s));
+    const auto ex = observer.exchanges();
+    if (enabled) {
+      EXPECT_EQ(ex[0].instance, "good-1");
+      EXPECT_EQ(ex[0].pool, "blue");
+      EXPECT_EQ(ex[0].version, "blue");
+      EXPECT_EQ(ex[0].outcome, "ok");
+      EXPECT_EQ(ex[0].status, 200u);
+      EXPECT_EQ(ex[0].retries, 1u);
+      EXPECT_EQ(ex[1].outcome, "reset");
+      EXPECT_EQ(ex[1].instance, "bad-1");
+      EXPECT_EQ(ex[1].retries, 0u);
+      EXPECT_EQ(ex[2].instance, "good-2");
+      EXPECT_EQ(ex[2].retries, 1u);
+      EXPECT_EQ(proxy->stats().upstream_retries, 2u);
+    } else {
+      EXPECT_EQ(ex[0].outcome, "reset");
+      EXPECT_EQ(ex[0].status, 502u);
+      EXPECT_EQ(ex[3].outcome, "connect_failed");
+      EXPECT_EQ(ex[3].instance, "dead-1");
+    }
+    proxy->stop();
+  }
+  ::close(held);
+}
+
+TEST(Proxy, ObserverSeesEveryResponseAndEveryEvent) {
+  TinyHttpServer blue1(serviceHandler("blue", "blue-1", 5ms));
+  RecordingObserver observer;
+  auto proxy = std::make_unique<Proxy>(ProxyOptions{});
+  proxy->setObserver(&observer);
+  std::string error;
+  ASSERT_TRUE(proxy->start(&error)) << error;
+  Client client(proxy->port());
+  ASSERT_EQ(client.send("GET", "/").status, 503);  // no active pool
+  proxy->addBackend("blue", "blue-1", blue1.port());
+  ASSERT_TRUE(proxy->switchTo("blue").ok);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(client.send("GET", "/").status, 200);
+  ASSERT_TRUE(waitFor([&] { return observer.exchanges().size() == 4; }, 2s));
+  const auto ex = observer.exchanges();
+  EXPECT_EQ(ex[0].status, 503u);
+  EXPECT_EQ(ex[0].outcome, "no_backend");
+  EXPECT_EQ(ex[0].pool, "");
+  EXPECT_EQ(ex[0].instance, "");
+  for (int i = 1; i < 4; ++i) {
+    EXPECT_EQ(ex[i].status, 200u);
+    EXPECT_EQ(ex[i].outcome, "ok");
+    EXPECT_EQ(ex[i].pool, "blue");
+    EXPECT_EQ(ex[i].instance, "blue-1");
+    EXPECT_EQ(ex[i].version, "blue");
+    EXPECT_GE(ex[i].latency, 5ms);
+    EXPECT_LT(ex[i].latency, 5s);
+    EXPECT_EQ(ex[i].retries, 0u);
+  }
+  // Events reach the observer and takeEvents() alike.
+  const auto taken = proxy->takeEvents();
+  EXPECT_TRUE(hasEvent(taken, "switched", "blue"));
+  EXPECT_TRUE(hasEvent(taken, "backend_added", "blue"));
+  const auto seen = observer.events();
+  ASSERT_EQ(seen.size(), taken.size());
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].kind, taken[i].kind);
+    EXPECT_EQ(seen[i].at, taken[i].at);
+  }
+  proxy->stop();
 }
 
 TEST(Proxy, StopIsBoundedAndFreesThePort) {

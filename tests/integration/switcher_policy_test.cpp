@@ -197,6 +197,72 @@ TEST(SwitcherHealth, ABackendAddedUnhealthyWaitsForItsChecks) {
   EXPECT_EQ(get(proxy->port()).status, 200);
 }
 
+TEST(SwitcherReadinessWait, ASwitchWaitsForTheGateThenHappens) {
+  Service blue1("blue-1");
+  Service green1("green-1", 200, /*health=*/503);
+  ProxyOptions o = checkedOptions();
+  o.core.readiness.wait = 10s;
+  auto proxy = startProxy(o);
+  proxy->addBackend("blue", "blue-1", blue1.port(), true);
+  proxy->addBackend("green", "green-1", green1.port(), /*healthy=*/false);
+  ASSERT_TRUE(proxy->switchTo("blue").ok);
+  const auto r = proxy->switchTo("green");
+  EXPECT_FALSE(r.ok);
+  EXPECT_TRUE(r.pending);
+  EventLog log;
+  EXPECT_TRUE(log.has(*proxy, "switch_pending", "green"));
+  ASSERT_TRUE(waitFor([&] { return green1.health_checks.load() >= 3; }, 5s));
+  EXPECT_EQ(proxy->activePool(), "blue");
+  EXPECT_EQ(instanceOf(get(proxy->port())), "blue-1");
+  green1.health_ = 200;  // two passing checks later the switch happens
+  ASSERT_TRUE(waitFor([&] { return proxy->activePool() == "green"; }, 5s));
+  EXPECT_TRUE(log.has(*proxy, "switched", "readiness gate met after"));
+  EXPECT_EQ(instanceOf(get(proxy->port())), "green-1");
+}
+
+TEST(SwitcherReadinessWait, RefusedAtTheDeadline) {
+  Service green1("green-1", 200, /*health=*/503);
+  ProxyOptions o = checkedOptions();
+  o.core.readiness.wait = 300ms;
+  auto proxy = startProxy(o);
+  proxy->addBackend("green", "green-1", green1.port(), /*healthy=*/false);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(proxy->switchTo("green").pending);
+  EventLog log;
+  ASSERT_TRUE(waitFor([&] { return log.has(*proxy, "switch_refused", "readiness gate still not met after 300.0 ms"); },
+                      5s));
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 250ms);
+  EXPECT_EQ(proxy->activePool(), "");
+}
+
+TEST(SwitcherPanic, RoutesToUnhealthyBackendsWhenOnAndAnswers503WhenOff) {
+  Service blue1("blue-1"), blue2("blue-2");
+  for (const bool panic : {false, true}) {
+    ProxyOptions o;
+    o.core.panic = panic;
+    auto proxy = startProxy(o);
+    proxy->addBackend("blue", "blue-1", blue1.port(), /*healthy=*/true);
+    proxy->addBackend("blue", "blue-2", blue2.port(), /*healthy=*/true);
+    ASSERT_TRUE(proxy->switchTo("blue").ok);
+    // Outlier ejection is off; take both out by re-adding them unhealthy.
+    proxy->addBackend("blue", "blue-1", blue1.port(), /*healthy=*/false);
+    proxy->addBackend("blue", "blue-2", blue2.port(), /*healthy=*/false);
+    const Reply r = get(proxy->port());
+    EventLog log;
+    if (panic) {
+      EXPECT_EQ(r.status, 200);
+      EXPECT_FALSE(instanceOf(r).empty());
+      EXPECT_TRUE(log.has(*proxy, "panic", "blue"));
+      proxy->addBackend("blue", "blue-1", blue1.port(), /*healthy=*/true);
+      EXPECT_TRUE(log.has(*proxy, "panic_ended", "blue"));
+    } else {
+      EXPECT_EQ(r.status, 503);
+      EXPECT_NE(r.head.find("no_backend"), std::string::npos);
+      EXPECT_FALSE(log.has(*proxy, "panic"));
+    }
+  }
+}
+
 TEST(SwitcherRollback, RollsBackToBlueWhenGreenFailsAfterTheSwitch) {
   Service blue1("blue-1"), green1("green-1", /*status=*/500);
   ProxyOptions o;
