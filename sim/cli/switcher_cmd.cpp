@@ -7,7 +7,9 @@
 #include "sim/cli/commands.hpp"
 #include "sim/core/clock.hpp"
 #include "sim/scenario/switcher_config.hpp"
+#include "sim/switcher/admin.hpp"
 #include "sim/switcher/proxy.hpp"
+#include "sim/switcher/switcher_metrics.hpp"
 
 namespace cutover::cli {
 
@@ -24,9 +26,20 @@ int cmdSwitcher(const std::string& config_file, bool quiet, const std::atomic<in
   po.seed = c.seed;
   po.core = c.switcher.core;
   switcher::Proxy proxy(po);
+  switcher::SwitcherMetrics metrics;
+  proxy.setObserver(&metrics);
   std::string error;
   if (!proxy.start(&error)) {
     fmt::print(stderr, "error: switcher: cannot listen on {}:{}: {}\n", c.listen_host, c.listen_port, error);
+    return 3;
+  }
+  switcher::AdminOptions ao;
+  ao.host = c.admin_host;
+  ao.port = c.admin_port;
+  switcher::AdminServer admin(proxy, metrics, ao);
+  if (!admin.start(&error)) {
+    fmt::print(stderr, "error: switcher admin API: cannot listen on {}:{}: {}\n", c.admin_host, c.admin_port, error);
+    proxy.stop();
     return 3;
   }
   for (const auto& b : c.backends) proxy.addBackend(b.pool, b.instance, b.port);
@@ -34,7 +47,7 @@ int cmdSwitcher(const std::string& config_file, bool quiet, const std::atomic<in
     const auto r = proxy.switchTo(c.active);
     if (!r.ok && !quiet) fmt::print(stderr, "switch to {} refused: {}\n", c.active, r.reason);
   }
-  fmt::print(stderr, "switcher port {} admin port {}\n", proxy.port(), 0);
+  fmt::print(stderr, "switcher port {} admin port {}\n", proxy.port(), admin.port());
   const auto start = monoNow();
   while (interrupted.load() == 0) {
     for (const auto& e : proxy.takeEvents())
@@ -42,6 +55,7 @@ int cmdSwitcher(const std::string& config_file, bool quiet, const std::atomic<in
         fmt::print(stderr, "{:>9.3f} s  {:<18} {:<8} {}\n", toSeconds(e.at - start), e.kind, e.pool, e.detail);
     std::this_thread::sleep_for(std::chrono::milliseconds(50));  // event printing cadence, not synchronisation
   }
+  admin.stop();
   proxy.stop();
   if (!quiet) fmt::print(stderr, "switcher stopped ({})\n", interrupted.load() == 2 ? "SIGINT" : "SIGTERM");
   return 0;
