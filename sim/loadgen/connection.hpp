@@ -125,9 +125,9 @@ class ConnectionOwner {
   virtual NameTable& names() = 0;
   virtual const tcp::endpoint& endpoint() const = 0;
   virtual Duration timeout() const = 0;
-  virtual bool keepalive() const = 0;
-  // Writes the request for record `index` into `out` (reusing its capacity).
-  virtual void formatRequest(std::size_t index, std::string& out) const = 0;
+  // Writes the request for record `index` into `out` (reusing its capacity),
+  // with "Connection: close" when `close`.
+  virtual void formatRequest(std::size_t index, std::string& out, bool close) const = 0;
   // The request has its outcome; the connection is idle again or closed.
   virtual void onRequestDone(Connection& c, std::size_t index, Outcome outcome, bool reusable) = 0;
   // The server closed an idle connection.
@@ -141,10 +141,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   enum class State { connecting, busy, idle, closed };
 
-  Connection(asio::io_context& ioc, ConnectionOwner& owner, std::uint32_t id)
-      : owner_(owner), socket_(ioc), timer_(ioc), id_(id) {}
+  // A one-shot connection carries one request ("Connection: close") and is
+  // never reused.
+  Connection(asio::io_context& ioc, ConnectionOwner& owner, std::uint32_t id, bool oneshot)
+      : owner_(owner), socket_(ioc), timer_(ioc), id_(id), oneshot_(oneshot) {}
 
   std::size_t slot = kNone;  // position in the owner's list of open connections
+  bool oneshot() const { return oneshot_; }
 
   void connectFor(std::size_t index) {
     begin(index);
@@ -212,7 +215,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void write() {
     state_ = State::busy;
-    owner_.formatRequest(request_, request_text_);
+    owner_.formatRequest(request_, request_text_, oneshot_);
     owner_.record(request_).sent_ns = nowNs();
     reuse_ = static_cast<std::uint16_t>(std::min<int>(reuse_ + 1, 0xFFFF));
     // Most requests fit the socket buffer at once: try a non-blocking write
@@ -279,7 +282,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     rec.version = parser_->version;
     rec.instance = parser_->instance;
     if (outcome == Outcome::switch_error) rec.switcher_reason = parser_->switcher_reason;
-    const bool reusable = owner_.keepalive() && !stream_ended && parser_->keep_alive() &&
+    const bool reusable = !oneshot_ && !stream_ended && parser_->keep_alive() &&
                           buffer_.size() == 0 && !writing_;
     request_ = kNone;
     if (reusable) {
@@ -304,6 +307,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<ResponseParser> parser_;
   std::string request_text_;
   std::uint32_t id_;
+  bool oneshot_;
   std::uint16_t reuse_ = 0;  // requests sent on this connection so far
   State state_ = State::idle;
   std::size_t request_ = kNone;
