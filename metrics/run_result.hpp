@@ -82,11 +82,47 @@ struct InstanceInfo {
   std::string exit;                // "code 0", "signal 9", "" while alive
 };
 
+// One expectation of the scenario's `expect:` block as judged (for junit.xml).
+struct ExpectationCheck {
+  std::string name;      // the key under expect: (dropped, final_active, p99, ...)
+  bool passed = false;
+  std::string measured;  // "329", "blue", "12.5 ms"; "" when not measured
+  std::string expected;  // "<= 0", "green"
+  std::string message;   // the failure text of verdict.failures, "" when it held
+};
+
+// One dropped request (metrics/dropped_requests.hpp builds them).
+struct DroppedRequest {
+  std::uint64_t request_id = 0;
+  double intended_s = 0;  // seconds since t=0
+  double done_s = 0;      // when its outcome was known
+  std::string outcome;    // switch_error | reset | refused | timeout
+  std::string version;    // "" when unattributed
+  std::string instance;   // "" when unknown
+  std::uint32_t connection_id = 0;
+  std::uint32_t connection_reuse = 0;  // requests sent before it on its connection
+  std::string cause_class;
+  std::string cause;
+};
+
+// The first N dropped requests listed in report.json (counts by cause cover all).
+inline constexpr std::size_t kDroppedListLimit = 100;
+
 struct Verdict {
   bool valid = true;
   bool passed = false;
   std::vector<std::string> invalid_reasons;  // why the run does not count
   std::vector<std::string> failures;         // expectations that did not hold
+  std::vector<ExpectationCheck> checks;      // one per expect: key, held or not (for junit.xml)
+};
+
+// The load generator's own cost (live mode): CPU of its client threads.
+struct LoadGeneratorInfo {
+  double cpu_s = 0;              // user + system, all client threads
+  double wall_s = 0;             // the longest client thread
+  double cpu_pct_of_core = 0;    // cpu_s / wall_s, in % of one core
+  std::size_t peak_connections = 0;
+  std::uint64_t connections_opened = 0;
 };
 
 struct RunResult {
@@ -96,6 +132,8 @@ struct RunResult {
   std::uint64_t seed = 0;
   double duration_s = 0;
   double time_scale = 1.0;  // --time-scale the scenario was loaded with
+  LoadGeneratorInfo load_generator;
+  std::vector<DroppedRequest> dropped_first;  // the first kDroppedListLimit drops, with causes
   std::string started_utc;  // wall-clock start, ISO 8601 (for humans only)
   RunSummary summary;
   std::map<std::string, double> measures;  // switch_latency_ms, drain_time_ms, ...

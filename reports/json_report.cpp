@@ -19,9 +19,29 @@ json latencyJson(const LatencySummary& l) {
           {"p999_ms", l.p999_ms}, {"max_ms", l.max_ms}, {"mean_ms", l.mean_ms}};
 }
 
+json expectationsJson(const std::vector<ExpectationCheck>& checks) {
+  json out = json::array();
+  for (const auto& c : checks)
+    out.push_back({{"name", c.name}, {"passed", c.passed}, {"measured", c.measured}, {"expected", c.expected},
+                   {"message", c.message}});
+  return out;
+}
+
+json droppedJson(const RunResult& r, const ReportExtras& x) {
+  json list = json::array();
+  for (const auto& d : x.dropped) {
+    if (list.size() >= x.dropped_list_limit) break;
+    list.push_back({{"request_id", d.request_id}, {"intended_s", d.intended_s}, {"done_s", d.done_s},
+                    {"outcome", d.outcome}, {"version", d.version}, {"instance", d.instance},
+                    {"connection_id", d.connection_id}, {"connection_reuse", d.connection_reuse},
+                    {"cause_class", d.cause_class}, {"cause", d.cause}});
+  }
+  return {{"limit", x.dropped_list_limit}, {"total", r.summary.outcomes.dropped()}, {"first", list}};
+}
+
 }  // namespace
 
-json toJson(const RunResult& r) {
+json toJson(const RunResult& r, const ReportExtras& x) {
   json byVersion = json::object();
   for (const auto& [v, c] : r.summary.by_version) byVersion[v] = outcomesJson(c);
   json latByVersion = json::object();
@@ -42,14 +62,14 @@ json toJson(const RunResult& r) {
     json byV = json::object();
     for (const auto& [v, c] : b.by_version) byV[v] = outcomesJson(c);
     series.push_back({{"t_s", b.t_s}, {"outcomes", outcomesJson(b.outcomes)}, {"by_version", byV},
-                      {"p50_ms", b.p50_ms}, {"p99_ms", b.p99_ms}});
+                      {"responses", b.responses}, {"p50_ms", b.p50_ms}, {"p99_ms", b.p99_ms}});
   }
   json measures = json::object();
   for (const auto& [k, v] : r.measures) measures[k] = v;
-  return {
+  json doc = {
       {"schema_version", kReportSchemaVersion},
       {"scenario", {{"name", r.scenario}, {"file", r.scenario_file}, {"mode", r.mode}, {"seed", r.seed},
-                    {"duration_s", r.duration_s}, {"started_utc", r.started_utc}}},
+                    {"duration_s", r.duration_s}, {"time_scale", r.time_scale}, {"started_utc", r.started_utc}}},
       {"summary",
        {{"intended", r.summary.intended},
         {"sent", r.summary.sent},
@@ -68,31 +88,49 @@ json toJson(const RunResult& r) {
         {"series", series},
         {"dropped_by_class", r.dropped_by_class},
         {"dropped_by_cause", r.dropped_by_cause},
-        {"final_active", r.final_active}}},
+        {"final_active", r.final_active},
+        {"load_generator", {{"cpu_s", r.load_generator.cpu_s}, {"wall_s", r.load_generator.wall_s},
+                            {"cpu_pct_of_core", r.load_generator.cpu_pct_of_core},
+                            {"peak_connections", r.load_generator.peak_connections},
+                            {"connections_opened", r.load_generator.connections_opened}}}}},
       {"verdict", {{"valid", r.verdict.valid}, {"passed", r.verdict.passed},
                    {"failures", r.verdict.failures}, {"invalid_reasons", r.verdict.invalid_reasons}}},
       {"measures", measures},
       {"events", events},
       {"instances", instances},
   };
+  if (!x.description.empty()) doc["scenario"]["description"] = x.description;
+  if (!x.lesson.empty()) doc["scenario"]["lesson"] = x.lesson;
+  if (!x.expectations.empty()) doc["verdict"]["expectations"] = expectationsJson(x.expectations);
+  if (x.dropped_list_limit > 0) doc["dropped_requests"] = droppedJson(r, x);
+  return doc;
 }
 
-Result<std::string> writeJsonReport(const RunResult& result, const std::string& dir) {
+Result<std::string> writeJsonFile(const json& report, const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return Error{"cannot create " + dir + ": " + ec.message()};
-  const auto path = (fs::path(dir) / "report.json").string();
+  const auto parent = fs::path(path).parent_path();
+  if (!parent.empty()) fs::create_directories(parent, ec);
+  if (ec) return Error{"cannot create " + parent.string() + ": " + ec.message()};
   const auto tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
     if (!out) return Error{"cannot write " + tmp};
-    out << toJson(result).dump(2) << "\n";
+    // Invalid UTF-8 in scenario text must not abort the report: replace it.
+    out << report.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
     if (!out.flush()) return Error{"cannot write " + tmp};
   }
   fs::rename(tmp, path, ec);
   if (ec) return Error{"cannot rename " + tmp + ": " + ec.message()};
   return path;
+}
+
+Result<std::string> writeJsonReport(const RunResult& result, const ReportExtras& extras, const std::string& dir) {
+  return writeJsonFile(toJson(result, extras), (std::filesystem::path(dir) / "report.json").string());
+}
+
+Result<std::string> writeJsonReport(const RunResult& result, const std::string& dir) {
+  return writeJsonReport(result, ReportExtras{}, dir);
 }
 
 }  // namespace cutover::reports

@@ -1,0 +1,49 @@
+#pragma once
+// Shared helpers of the report renderers (junit, markdown, html): tolerant
+// reads of a report.json document (a missing or mistyped key gives the
+// default, never an exception: a report of an interrupted run may lack keys),
+// escaping for each output language, and fixed number formats so that the
+// same report.json always renders to the same bytes.
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace cutover::reports::render {
+
+using nlohmann::json;
+
+// j[key] when j is an object holding key; a null json otherwise.
+const json& at(const json& j, std::string_view key);
+// j at a dotted path ("summary.latency.p99_ms"); null when any part is missing.
+const json& path(const json& j, std::string_view dotted);
+std::string str(const json& j, std::string_view dotted, std::string fallback = "");
+double num(const json& j, std::string_view dotted, double fallback = 0);
+std::uint64_t count(const json& j, std::string_view dotted);
+bool has(const json& j, std::string_view dotted);  // present and not null
+bool flag(const json& j, std::string_view dotted, bool fallback = false);
+std::vector<std::string> strings(const json& j, std::string_view dotted);
+
+// "PASS", "FAIL" or "INVALID" from verdict.valid / verdict.passed.
+std::string verdictWord(const json& report);
+
+// Escapes & < > " ' (text and attribute values of XML and HTML).
+std::string xmlEscape(std::string_view s);
+// xmlEscape plus removal of characters XML 1.0 forbids (C0 controls but tab, LF, CR).
+std::string xmlText(std::string_view s);
+// One Markdown table cell or inline text: escapes the characters GitHub
+// Markdown would interpret (| \ ` * _ [ ] < > & #) and folds newlines.
+std::string mdEscape(std::string_view s);
+
+// Fixed formats: "%.*f" without locale; integers without separators.
+std::string fixed(double v, int decimals);
+// Milliseconds for humans: "0.35 ms", "12.3 ms", "1.70 s".
+std::string millis(double ms);
+std::string seconds(double s);  // "2.500 s"
+
+// Causes sorted by count (descending), then by text; at most `limit`.
+std::vector<std::pair<std::string, std::uint64_t>> topCounts(const json& object, std::size_t limit);
+
+}  // namespace cutover::reports::render
