@@ -1,0 +1,374 @@
+// The engine's request path: clients, the switcher's upstream exchanges and
+// the services' handling of each request (theory in engine.hpp).
+#include <algorithm>
+
+#include "sim/core/assert.hpp"
+#include "sim/des/engine.hpp"
+
+namespace cutover::des::detail {
+
+using switcher::Upstream;
+
+// ---- clients ---------------------------------------------------------------
+
+void Sim::onArrival(std::uint16_t bi) {
+  Block& b = blocks_[bi];
+  if (records_total_ >= opt_.max_requests) {
+    b.arrivals_done = true;
+    invalid_.push_back("simulation stopped sending: more than max_requests requests");
+    return;
+  }
+  const auto rec = static_cast<std::uint32_t>(b.records.size());
+  RequestRecord r;
+  r.intended_ns = now_;
+  r.request_id = b.next_request_id++;
+  b.records.push_back(r);
+  ++records_total_;
+  ++b.outstanding;
+  q_.push(now_ + b.spec->timeout.count(), kClientTimeout, rec, bi, b.timeout_lane);
+  if (const auto next = b.arrivals->next()) q_.push(toNanos(*next), kArrival, bi, 0, b.arrival_lane);
+  else b.arrivals_done = true;
+  dispatchRequest(bi, rec);
+}
+
+void Sim::dispatchRequest(std::uint16_t bi, std::uint32_t rec) {
+  Block& b = blocks_[bi];
+  if (!b.idle.empty()) {
+    const auto slot = b.idle.back();
+    b.idle.pop_back();
+    return sendOn(bi, slot, rec, now_, false);
+  }
+  if (b.open < static_cast<std::size_t>(b.spec->connections)) return openConn(bi, rec);
+  b.waiting.push_back(rec);
+}
+
+void Sim::openConn(std::uint16_t bi, std::uint32_t rec) {
+  Block& b = blocks_[bi];
+  std::uint32_t slot;
+  if (!b.free_conns.empty()) {
+    slot = b.free_conns.back();
+    b.free_conns.pop_back();
+  } else {
+    slot = static_cast<std::uint32_t>(b.conns.size());
+    CUTOVER_ASSERT(slot < (1u << 24));
+    b.conns.emplace_back();
+  }
+  b.conns[slot] = ClientConn{next_conn_id_++, kNone, 0, true, false};
+  ++b.open;
+  sendOn(bi, slot, rec, now_ + connect_ns_, true);  // the switcher accepts at once
+}
+
+// The request is written at `at` (now, or after a connect) and reaches the
+// switcher one hop later.
+void Sim::sendOn(std::uint16_t bi, std::uint32_t slot, std::uint32_t rec, std::int64_t at, bool fresh) {
+  Block& b = blocks_[bi];
+  ClientConn& c = b.conns[slot];
+  c.busy = true;
+  c.record = rec;
+  RequestRecord& r = b.records[rec];
+  r.sent_ns = at;
+  r.connection_id = c.id;
+  r.connection_reuse = c.reuse;
+  if (c.reuse < 0xFFFF) ++c.reuse;
+  const std::uint32_t x = allocExchange();
+  Exchange& ex = ex_[x];
+  ex.record = rec;
+  ex.block = bi;
+  ex.conn_slot = slot;
+  ex.conn_id = c.id;
+  q_.push(at + hop_ns_, kAtSwitcher, x, ex.gen, fresh ? connect_hop_lane_ : hop_lane_);
+}
+
+void Sim::closeConn(std::uint16_t bi, std::uint32_t slot) {
+  Block& b = blocks_[bi];
+  ClientConn& c = b.conns[slot];
+  CUTOVER_ASSERT(c.open);
+  c.open = false;
+  c.busy = false;
+  c.record = kNone;
+  --b.open;
+  b.free_conns.push_back(slot);
+}
+
+// A connection freed up (reusable: that slot; else one was closed): the
+// oldest waiting request still without an outcome goes next.
+void Sim::feedWaiting(std::uint16_t bi, std::optional<std::uint32_t> reusable) {
+  Block& b = blocks_[bi];
+  while (!b.waiting.empty() && b.records[b.waiting.front()].done_ns != 0) b.waiting.pop_front();
+  if (b.waiting.empty()) {
+    if (reusable) b.idle.push_back(*reusable);
+    return;
+  }
+  const auto rec = b.waiting.front();
+  b.waiting.pop_front();
+  if (reusable) return sendOn(bi, *reusable, rec, now_, false);
+  if (b.open < static_cast<std::size_t>(b.spec->connections)) openConn(bi, rec);
+  else b.waiting.push_front(rec);
+}
+
+// Intended + timeout: a request without an outcome is a timeout; the
+// connection carrying it is closed (as the live client does).
+void Sim::onClientTimeout(std::uint16_t bi, std::uint32_t rec) {
+  Block& b = blocks_[bi];
+  RequestRecord& r = b.records[rec];
+  if (r.done_ns != 0) return;
+  r.done_ns = now_;
+  r.first_byte_ns = 0;
+  r.outcome = Outcome::timeout;
+  r.status = 0;
+  r.version = kNoName;
+  r.instance = kNoName;
+  r.switcher_reason = SwitcherReason::none;
+  --b.outstanding;
+  if (r.sent_ns > now_) r.sent_ns = 0;  // still connecting: never written
+  // Rare (a failure path): find its connection among the open ones.
+  for (std::uint32_t s = 0; s < b.conns.size(); ++s) {
+    if (b.conns[s].open && b.conns[s].busy && b.conns[s].record == rec) {
+      closeConn(bi, s);
+      feedWaiting(bi, std::nullopt);
+      break;
+    }
+  }
+}
+
+void Sim::onAtClient(std::uint16_t bi, std::uint32_t slot, std::uint32_t conn_id) {
+  Block& b = blocks_[bi];
+  ClientConn& c = b.conns[slot];
+  if (!c.open || c.id != conn_id || !c.busy) return;  // closed by its timeout meanwhile
+  RequestRecord& r = b.records[c.record];
+  CUTOVER_ASSERT(r.done_ns == 0);
+  r.done_ns = now_;
+  r.first_byte_ns = now_;
+  --b.outstanding;
+  c.busy = false;
+  c.record = kNone;
+  if (b.spec->keepalive) return feedWaiting(bi, slot);
+  closeConn(bi, slot);
+  feedWaiting(bi, std::nullopt);
+}
+
+// ---- the switcher's side -----------------------------------------------------
+
+std::uint32_t Sim::allocExchange() {
+  std::uint32_t x;
+  if (!free_ex_.empty()) {
+    x = free_ex_.back();
+    free_ex_.pop_back();
+  } else {
+    x = static_cast<std::uint32_t>(ex_.size());
+    CUTOVER_ASSERT(x != kNone);
+    ex_.emplace_back();
+  }
+  Exchange& ex = ex_[x];
+  const std::uint32_t gen = ex.gen;
+  ex = Exchange{};
+  ex.gen = gen;
+  ex.used = true;
+  return x;
+}
+
+void Sim::freeExchange(std::uint32_t x) {
+  Exchange& ex = ex_[x];
+  ex.used = false;
+  ++ex.gen;
+  free_ex_.push_back(x);
+}
+
+void Sim::onAtSwitcher(std::uint32_t x) {
+  Exchange& ex = ex_[x];
+  const Instant now = fromNanos(now_);
+  const auto route = core_.route(now);
+  if (!route) {
+    afterCore(core_hot_);  // a no_backend answer is a rollback sample
+    const auto reason = route.error == switcher::RouteError::no_active_pool ? SwitcherReason::no_active_pool
+                                                                             : SwitcherReason::no_backend;
+    return toClient(x, 503, Outcome::switch_error, reason);
+  }
+  ex.backend = route.backend;
+  ex.inst = route.backend < inst_of_backend_.size() ? inst_of_backend_[route.backend] : kNone;
+  CUTOVER_ASSERT(ex.inst != kNone);
+  ex.routed = now_;
+  ex.deadline = now_ + sc_.switcher.upstream_timeout.count();
+  if (core_hot_) afterCore(true);
+  upstreamSend(x);
+}
+
+void Sim::upstreamSend(std::uint32_t x) {
+  Exchange& ex = ex_[x];
+  Inst& in = insts_[ex.inst];
+  if (in.alive && in.idle_upstream > 0) {
+    --in.idle_upstream;
+    ex.reused = true;
+    q_.push(now_ + hop_ns_, kAtService, x, ex.gen, hop_lane_);
+  } else {
+    ex.reused = false;
+    q_.push(now_ + connect_ns_, kConnectResult, x, ex.gen, connect_lane_);
+  }
+}
+
+void Sim::onConnectResult(std::uint32_t x) {
+  Exchange& ex = ex_[x];
+  const Inst& in = insts_[ex.inst];
+  if (!in.alive || !in.model->listenerOpen())
+    return upstreamDone(x, Upstream::connect_failed, 502, SwitcherReason::upstream_connect_failed, nullptr);
+  q_.push(now_ + hop_ns_, kAtService, x, ex.gen, hop_lane_);
+}
+
+void Sim::onAtService(std::uint32_t x) {
+  Exchange& ex = ex_[x];
+  const std::uint32_t i = ex.inst;
+  Inst& in = insts_[i];
+  if (!in.alive) {  // the connection died with the process: no byte comes back
+    ex.result = UpResult::no_bytes_reset;
+    q_.push(now_ + hop_ns_, kAtSwitcherResponse, x, ex.gen, hop_lane_);
+    return;
+  }
+  const auto plan = in.model->planRequest(fromNanos(now_), blocks_[ex.block].spec->path);
+  ex.accepted = now_;
+  ex.plan_id = plan.id;
+  ex.status = plan.status;
+  ex.close_conn = plan.close_connection;
+  ex.service_time = plan.service_time ? plan.service_time->count() : -1;
+  switch (plan.start) {
+    case service::Start::now:
+      ex.result = plan.ending == service::Ending::respond ? UpResult::response
+                  : plan.ending == service::Ending::close ? UpResult::no_bytes_close
+                                                          : UpResult::reset_after_bytes;
+      ex.pos = static_cast<std::uint32_t>(in.in_service.size());
+      in.in_service.push_back(x);
+      startService(x);
+      break;
+    case service::Start::queued:
+      ex.result = plan.ending == service::Ending::respond ? UpResult::response
+                  : plan.ending == service::Ending::close ? UpResult::no_bytes_close
+                                                          : UpResult::reset_after_bytes;
+      ex.pos = static_cast<std::uint32_t>(in.in_service.size());
+      in.in_service.push_back(x);
+      in.queued.emplace(plan.id, x);
+      q_.push(ex.deadline, kUpstreamTimeout, x, ex.gen);
+      break;
+    case service::Start::reject:
+      ex.result = UpResult::response;
+      q_.push(now_ + hop_ns_, kAtSwitcherResponse, x, ex.gen, hop_lane_);
+      break;
+    case service::Start::refuse:
+      ex.result = UpResult::no_bytes_reset;
+      q_.push(now_ + hop_ns_, kAtSwitcherResponse, x, ex.gen, hop_lane_);
+      break;
+  }
+  pumpInstance(i);
+}
+
+// In service from now: done after its service time, unless the switcher's
+// upstream deadline comes first (or it hangs).
+void Sim::startService(std::uint32_t x) {
+  Exchange& ex = ex_[x];
+  const std::int64_t done = ex.service_time < 0 ? -1 : now_ + ex.service_time;
+  if (done >= 0 && done + hop_ns_ < ex.deadline) {
+    q_.push(done, kServiceDone, x, ex.gen);
+  } else if (ex.service_time < 0 || done + hop_ns_ >= ex.deadline) {
+    q_.push(std::max(now_, ex.deadline), kUpstreamTimeout, x, ex.gen);
+  }
+}
+
+void Sim::leaveService(std::uint32_t x) {
+  Exchange& ex = ex_[x];
+  if (ex.pos == kNone) return;
+  Inst& in = insts_[ex.inst];
+  CUTOVER_ASSERT(ex.pos < in.in_service.size() && in.in_service[ex.pos] == x);
+  const std::uint32_t last = in.in_service.back();
+  in.in_service[ex.pos] = last;
+  ex_[last].pos = ex.pos;
+  in.in_service.pop_back();
+  ex.pos = kNone;
+}
+
+void Sim::onServiceDone(std::uint32_t x) {
+  Exchange& ex = ex_[x];
+  leaveService(x);
+  insts_[ex.inst].model->handle(service::RequestFinished{ex.plan_id}, fromNanos(now_));
+  q_.push(now_ + hop_ns_, kAtSwitcherResponse, x, ex.gen, hop_lane_);
+  pumpInstance(ex.inst);
+}
+
+// The switcher gives up on the upstream (504) and closes the connection; the
+// service sees its client gone.
+void Sim::onUpstreamTimeout(std::uint32_t x) {
+  Exchange& ex = ex_[x];
+  ++ex.gen;
+  if (ex.pos != kNone) {
+    leaveService(x);
+    auto& queued = insts_[ex.inst].queued;
+    queued.erase(ex.plan_id);
+    insts_[ex.inst].model->handle(service::RequestFinished{ex.plan_id}, fromNanos(now_));
+    pumpInstance(ex.inst);
+  }
+  upstreamDone(x, Upstream::timeout, 504, SwitcherReason::upstream_timeout, "client_gone");
+}
+
+void Sim::onAtSwitcherResponse(std::uint32_t x) {
+  Exchange& ex = ex_[x];
+  Inst& in = insts_[ex.inst];
+  switch (ex.result) {
+    case UpResult::response:
+      if (!ex.close_conn && in.alive) ++in.idle_upstream;
+      return upstreamDone(x, ex.status >= 500 ? Upstream::server_error : Upstream::response, ex.status,
+                          SwitcherReason::none, nullptr);
+    case UpResult::no_bytes_reset:
+    case UpResult::no_bytes_close:
+      if (ex.reused && !ex.retried && now_ < ex.deadline) {
+        // The live proxy's one retry: a reused connection failed before any byte.
+        ex.retried = true;
+        ex.reused = false;
+        ex.accepted = 0;
+        q_.push(now_ + connect_ns_, kConnectResult, x, ex.gen, connect_lane_);
+        return;
+      }
+      return upstreamDone(x, Upstream::reset, 502,
+                          ex.result == UpResult::no_bytes_close ? SwitcherReason::upstream_closed
+                                                                : SwitcherReason::upstream_reset,
+                          ex.result == UpResult::no_bytes_close ? "fault_close" : nullptr);
+    case UpResult::reset_after_bytes:
+      return upstreamDone(x, Upstream::reset, 502, SwitcherReason::upstream_reset, "fault_reset");
+  }
+}
+
+// The upstream exchange is over: the Core hears of it, and the client gets
+// the response (the service's, or the switcher's own error) one hop later.
+void Sim::upstreamDone(std::uint32_t x, Upstream u, std::uint16_t status, SwitcherReason reason, const char* how) {
+  Exchange& ex = ex_[x];
+  core_.onRequestDone(ex.backend, fromNanos(now_), u, Duration{now_ - ex.routed});
+  afterCore(core_hot_);
+  if (reason != SwitcherReason::none && ex.accepted != 0 && how) logService(ex, 0, how);
+  toClient(x, status, reason == SwitcherReason::none ? (status >= 500 ? Outcome::app_error : Outcome::ok)
+                                                     : Outcome::switch_error,
+           reason);
+}
+
+void Sim::toClient(std::uint32_t x, std::uint16_t status, Outcome outcome, SwitcherReason reason) {
+  Exchange& ex = ex_[x];
+  Block& b = blocks_[ex.block];
+  RequestRecord& r = b.records[ex.record];
+  if (r.done_ns == 0) {
+    r.status = status;
+    r.outcome = outcome;
+    r.switcher_reason = reason;
+    if (ex.inst != kNone) {
+      r.instance = insts_[ex.inst].name_instance;
+      r.version = insts_[ex.inst].name_version;
+    }
+    q_.push(now_ + hop_ns_, kAtClient, (static_cast<std::uint32_t>(ex.block) << 24) | ex.conn_slot, ex.conn_id,
+            hop_lane_);
+  } else if (ex.accepted != 0 && isDropped(r.outcome)) {
+    logService(ex, now_, "client_gone");  // the client timed out while a service held it
+  }
+  freeExchange(x);
+}
+
+void Sim::logService(const Exchange& ex, std::int64_t finished, const char* how) {
+  if (ex.inst == kNone || ex.accepted == 0) return;
+  const auto& r = blocks_[ex.block].records[ex.record];
+  logs_.push_back({insts_[ex.inst].info.id, r.request_id, ex.accepted, finished, how ? how : ""});
+}
+
+}  // namespace cutover::des::detail

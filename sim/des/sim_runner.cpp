@@ -1,0 +1,53 @@
+// des::simulate / runSim: the engine, then the measuring the live runner does
+// after its run (summary, validity, measures, drop causes), from metrics/.
+#include "sim/des/sim_runner.hpp"
+
+#include "sim/scenario/run_support.hpp"
+
+#include "metrics/drop_causes.hpp"
+#include "metrics/measures.hpp"
+#include "metrics/validity.hpp"
+#include "sim/des/engine.hpp"
+
+namespace cutover::des {
+
+SimTrace simulate(const scenario::Scenario& scenario, const SimOptions& options) {
+  detail::Sim sim(scenario, options);
+  return sim.run();
+}
+
+// Mirrors runner.cpp's LiveRun::measure (which the lead may move to
+// metrics/ so both shells call one function).
+RunResult measureTrace(const scenario::Scenario& sc, SimTrace trace, std::uint64_t seed) {
+  RunResult r;
+  r.scenario = sc.name;
+  r.scenario_file = sc.file;
+  r.mode = "sim";
+  r.seed = seed;
+  r.duration_s = toSeconds(sc.duration);
+  r.time_scale = sc.time_scale;
+  r.final_active = trace.final_active;
+  r.instances = trace.instances;
+  std::vector<std::string> invalid = trace.invalid;
+  scenario::RunTrace t;
+  t.records = std::move(trace.records);
+  t.names = std::move(trace.names);
+  t.events = std::move(trace.events);
+  t.service_log = std::move(trace.service_log);
+  t.t0_ns = trace.t0_ns;
+  t.intended = trace.intended;
+  t.load_length_s = trace.load_length_s;
+  t.check_load = invalid.empty();
+  scenario::measureRun(sc, t, r, invalid);
+  r.events = std::move(t.events);
+  r.verdict.valid = invalid.empty();
+  r.verdict.invalid_reasons = std::move(invalid);
+  return r;
+}
+
+RunResult runSim(const scenario::Scenario& scenario, const SimOptions& options) {
+  const std::uint64_t seed = options.seed.value_or(scenario.seed);
+  return measureTrace(scenario, simulate(scenario, options), seed);
+}
+
+}  // namespace cutover::des
