@@ -15,6 +15,8 @@
 #include "fake-services/spec_json.hpp"
 #include "reports/json_report.hpp"
 #include "reports/text_summary.hpp"
+#include "reports/write_all.hpp"
+#include "sim/des/sim_runner.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/runner/runner.hpp"
 #include "sim/scenario/loader.hpp"
@@ -62,7 +64,31 @@ int cmdValidate(const std::string& file, const scenario::LoadOptions& load) {
   return 0;
 }
 
-int cmdRun(const std::string& file, const scenario::LoadOptions& load, std::string outDir, bool quiet) {
+// Writes report.json, then junit.xml, summary.md and report.html from it.
+int writeReports(const scenario::Scenario& s, const RunResult& result, const std::string& outDir) {
+  reports::ReportExtras extras;
+  extras.description = s.description;
+  extras.lesson = s.lesson;
+  extras.expectations = result.verdict.checks;
+  extras.dropped_list_limit = kDroppedListLimit;
+  extras.dropped = result.dropped_first;
+  const auto doc = reports::toJson(result, extras);
+  const auto written = reports::writeJsonFile(doc, (std::filesystem::path(outDir) / "report.json").string());
+  if (!written) {
+    fmt::print(stderr, "error: {}\n", written.error().message);
+    return 3;
+  }
+  fmt::print("report     {}\n", written.value());
+  const auto all = reports::writeAll(doc, outDir);
+  if (!all) {
+    fmt::print(stderr, "error: {}\n", all.error().message);
+    return 3;
+  }
+  return 0;
+}
+
+int cmdRun(const std::string& file, const scenario::LoadOptions& load, std::string outDir, bool quiet,
+           const std::string& mode) {
   const auto s = loadOrReport(file, load);
   if (!s) return kExitBadInput;
   if (outDir.empty()) outDir = "reports/out/" + s->name;
@@ -72,24 +98,36 @@ int cmdRun(const std::string& file, const scenario::LoadOptions& load, std::stri
     fmt::print(stderr, "error: cannot create output directory {}: {}\n", outDir, ec.message());
     return kExitBadInput;
   }
-  std::filesystem::remove(std::filesystem::path(outDir) / "report.json", ec);  // never leave a stale one
+  for (const char* f : {"report.json", "junit.xml", "summary.md", "report.html"})
+    std::filesystem::remove(std::filesystem::path(outDir) / f, ec);  // never leave a stale one
   installInterruptHandlers();
-  runner::RunOptions opt;
-  opt.out_dir = outDir;
-  opt.self_exe = selfExe();
-  opt.progress = !quiet;
-  opt.interrupted = &g_interrupted;
-  if (!quiet) fmt::print(stderr, "running {} ({:.1f} s) -> {}\n", s->name, toSeconds(s->duration), outDir);
-  auto result = runner::runLive(*s, opt);
+  RunResult result;
+  if (mode == "sim") {
+    if (!quiet) fmt::print(stderr, "simulating {} ({:.1f} s of virtual time) -> {}\n", s->name, toSeconds(s->duration), outDir);
+    result = des::runSim(*s, des::SimOptions{});
+  } else {
+    runner::RunOptions opt;
+    opt.out_dir = outDir;
+    opt.self_exe = selfExe();
+    opt.progress = !quiet;
+    opt.interrupted = &g_interrupted;
+    if (!quiet) fmt::print(stderr, "running {} ({:.1f} s) -> {}\n", s->name, toSeconds(s->duration), outDir);
+    result = runner::runLive(*s, opt);
+  }
   scenario::judge(*s, result);
   fmt::print("{}", reports::textSummary(result));
-  const auto written = reports::writeJsonReport(result, outDir);
+  if (const int rc = writeReports(*s, result, outDir); rc != 0) return rc;
+  return scenario::exitCodeOf(result.verdict);
+}
+
+int cmdReport(const std::string& dir) {
+  const auto written = reports::rerenderRunDir(dir);
   if (!written) {
     fmt::print(stderr, "error: {}\n", written.error().message);
-    return 3;
+    return kExitBadInput;
   }
-  fmt::print("report     {}\n", written.value());
-  return scenario::exitCodeOf(result.verdict);
+  for (const auto& f : written.value()) fmt::print("{}\n", f);
+  return 0;
 }
 
 // The first sentence of a description, for one-line listings.
@@ -160,6 +198,9 @@ int main(int argc, char** argv) {
   std::optional<std::uint64_t> seed;
   run->add_option("--seed", seed, "Seed of the run (same as --set seed=N)");
   run->add_option("--time-scale", timeScale, "Multiply every duration in the file (0.25: a quarter as long)");
+  std::string mode = "live";
+  run->add_option("--mode", mode, "live (real processes and sockets) or sim (deterministic simulation)")
+      ->check(CLI::IsMember({"live", "sim"}));
 
   auto* validate = app.add_subcommand("validate", "Check a scenario file; exit 2 with file:line:col errors");
   validate->add_option("scenario", file, "Scenario file (YAML)")->required();
@@ -187,6 +228,10 @@ int main(int argc, char** argv) {
   auto* list = app.add_subcommand("list", "List the scenario library with one-line descriptions");
   list->add_option("dir", listDir, "Directory of scenario files (default: scenarios)");
 
+  std::string reportDir;
+  auto* report = app.add_subcommand("report", "Render junit.xml, summary.md and report.html again from RUN_DIR/report.json");
+  report->add_option("run_dir", reportDir, "A run's output directory")->required();
+
   app.add_subcommand("version", "Print the version");
 
   try {
@@ -197,8 +242,9 @@ int main(int argc, char** argv) {
   }
   if (*run) {
     if (seed) sets.push_back("seed=" + std::to_string(*seed));
-    return cmdRun(file, {sets, timeScale}, outDir, quiet);
+    return cmdRun(file, {sets, timeScale}, outDir, quiet, mode);
   }
+  if (*report) return cmdReport(reportDir);
   if (*list) return cmdList(listDir);
   if (*validate) return cmdValidate(file, {sets, timeScale});
   if (*sw) {

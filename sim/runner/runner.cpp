@@ -34,6 +34,7 @@
 #include "sim/runner/http_probe.hpp"
 #include "sim/runner/supervisor.hpp"
 #include "sim/runner/timeline.hpp"
+#include "sim/scenario/run_support.hpp"
 #include "sim/switcher/proxy.hpp"
 
 #include <nlohmann/json.hpp>
@@ -76,23 +77,6 @@ struct LoadRun {
   std::atomic<bool> finished{false};
   double length_s = 0;
 };
-
-std::unique_ptr<loadgen::Arrivals> makeArrivals(const scenario::LoadSpec& spec, Instant start, Duration length,
-                                                std::uint64_t seed) {
-  using scenario::ArrivalKind;
-  Rng rng(seed);
-  switch (spec.arrivals) {
-    case ArrivalKind::constant: return loadgen::makeConstant(start, length, spec.rate_per_s);
-    case ArrivalKind::poisson: return loadgen::makePoisson(start, length, spec.rate_per_s, rng);
-    case ArrivalKind::ramp: return loadgen::makeRamp(start, length, spec.from_per_s, spec.rate_per_s);
-    case ArrivalKind::step: {
-      std::vector<loadgen::RateStep> steps;
-      for (const auto& st : spec.steps) steps.push_back({st.at, st.rate_per_s});
-      return loadgen::makeStep(start, length, std::move(steps));
-    }
-  }
-  return nullptr;
-}
 
 class LiveRun {
  public:
@@ -144,6 +128,7 @@ class LiveRun {
   std::string active_;
   Instant last_progress_{};
   std::optional<Timeline> timeline_;  // from t=0
+  std::string pending_switch_;        // a switch waiting for the readiness gate
 };
 
 void LiveRun::startPool(const std::string& pool) {
@@ -294,19 +279,29 @@ bool LiveRun::setup() {
 void LiveRun::startLoad() {
   for (const auto& spec : sc_.load) {
     auto lr = std::make_unique<LoadRun>();
-    const Duration length = std::min(spec.length.value_or(sc_.duration - spec.start), sc_.duration - spec.start);
+    const std::size_t block = loads_.size();
+    const Duration length = scenario::blockLength(sc_, spec);
     lr->length_s = toSeconds(length);
     loadgen::ClientOptions co;
     co.port = proxy_.port();
     co.path = spec.path;
     co.connections = static_cast<std::size_t>(spec.connections);
-    co.keepalive = spec.keepalive;
+    co.keepalive = spec.connection_policy != scenario::ConnectionPolicy::new_per_request;
+    co.connection_policy = spec.connection_policy == scenario::ConnectionPolicy::mixed
+                               ? loadgen::ConnectionPolicy::mixed
+                               : spec.connection_policy == scenario::ConnectionPolicy::new_per_request
+                                     ? loadgen::ConnectionPolicy::new_per_request
+                                     : loadgen::ConnectionPolicy::keepalive;
+    co.fresh_fraction = spec.fresh_fraction;
+    co.connection_seed = Rng(sc_.seed).split(200 + block)();
     co.timeout = spec.timeout;
-    double peak = std::max(spec.rate_per_s, spec.from_per_s);
-    for (const auto& st : spec.steps) peak = std::max(peak, st.rate_per_s);
-    co.expected_requests = static_cast<std::size_t>(peak * toSeconds(length) * 1.01 + 16);  // a reserve hint
-    co.first_request_id = (static_cast<std::uint64_t>(loads_.size()) << 40) + 1;  // unique across blocks
-    lr->client = std::make_unique<loadgen::LoadClient>(co, makeArrivals(spec, t0_ + spec.start, length, sc_.seed + loads_.size()));
+    co.expected_requests = scenario::expectedRequests(sc_, spec);
+    co.first_request_id = (static_cast<std::uint64_t>(block) << 40) + 1;  // unique across blocks
+    const Rng rng = Rng(sc_.seed).split(100 + block);
+    if (spec.model == scenario::LoadModel::closed)
+      lr->client = std::make_unique<loadgen::LoadClient>(co, scenario::makeClosedLoop(spec, t0_ + spec.start, length, rng));
+    else
+      lr->client = std::make_unique<loadgen::LoadClient>(co, scenario::makeArrivals(spec, t0_ + spec.start, length, rng));
     LoadRun* raw = lr.get();
     lr->thread = std::thread([raw] {
       raw->result = raw->client->run();
@@ -326,6 +321,8 @@ void LiveRun::fire(const scenario::TimelineStep& step) {
     const auto r = proxy_.switchTo(s->pool);
     if (r.ok) {
       active_ = s->pool;
+    } else if (r.pending) {
+      pending_switch_ = s->pool;  // the readiness gate waits: switched or switch_refused follows
     } else {
       invalid_.push_back("switch to " + s->pool + " never happened: " + r.reason);
       event(monoNow(), "runner", "switch_failed", s->pool, r.reason);
@@ -412,6 +409,11 @@ void LiveRun::pullSwitcherEvents() {
     event(e.at, "switcher", e.kind, e.pool, e.detail);
     if (timeline_) timeline_->observe(e.kind, e.pool, e.at - t0_);
     if (e.kind == "switched" || e.kind == "rollback") active_ = e.pool;
+    if (e.kind == "switched" && e.pool == pending_switch_) pending_switch_.clear();
+    if (e.kind == "switch_refused" && !pending_switch_.empty() && e.pool == pending_switch_) {
+      invalid_.push_back("switch to " + pending_switch_ + " never happened: " + e.detail);
+      pending_switch_.clear();
+    }
   }
 }
 
@@ -469,6 +471,8 @@ RunResult LiveRun::run() {
       std::this_thread::sleep_for(std::max(Duration::zero(), wake - monoNow()));
     }
   }
+  if (!pending_switch_.empty() && !interrupted())
+    invalid_.push_back("switch to " + pending_switch_ + " still waiting for its readiness gate at the end of the run");
   if (timeline_ && !interrupted())
     for (const auto& step : timeline_->pending())
       invalid_.push_back(fmt::format("step '{}' waiting for '{}' did not happen before the end of the run",
@@ -513,18 +517,22 @@ void LiveRun::finish(RunResult& r) {
 
 void LiveRun::measure(RunResult& r) {
   // One name table and one record list for all load blocks.
-  std::vector<RequestRecord> records;
-  std::vector<std::string> names;
+  scenario::RunTrace trace;
+  auto& records = trace.records;
+  auto& names = trace.names;
   std::map<std::string, std::uint16_t> index;
-  std::uint64_t intended = 0;
-  double length_s = 0;
   std::size_t total = 0;
   for (const auto& l : loads_) total += l->result.records.size();
   records.reserve(total);
   for (auto& l : loads_) {
     if (!l->result.error.empty()) invalid_.push_back("load generator: " + l->result.error);
-    intended += l->result.intended;
-    length_s = std::max(length_s, l->length_s);
+    trace.intended += l->result.intended;
+    trace.load_length_s = std::max(trace.load_length_s, l->length_s);
+    auto& lg = r.load_generator;
+    lg.cpu_s += l->result.cpu.seconds();
+    lg.wall_s = std::max(lg.wall_s, l->result.cpu.wall_s);
+    lg.peak_connections += l->result.peak_connections;
+    lg.connections_opened += l->result.connections_opened;
     for (auto rec : l->result.records) {
       for (auto* field : {&rec.version, &rec.instance}) {
         if (*field >= l->result.names.size()) continue;
@@ -537,6 +545,8 @@ void LiveRun::measure(RunResult& r) {
     }
     l->result.records = {};  // free as we go
   }
+  if (r.load_generator.wall_s > 0)
+    r.load_generator.cpu_pct_of_core = 100.0 * r.load_generator.cpu_s / r.load_generator.wall_s;
   // The switcher's own errors carry no version, only the backend it tried:
   // attribute them to that backend's version.
   std::map<std::string, std::string> versionOf;
@@ -549,23 +559,11 @@ void LiveRun::measure(RunResult& r) {
     if (added) names.push_back(v->second);
     rec.version = it->second;
   }
-  SummaryOptions so;
-  so.intended = intended;
-  so.length_s = length_s;
-  so.t0_ns = toNanos(t0_);
-  r.summary = summarize(records, names, so);
-  if (!interrupted() && !loads_.empty()) {
-    // A single steady block has a target rate; otherwise sent is held against intended.
-    const bool steady = sc_.load.size() == 1 && (sc_.load[0].arrivals == scenario::ArrivalKind::constant ||
-                                                  sc_.load[0].arrivals == scenario::ArrivalKind::poisson);
-    for (auto& p : loadValidityProblems(r.summary, steady ? sc_.load[0].rate_per_s : 0.0, sc_.validity))
-      invalid_.push_back(std::move(p));
-  }
-  const RunView view{records, names, events_, r.instances, toNanos(t0_)};
-  r.measures = deriveMeasures(view);
-  const auto drops = attributeDrops(view, serviceLogs());
-  r.dropped_by_class = drops.by_class;
-  r.dropped_by_cause = drops.by_cause;
+  trace.t0_ns = toNanos(t0_);
+  trace.events = events_;
+  trace.service_log = serviceLogs();
+  trace.check_load = !interrupted() && !loads_.empty();
+  scenario::measureRun(sc_, trace, r, invalid_);
 }
 
 // Every request the services logged, for drop attribution.

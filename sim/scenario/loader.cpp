@@ -151,12 +151,26 @@ LoadSpec readLoad(Ctx& ctx, const YAML::Node& node, const std::string& path) {
   LoadSpec l;
   l.loc = locOf(node);
   MapReader r(ctx, node, path);
+  r.choice("model", l.model, {{"open", LoadModel::open}, {"closed", LoadModel::closed}});
+  const bool closed = l.model == LoadModel::closed;
+  if (closed) {
+    r.integer("workers", l.workers, 1, 4096, true);
+    r.duration("think", l.think);
+    std::string dist = "fixed";
+    r.choice("think_distribution", dist, {{"fixed", std::string("fixed")}, {"exponential", std::string("exponential")}});
+    l.think_exponential = dist == "exponential";
+    for (const char* k : {"arrivals", "rate", "from", "steps"})
+      if (const auto v = r.get(k)) ctx.error(v, path + "." + k, "a closed-loop block has no schedule: use workers and think");
+  } else {
+    for (const char* k : {"workers", "think", "think_distribution"})
+      if (const auto v = r.get(k)) ctx.error(v, path + "." + k, "only for model: closed");
+  }
   r.choice("arrivals", l.arrivals,
            {{"constant", ArrivalKind::constant}, {"poisson", ArrivalKind::poisson},
             {"ramp", ArrivalKind::ramp}, {"step", ArrivalKind::step}});
-  r.rate("rate", l.rate_per_s, l.arrivals != ArrivalKind::step);
+  r.rate("rate", l.rate_per_s, !closed && l.arrivals != ArrivalKind::step);
   r.rate("from", l.from_per_s);
-  if (const auto steps = r.get("steps", l.arrivals == ArrivalKind::step)) {
+  if (const auto steps = r.get("steps", !closed && l.arrivals == ArrivalKind::step)) {
     if (!steps.IsSequence() || steps.size() == 0) {
       ctx.error(steps, path + ".steps", "expected a list of {at, rate}");
     } else {
@@ -174,6 +188,20 @@ LoadSpec readLoad(Ctx& ctx, const YAML::Node& node, const std::string& path) {
   }
   r.integer("connections", l.connections, 1, 4096);
   r.boolean("keepalive", l.keepalive);
+  if (!l.keepalive) l.connection_policy = ConnectionPolicy::new_per_request;
+  const bool policySet = static_cast<bool>(r.get("connection_policy"));
+  r.choice("connection_policy", l.connection_policy,
+           {{"keepalive", ConnectionPolicy::keepalive}, {"new_per_request", ConnectionPolicy::new_per_request},
+            {"mixed", ConnectionPolicy::mixed}});
+  if (policySet && !l.keepalive && l.connection_policy != ConnectionPolicy::new_per_request)
+    ctx.error(node, path + ".keepalive", "keepalive: false contradicts connection_policy");
+  if (const auto v = r.get("fresh_connections")) {
+    r.percent("fresh_connections", l.fresh_fraction);
+    if (l.connection_policy != ConnectionPolicy::mixed)
+      ctx.error(v, path + ".fresh_connections", "only with connection_policy: mixed");
+  } else if (l.connection_policy == ConnectionPolicy::mixed) {
+    ctx.error(node, path + ".fresh_connections", "connection_policy: mixed needs fresh_connections (a percentage)");
+  }
   r.duration("timeout", l.timeout);
   r.string("path", l.path);
   r.duration("start", l.start);

@@ -49,13 +49,26 @@ struct RateStep {
   double rate_per_s = 0;
 };
 
+// open: requests on a schedule (arrivals), latency from the intended send
+// time; closed: `workers` each send, wait for the answer, think, send again.
+enum class LoadModel { open, closed };
+// keepalive: reuse connections; new_per_request: one connection per request;
+// mixed: a seeded `fresh_fraction` of requests on a fresh connection.
+enum class ConnectionPolicy { keepalive, new_per_request, mixed };
+
 struct LoadSpec {
+  LoadModel model = LoadModel::open;
+  int workers = 0;                     // closed
+  Duration think = 0s;                 // closed: fixed, or the mean when think_exponential
+  bool think_exponential = false;
+  ConnectionPolicy connection_policy = ConnectionPolicy::keepalive;
+  double fresh_fraction = 0.0;         // mixed
   ArrivalKind arrivals = ArrivalKind::constant;
   double rate_per_s = 100;             // constant, poisson; ramp: the final rate
   double from_per_s = 0;               // ramp: the first rate
   std::vector<RateStep> steps;         // step
   int connections = 32;
-  bool keepalive = true;
+  bool keepalive = true;               // false: connection_policy new_per_request
   Duration timeout = 2s;
   std::string path = "/";
   Duration start = 0s;                 // offset from t=0

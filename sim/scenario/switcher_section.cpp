@@ -58,6 +58,13 @@ void readSwitcherCore(Ctx& ctx, MapReader& sw, switcher::CoreOptions& core) {
   sw.choice("policy", core.policy, {{"least_outstanding", switcher::Policy::least_outstanding},
                                     {"round_robin", switcher::Policy::round_robin}});
   sw.duration("drain_timeout", core.drain_timeout);
+  sw.boolean("panic", core.panic);
+  if (const auto rt = sw.get("retry")) {
+    MapReader r(ctx, rt, "switcher.retry");
+    r.boolean("enabled", core.retry.enabled);
+    r.integer("attempts", core.retry.attempts, 0, 10);
+    r.finish();
+  }
   if (const auto hc = sw.get("health_check")) {
     core.health_check.enabled = true;
     MapReader h(ctx, hc, "switcher.health_check");
@@ -89,6 +96,7 @@ void readSwitcherCore(Ctx& ctx, MapReader& sw, switcher::CoreOptions& core) {
         r.integer("require_healthy", core.readiness.count, 1, 4096);
       }
     }
+    r.duration("wait", core.readiness.wait);
     r.finish();
   }
   if (const auto rb = sw.get("rollback")) {
@@ -109,7 +117,8 @@ void readSwitcherCore(Ctx& ctx, MapReader& sw, switcher::CoreOptions& core) {
 
 void readSwitcherSection(Ctx& ctx, MapReader& sw, SwitcherSpec& out) {
   sw.choice("kind", out.kind, {{"builtin", std::string("builtin")}});
-  sw.choice("mode", out.mode, {{"l7", std::string("l7")}});
+  sw.choice("mode", out.mode, {{"l7", std::string("l7")}, {"l4", std::string("l4")}});
+  out.core.mode = out.mode == "l4" ? switcher::Mode::l4 : switcher::Mode::l7;
   sw.duration("upstream_timeout", out.upstream_timeout);
   readSwitcherCore(ctx, sw, out.core);
 }

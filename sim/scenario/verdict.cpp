@@ -47,29 +47,35 @@ std::optional<double> measured(const RunResult& r, const std::string& measure) {
 void judge(const Scenario& scenario, RunResult& result) {
   auto& v = result.verdict;
   v.failures.clear();
+  v.checks.clear();
+  // Every expectation gives one check; a failed one also a failure line.
+  const auto check = [&](std::string name, bool passed, std::string measuredText, std::string expected,
+                         std::string failure) {
+    if (!passed) v.failures.push_back(failure);
+    v.checks.push_back({std::move(name), passed, std::move(measuredText), std::move(expected),
+                        passed ? std::string() : std::move(failure)});
+  };
   const auto& e = scenario.expect;
   if (e.dropped) {
-    const auto dropped = static_cast<double>(result.summary.outcomes.dropped());
-    if (!e.dropped->holds(dropped)) {
-      std::ostringstream os;
-      os << "dropped: measured " << result.summary.outcomes.dropped() << ", expected "
-         << opText(e.dropped->op) << " " << e.dropped->value;
-      v.failures.push_back(os.str());
-    }
+    const auto dropped = result.summary.outcomes.dropped();
+    const std::string expected = std::string(opText(e.dropped->op)) + " " + fmtValue(e.dropped->value);
+    check("dropped", e.dropped->holds(static_cast<double>(dropped)), std::to_string(dropped), expected,
+          "dropped: measured " + std::to_string(dropped) + ", expected " + expected);
   }
-  if (e.final_active && result.final_active != *e.final_active)
-    v.failures.push_back("final_active: measured '" + result.final_active + "', expected '" +
-                         *e.final_active + "'");
+  if (e.final_active)
+    check("final_active", result.final_active == *e.final_active, result.final_active, *e.final_active,
+          "final_active: measured '" + result.final_active + "', expected '" + *e.final_active + "'");
   std::vector<std::string> needed;
   for (const auto& m : e.measures) {
     const auto value = measured(result, m.measure);
     if (!value) {
       needed.push_back(m.measure);
+      v.checks.push_back({m.key, false, "", m.bound.text, m.key + ": not measured (its inputs never happened)"});
       continue;
     }
-    if (!m.bound.holds(*value))
-      v.failures.push_back(m.key + ": measured " + fmtValue(*value) + (m.measure.ends_with("_ms") ? " ms" : "") +
-                           ", expected " + m.bound.text);
+    const std::string text = fmtValue(*value) + (m.measure.ends_with("_ms") ? " ms" : "");
+    check(m.key, m.bound.holds(*value), text, m.bound.text,
+          m.key + ": measured " + text + ", expected " + m.bound.text);
   }
   // An expected measure whose inputs never happened makes the run invalid.
   for (auto& reason : missingMeasures(needed, result.measures))
@@ -81,9 +87,8 @@ void judge(const Scenario& scenario, RunResult& result) {
     const bool rolledBack = std::any_of(result.events.begin(), result.events.end(), [](const TimedEvent& ev) {
       return ev.source == "switcher" && ev.kind == "rollback";
     });
-    if (rolledBack != *e.rolled_back)
-      v.failures.push_back(std::string("rolled_back: measured ") + (rolledBack ? "true" : "false") + ", expected " +
-                           (*e.rolled_back ? "true" : "false"));
+    const std::string m = rolledBack ? "true" : "false", x = *e.rolled_back ? "true" : "false";
+    check("rolled_back", rolledBack == *e.rolled_back, m, x, "rolled_back: measured " + m + ", expected " + x);
   }
   v.passed = v.valid && v.failures.empty();
 }

@@ -1,0 +1,43 @@
+#pragma once
+// What every run mode (live, sim) derives from a scenario the same way: the
+// arrival models of its load blocks, and the measuring after the run
+// (summary, validity of the load, derived measures, drop causes).
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "metrics/drop_causes.hpp"
+#include "metrics/run_result.hpp"
+#include "sim/core/rng.hpp"
+#include "sim/loadgen/arrivals.hpp"
+#include "sim/loadgen/closed_loop.hpp"
+#include "sim/scenario/scenario.hpp"
+
+namespace cutover::scenario {
+
+// Open-loop arrivals of a block (model: open), on [start, start + length).
+std::unique_ptr<loadgen::Arrivals> makeArrivals(const LoadSpec& spec, Instant start, Duration length, Rng rng);
+// The closed-loop model of a block (model: closed).
+std::unique_ptr<loadgen::ClosedLoop> makeClosedLoop(const LoadSpec& spec, Instant start, Duration length, Rng rng);
+// How long a block sends: from its start to its length or the end of the run.
+Duration blockLength(const Scenario& s, const LoadSpec& spec);
+// A reserve hint for the block's record count (0: unknown).
+std::size_t expectedRequests(const Scenario& s, const LoadSpec& spec);
+
+struct RunTrace {
+  std::vector<RequestRecord> records;
+  std::vector<std::string> names;  // of RequestRecord::version / instance
+  std::vector<TimedEvent> events;  // sorted by time
+  std::vector<ServiceRequestLog> service_log;
+  std::int64_t t0_ns = 0;
+  std::uint64_t intended = 0;  // requests the load meant to send
+  double load_length_s = 0;    // the longest block
+  bool check_load = true;      // false when the run stopped early (interrupted, failed setup)
+};
+
+// Fills r.summary, r.measures, r.dropped_by_* and adds load validity problems
+// to `invalid` (a single steady open-loop block is held to its target rate).
+void measureRun(const Scenario& s, const RunTrace& trace, RunResult& r, std::vector<std::string>& invalid);
+
+}  // namespace cutover::scenario
