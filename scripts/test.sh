@@ -6,10 +6,19 @@
 # PRESETS="dev" scripts/test.sh runs a subset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
+# Test-only peers: report schema checks (python3-jsonschema, python3-yaml), the
+# HTML report in a real browser (chromium), real switchers (nginx, haproxy),
+# a real Prometheus server.
+scripts/deps.sh python3 python3-jsonschema python3-yaml chromium nginx haproxy prometheus \
+  clang libclang-rt-14-dev
 for preset in ${PRESETS:-dev asan tsan}; do
   echo "== preset $preset" >&2
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset"
   ctest --preset "$preset" -j2
 done
+# libFuzzer targets (clang), each bounded from its committed seed corpus.
+if [[ -z "${PRESETS:-}" || "${FUZZ:-}" == 1 ]]; then
+  echo "== fuzz (${FUZZ_SECONDS:-60} s per target)" >&2
+  tests/fuzz/run.sh "${FUZZ_SECONDS:-60}"
+fi

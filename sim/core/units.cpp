@@ -80,7 +80,9 @@ std::optional<std::size_t> parseSize(std::string_view text) {
   else if (unit == "MB") mult = 1e6;
   else if (unit == "MiB") mult = 1024.0 * 1024.0;
   else return std::nullopt;
-  return static_cast<std::size_t>(std::llround(v * mult));
+  const double bytes = v * mult;
+  if (!(bytes >= 0 && bytes <= 1e15)) return std::nullopt;  // NaN, negative, absurd (a petabyte)
+  return static_cast<std::size_t>(std::llround(bytes));
 }
 
 std::string formatDuration(Duration d) {

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <csignal>
 #include <fstream>
 #include <set>
@@ -61,6 +62,20 @@ void readLatency(Ctx& ctx, const YAML::Node& node, const std::string& path, serv
     ctx.error(node, path + ".samples", "an empirical distribution needs samples");
 }
 
+std::optional<int> signalNumber(const std::string& name);
+
+// `command: [argv...]` of a team's own service.
+void readCommand(Ctx& ctx, const YAML::Node& node, const std::string& path, std::vector<std::string>& out) {
+  if (!node.IsSequence() || node.size() == 0) {
+    ctx.error(node, path, "expected a list: the program (absolute path or on PATH) and its arguments, with {port} and {version}");
+    return;
+  }
+  for (const auto& a : node) {
+    if (!a.IsScalar()) ctx.error(a, path, "expected a string argument");
+    else out.push_back(a.Scalar());
+  }
+}
+
 ServiceGroup readService(Ctx& ctx, const std::string& name, const YAML::Node& node) {
   ServiceGroup g;
   g.name = name;
@@ -74,6 +89,9 @@ ServiceGroup readService(Ctx& ctx, const std::string& name, const YAML::Node& no
   r.percent("error_rate", g.behaviour.error_rate);
   r.integer("error_status", g.behaviour.error_status, 500, 599);
   r.size("response_size", g.behaviour.response_bytes);
+  if (const auto cmd = r.get("command")) readCommand(ctx, cmd, path + ".command", g.command);
+  r.string("health_path", g.health_path);
+  if (!g.health_path.starts_with("/")) ctx.error(node, path + ".health_path", "a path starts with '/'");
   {
     MapReader s(ctx, r.get("startup"), path + ".startup");
     s.duration("listen_after", g.behaviour.startup.listen_after);
@@ -108,7 +126,12 @@ ServiceGroup readService(Ctx& ctx, const std::string& name, const YAML::Node& no
   if (const auto paths = r.get("paths")) {
     if (!paths.IsSequence()) ctx.error(paths, path + ".paths", "expected a list of {prefix, latency, error_rate, error_status}");
     else
-      for (std::size_t i = 0; i < paths.size() && i < service::kMaxPathOverrides; ++i) {
+      for (std::size_t i = 0; i < paths.size(); ++i) {
+        if (i == service::kMaxPathOverrides) {
+          ctx.error(paths[i], path + ".paths." + std::to_string(i),
+                    "at most " + std::to_string(service::kMaxPathOverrides) + " path overrides");
+          break;
+        }
         const std::string pp = path + ".paths." + std::to_string(i);
         service::PathOverride o;
         MapReader s(ctx, paths[i], pp);
@@ -141,6 +164,13 @@ ServiceGroup readService(Ctx& ctx, const std::string& name, const YAML::Node& no
     s.duration("drain_timeout", g.behaviour.shutdown.drain_timeout);
     s.boolean("close_keepalive", g.behaviour.shutdown.close_keepalive);
     s.duration("grace_period", g.stop_grace);
+    if (const auto sig = s.get("stop_signal")) {
+      const auto n = sig.IsScalar() ? signalNumber(sig.Scalar()) : std::nullopt;
+      if (!n || *n == SIGKILL || *n == SIGSTOP)
+        ctx.error(sig, path + ".shutdown.stop_signal", "expected a signal name like SIGTERM, SIGINT or SIGQUIT");
+      else
+        g.stop_signal = *n, g.stop_signal_name = sig.Scalar().rfind("SIG", 0) == 0 ? sig.Scalar() : "SIG" + sig.Scalar();
+    }
     s.finish();
   }
   r.finish();
@@ -225,6 +255,8 @@ FaultAction readFault(Ctx& ctx, const YAML::Node& node, const std::string& path)
   FaultAction f;
   MapReader r(ctx, node, path);
   r.string("target", f.target, true);
+  if (const auto t = r.get("target"); t && t.IsScalar() && t.Scalar().empty())
+    ctx.error(t, path + ".target", "expected a pool or instance name");
   double rate = -1;
   r.percent("error_rate", rate);
   if (rate >= 0) f.commands.push_back("fault error_rate=" + std::to_string(rate));
@@ -303,6 +335,8 @@ std::optional<TimelineStep> readStep(Ctx& ctx, const YAML::Node& node, const std
     SignalAction s;
     MapReader sr(ctx, v, path + ".signal");
     sr.string("target", s.target, true);
+    if (const auto t = sr.get("target"); t && t.IsScalar() && t.Scalar().empty())
+      ctx.error(t, path + ".signal.target", "expected a pool or instance name");
     sr.string("signal", s.signal_name);
     sr.finish();
     if (const auto n = signalNumber(s.signal_name)) s.signal = *n;
@@ -312,7 +346,7 @@ std::optional<TimelineStep> readStep(Ctx& ctx, const YAML::Node& node, const std
   for (const char* key : {"stop", "kill", "heal"}) {
     if (const auto v = r.get(key)) {
       ++actions;
-      if (!v.IsScalar()) {
+      if (!v.IsScalar() || v.Scalar().empty()) {
         ctx.error(v, path + "." + key, "expected a pool or instance name");
       } else if (std::string(key) == "stop") {
         step.action = StopAction{v.Scalar()};
@@ -325,6 +359,7 @@ std::optional<TimelineStep> readStep(Ctx& ctx, const YAML::Node& node, const std
   }
   if (const auto v = r.get("rollback")) {
     ++actions;
+    if (!v.IsScalar() || v.Scalar() != "now") ctx.error(v, path + ".rollback", "expected 'now'");
     step.action = RollbackAction{};
   }
   if (const auto v = r.get("fault")) {
@@ -365,7 +400,7 @@ std::optional<Bound> parseBound(const std::string& text) {
   while (!s.empty() && s.front() == ' ') s.erase(0, 1);
   double v = 0;
   const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || p != s.data() + s.size() || s.empty()) return std::nullopt;
+  if (ec != std::errc{} || p != s.data() + s.size() || s.empty() || !std::isfinite(v)) return std::nullopt;
   b.value = v;
   return b;
 }
@@ -429,6 +464,11 @@ void readExpect(Ctx& ctx, const YAML::Node& node, Expectations& out) {
       continue;
     }
     out.measures.push_back({k.key, k.measure, *b, locOf(v)});
+  }
+  if (r.get("clean_exit")) {
+    bool clean = false;
+    r.boolean("clean_exit", clean);
+    out.clean_exit = clean;
   }
   if (r.get("rolled_back")) {
     bool rb = false;
@@ -553,6 +593,29 @@ LoadOutcome loadFromNode(Ctx& ctx, const YAML::Node& root) {
         if (auto step = readStep(ctx, tl[i], "timeline." + std::to_string(i))) s.timeline.push_back(*step);
   }
   if (const auto e = r.get("expect")) readExpect(ctx, e, s.expect);
+  if (const auto m = r.get("matrix")) {
+    if (!m.IsMap() || m.size() == 0) {
+      ctx.error(m, "matrix", "expected a mapping of key to a list of values, like {green.instances: [1, 2]}");
+    } else {
+      for (const auto& kv : m) {
+        MatrixAxis axis;
+        axis.key = kv.first.as<std::string>("");
+        axis.loc = locOf(kv.first);
+        const std::string key = "matrix." + axis.key;
+        if (!kv.second.IsSequence() || kv.second.size() == 0) {
+          ctx.error(kv.second, key, "expected a list of values");
+          continue;
+        }
+        for (const auto& v : kv.second) {
+          if (!v.IsScalar()) ctx.error(v, key, "expected a scalar value (a number, a rate, a duration, a word)");
+          else axis.values.push_back(v.Scalar());
+        }
+        if (axis.key == "matrix" || axis.key.rfind("matrix.", 0) == 0)
+          ctx.error(kv.first, key, "a matrix cannot vary itself");
+        s.matrix.push_back(std::move(axis));
+      }
+    }
+  }
   {
     MapReader v(ctx, r.get("validity"), "validity");
     v.percent("min_send_rate", s.validity.min_rate_fraction);

@@ -29,6 +29,12 @@ struct ServiceGroup {
   service::BehaviourSpec behaviour;
   Duration ready_timeout = 10s;    // a started instance must answer /health 200 by then
   Duration stop_grace = 10s;       // SIGTERM, then SIGKILL after this (stop, end of run)
+  // A team's own service instead of `cutover fake-service`: argv with {port}
+  // and {version} replaced (docs/real-switchers.md). Empty: the fake service.
+  std::vector<std::string> command;
+  std::string health_path = "/health";  // readiness probe (and haproxy's check) path
+  int stop_signal = 15;                  // shutdown.stop_signal: sent on stop, scale down, end of run
+  std::string stop_signal_name = "SIGTERM";
   SourceLoc loc;
 };
 
@@ -141,7 +147,17 @@ struct Expectations {
   std::optional<Bound> dropped;
   std::optional<std::string> final_active;
   std::optional<bool> rolled_back;
+  // Every service instance exited with code 0 within its grace period (none
+  // was killed after it).
+  std::optional<bool> clean_exit;
   std::vector<MeasureExpectation> measures;
+};
+
+// One axis of `matrix:`: a --set key and the values it takes.
+struct MatrixAxis {
+  std::string key;                  // as for --set: green.instances, load.0.rate
+  std::vector<std::string> values;  // YAML scalars, as written
+  SourceLoc loc;
 };
 
 struct Scenario {
@@ -161,6 +177,9 @@ struct Scenario {
   // target rate, or over 1% of sends later than 10 ms). Loosen only for a
   // slow harness (sanitizer builds), never to make a scenario pass.
   ValidityLimits validity;
+  // `matrix:` runs the scenario once per combination of values (cutover run
+  // writes one report per combination and an aggregate).
+  std::vector<MatrixAxis> matrix;
 
   const ServiceGroup* service(const std::string& name) const;
 };

@@ -116,7 +116,9 @@ void readSwitcherCore(Ctx& ctx, MapReader& sw, switcher::CoreOptions& core) {
 }  // namespace
 
 void readSwitcherSection(Ctx& ctx, MapReader& sw, SwitcherSpec& out) {
-  sw.choice("kind", out.kind, {{"builtin", std::string("builtin")}});
+  sw.choice("kind", out.kind, {{"builtin", std::string("builtin")},
+                               {"nginx", std::string("nginx")},
+                               {"haproxy", std::string("haproxy")}});
   sw.choice("mode", out.mode, {{"l7", std::string("l7")}, {"l4", std::string("l4")}});
   out.core.mode = out.mode == "l4" ? switcher::Mode::l4 : switcher::Mode::l7;
   sw.duration("upstream_timeout", out.upstream_timeout);

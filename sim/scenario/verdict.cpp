@@ -90,6 +90,23 @@ void judge(const Scenario& scenario, RunResult& result) {
     const std::string m = rolledBack ? "true" : "false", x = *e.rolled_back ? "true" : "false";
     check("rolled_back", rolledBack == *e.rolled_back, m, x, "rolled_back: measured " + m + ", expected " + x);
   }
+  if (e.clean_exit) {
+    // Clean: every instance ended with exit code 0, and none was killed after
+    // its grace period (the runner's "killed" event).
+    std::vector<std::string> unclean;
+    for (const auto& in : result.instances)
+      if (in.exit != "code 0") unclean.push_back(in.id + " (" + (in.exit.empty() ? "still running" : in.exit) + ")");
+    for (const auto& ev : result.events)
+      if (ev.source == "runner" && ev.kind == "killed" &&
+          std::find(unclean.begin(), unclean.end(), ev.target) == unclean.end())
+        unclean.push_back(ev.target + " (killed after the grace period)");
+    const bool clean = unclean.empty();
+    std::string list;
+    for (const auto& u : unclean) list += (list.empty() ? "" : ", ") + u;
+    const std::string m = clean ? "true" : "false", x = *e.clean_exit ? "true" : "false";
+    check("clean_exit", clean == *e.clean_exit, clean ? m : m + ": " + list, x,
+          "clean_exit: measured " + m + (clean ? "" : " (" + list + ")") + ", expected " + x);
+  }
   v.passed = v.valid && v.failures.empty();
 }
 

@@ -131,7 +131,7 @@ class MapReader {
     scalar(key, false, [&](const std::string& s) {
       double v = 0;
       const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-      if (ec != std::errc{} || p != s.data() + s.size() || v < lo || v > hi) return false;
+      if (ec != std::errc{} || p != s.data() + s.size() || !(v >= lo && v <= hi)) return false;  // NaN too
       out = v;
       return true;
     }, "a number from " + std::to_string(lo) + " to " + std::to_string(hi));
@@ -157,8 +157,14 @@ class MapReader {
   // Reports keys nobody asked for. Call after every get().
   void finish() {
     if (!isMap_) return;
+    std::vector<std::string> seen;
     for (const auto& kv : node_) {
       const auto key = kv.first.as<std::string>("");
+      if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+        ctx_.error(kv.first, join(path_, key), "duplicate key (only one value is allowed)");
+        continue;
+      }
+      seen.push_back(key);
       if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
       const auto hint = suggestKey(key, known_);
       ctx_.error(kv.first, join(path_, key),
