@@ -28,105 +28,15 @@ using namespace cutover;
 
 using cli::kExitBadInput;
 
-std::atomic<int> g_interrupted{0};
-
-void onInterrupt(int sig) { g_interrupted.store(sig); }
-
-void installInterruptHandlers() {
-  struct sigaction sa {};
-  sa.sa_handler = onInterrupt;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-}
-
-std::string selfExe() {
-  std::error_code ec;
-  const auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string("cutover") : p.string();
-}
-
-// Loads or prints every error (file:line:col: key: message) and returns nullopt.
-std::optional<scenario::Scenario> loadOrReport(const std::string& file, const scenario::LoadOptions& load) {
-  auto out = scenario::loadScenarioFile(file, load);
-  for (const auto& e : out.errors) fmt::print(stderr, "error: {}\n", e.str());
-  if (!out.errors.empty())
-    fmt::print(stderr, "{} error{} in {}; nothing was run\n", out.errors.size(), out.errors.size() == 1 ? "" : "s", file);
-  return std::move(out.scenario);
-}
+using cli::g_interrupted;
+using cli::installInterruptHandlers;
+using cli::loadOrReport;
 
 int cmdValidate(const std::string& file, const scenario::LoadOptions& load) {
   const auto s = loadOrReport(file, load);
   if (!s) return kExitBadInput;
   fmt::print("{}: ok ({}, {} services, {} load blocks, {} timeline steps)\n", file, s->name, s->services.size(),
              s->load.size(), s->timeline.size());
-  return 0;
-}
-
-// Writes report.json, then junit.xml, summary.md and report.html from it.
-int writeReports(const scenario::Scenario& s, const RunResult& result, const std::string& outDir) {
-  reports::ReportExtras extras;
-  extras.description = s.description;
-  extras.lesson = s.lesson;
-  extras.expectations = result.verdict.checks;
-  extras.dropped_list_limit = kDroppedListLimit;
-  extras.dropped = result.dropped_first;
-  const auto doc = reports::toJson(result, extras);
-  const auto written = reports::writeJsonFile(doc, (std::filesystem::path(outDir) / "report.json").string());
-  if (!written) {
-    fmt::print(stderr, "error: {}\n", written.error().message);
-    return 3;
-  }
-  fmt::print("report     {}\n", written.value());
-  const auto all = reports::writeAll(doc, outDir);
-  if (!all) {
-    fmt::print(stderr, "error: {}\n", all.error().message);
-    return 3;
-  }
-  return 0;
-}
-
-int cmdRun(const std::string& file, const scenario::LoadOptions& load, std::string outDir, bool quiet,
-           const std::string& mode) {
-  const auto s = loadOrReport(file, load);
-  if (!s) return kExitBadInput;
-  if (outDir.empty()) outDir = "reports/out/" + s->name;
-  std::error_code ec;
-  std::filesystem::create_directories(outDir, ec);
-  if (ec) {
-    fmt::print(stderr, "error: cannot create output directory {}: {}\n", outDir, ec.message());
-    return kExitBadInput;
-  }
-  for (const char* f : {"report.json", "junit.xml", "summary.md", "report.html"})
-    std::filesystem::remove(std::filesystem::path(outDir) / f, ec);  // never leave a stale one
-  installInterruptHandlers();
-  RunResult result;
-  if (mode == "sim") {
-    if (!quiet) fmt::print(stderr, "simulating {} ({:.1f} s of virtual time) -> {}\n", s->name, toSeconds(s->duration), outDir);
-    result = des::runSim(*s, des::SimOptions{});
-  } else {
-    runner::RunOptions opt;
-    opt.out_dir = outDir;
-    opt.self_exe = selfExe();
-    opt.progress = !quiet;
-    opt.interrupted = &g_interrupted;
-    if (!quiet) fmt::print(stderr, "running {} ({:.1f} s) -> {}\n", s->name, toSeconds(s->duration), outDir);
-    result = runner::runLive(*s, opt);
-  }
-  scenario::judge(*s, result);
-  fmt::print("{}", reports::textSummary(result));
-  if (const int rc = writeReports(*s, result, outDir); rc != 0) return rc;
-  return scenario::exitCodeOf(result.verdict);
-}
-
-int cmdReport(const std::string& dir) {
-  const auto written = reports::rerenderRunDir(dir);
-  if (!written) {
-    fmt::print(stderr, "error: {}\n", written.error().message);
-    return kExitBadInput;
-  }
-  for (const auto& f : written.value()) fmt::print("{}\n", f);
   return 0;
 }
 
@@ -201,6 +111,9 @@ int main(int argc, char** argv) {
   std::string mode = "live";
   run->add_option("--mode", mode, "live (real processes and sockets) or sim (deterministic simulation)")
       ->check(CLI::IsMember({"live", "sim"}));
+  int repeat = 1;
+  run->add_option("--repeat", repeat, "Run N times (seeds seed, seed+1, ...) and report min/median/max")
+      ->check(CLI::Range(1, 1000));
 
   auto* validate = app.add_subcommand("validate", "Check a scenario file; exit 2 with file:line:col errors");
   validate->add_option("scenario", file, "Scenario file (YAML)")->required();
@@ -242,9 +155,10 @@ int main(int argc, char** argv) {
   }
   if (*run) {
     if (seed) sets.push_back("seed=" + std::to_string(*seed));
-    return cmdRun(file, {sets, timeScale}, outDir, quiet, mode);
+    cli::RunRequest req{file, {sets, timeScale}, outDir, quiet, mode};
+    return cli::cmdRun(req, repeat);
   }
-  if (*report) return cmdReport(reportDir);
+  if (*report) return cli::cmdReport(reportDir);
   if (*list) return cmdList(listDir);
   if (*validate) return cmdValidate(file, {sets, timeScale});
   if (*sw) {

@@ -1,0 +1,251 @@
+// `cutover run` (one run, --repeat, matrix:) and `cutover report`.
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "reports/json_report.hpp"
+#include "reports/text_summary.hpp"
+#include "reports/write_all.hpp"
+#include "sim/cli/commands.hpp"
+#include "sim/des/sim_runner.hpp"
+#include "sim/runner/runner.hpp"
+#include "sim/scenario/verdict.hpp"
+
+namespace cutover::cli {
+
+std::atomic<int> g_interrupted{0};
+
+namespace {
+
+void onInterrupt(int sig) { g_interrupted.store(sig); }
+
+// Writes report.json, then junit.xml, summary.md and report.html from it.
+int writeReports(const scenario::Scenario& s, const RunResult& result, const std::string& outDir, bool quiet) {
+  reports::ReportExtras extras;
+  extras.description = s.description;
+  extras.lesson = s.lesson;
+  extras.expectations = result.verdict.checks;
+  extras.dropped_list_limit = kDroppedListLimit;
+  extras.dropped = result.dropped_first;
+  const auto doc = reports::toJson(result, extras);
+  const auto written = reports::writeJsonFile(doc, (std::filesystem::path(outDir) / "report.json").string());
+  if (!written) {
+    fmt::print(stderr, "error: {}\n", written.error().message);
+    return kExitInvalid;
+  }
+  if (!quiet) fmt::print("report     {}\n", written.value());
+  const auto all = reports::writeAll(doc, outDir);
+  if (!all) {
+    fmt::print(stderr, "error: {}\n", all.error().message);
+    return kExitInvalid;
+  }
+  return 0;
+}
+
+struct OneRun {
+  int exit = 0;
+  std::optional<RunResult> result;
+};
+
+OneRun runOne(const scenario::Scenario& s, const std::string& outDir, const RunRequest& req, bool printSummary) {
+  std::error_code ec;
+  std::filesystem::create_directories(outDir, ec);
+  if (ec) {
+    fmt::print(stderr, "error: cannot create output directory {}: {}\n", outDir, ec.message());
+    return {kExitBadInput, std::nullopt};
+  }
+  for (const char* f : {"report.json", "junit.xml", "summary.md", "report.html"})
+    std::filesystem::remove(std::filesystem::path(outDir) / f, ec);  // never leave a stale one
+  RunResult result;
+  if (req.mode == "sim") {
+    if (!req.quiet)
+      fmt::print(stderr, "simulating {} ({:.1f} s of virtual time) -> {}\n", s.name, toSeconds(s.duration), outDir);
+    result = des::runSim(s, des::SimOptions{});
+  } else {
+    runner::RunOptions opt;
+    opt.out_dir = outDir;
+    opt.self_exe = selfExe();
+    opt.progress = !req.quiet;
+    opt.interrupted = &g_interrupted;
+    if (!req.quiet) fmt::print(stderr, "running {} ({:.1f} s) -> {}\n", s.name, toSeconds(s.duration), outDir);
+    result = runner::runLive(s, opt);
+  }
+  scenario::judge(s, result);
+  if (printSummary) fmt::print("{}", reports::textSummary(result));
+  if (const int rc = writeReports(s, result, outDir, !printSummary); rc != 0) return {rc, std::move(result)};
+  return {scenario::exitCodeOf(result.verdict), std::move(result)};
+}
+
+// The values one run contributes to the aggregate.
+std::map<std::string, double> figuresOf(const RunResult& r) {
+  std::map<std::string, double> f;
+  f["dropped"] = static_cast<double>(r.summary.outcomes.dropped());
+  f["app_errors"] = static_cast<double>(r.summary.outcomes.of(Outcome::app_error));
+  f["p50_ms"] = r.summary.latency.p50_ms;
+  f["p99_ms"] = r.summary.latency.p99_ms;
+  f["max_latency_ms"] = r.summary.latency.max_ms;
+  f["achieved_rate_per_s"] = r.summary.achieved_rate_per_s;
+  for (const auto& [k, v] : r.measures) f[k] = v;
+  return f;
+}
+
+nlohmann::json statsOf(const std::vector<std::map<std::string, double>>& runs) {
+  std::map<std::string, std::vector<double>> byKey;
+  for (const auto& r : runs)
+    for (const auto& [k, v] : r) byKey[k].push_back(v);
+  nlohmann::json out = nlohmann::json::object();
+  for (auto& [k, vs] : byKey) {
+    std::sort(vs.begin(), vs.end());
+    const double median = vs.size() % 2 ? vs[vs.size() / 2] : (vs[vs.size() / 2 - 1] + vs[vs.size() / 2]) / 2;
+    out[k] = {{"min", vs.front()}, {"median", median}, {"max", vs.back()}, {"n", vs.size()}};
+  }
+  return out;
+}
+
+// "green.instances=2 load.0.rate=500/s" -> "green.instances-2_load.0.rate-500-s"
+std::string dirNameOf(const std::vector<std::string>& sets) {
+  std::string out;
+  for (const auto& s : sets) {
+    if (!out.empty()) out += "_";
+    for (char c : s) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-') ? c : '-';
+  }
+  return out.empty() ? "base" : out;
+}
+
+std::string fmtNum(double v) { return fmt::format("{:.4g}", v); }
+
+}  // namespace
+
+void installInterruptHandlers() {
+  struct sigaction sa {};
+  sa.sa_handler = onInterrupt;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+std::string selfExe() {
+  std::error_code ec;
+  const auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("cutover") : p.string();
+}
+
+std::optional<scenario::Scenario> loadOrReport(const std::string& file, const scenario::LoadOptions& load) {
+  auto out = scenario::loadScenarioFile(file, load);
+  for (const auto& e : out.errors) fmt::print(stderr, "error: {}\n", e.str());
+  if (!out.errors.empty())
+    fmt::print(stderr, "{} error{} in {}; nothing was run\n", out.errors.size(), out.errors.size() == 1 ? "" : "s", file);
+  return std::move(out.scenario);
+}
+
+int cmdRun(const RunRequest& req, int repeat) {
+  const auto base = loadOrReport(req.file, req.load);
+  if (!base) return kExitBadInput;
+  const std::string outDir = req.out_dir.empty() ? "reports/out/" + base->name : req.out_dir;
+  installInterruptHandlers();
+  if (repeat <= 1 && base->matrix.empty()) return runOne(*base, outDir, req, true).exit;
+
+  // Every combination of the matrix (one, without it), each checked before anything runs.
+  std::vector<std::vector<std::string>> combos{{}};
+  for (const auto& axis : base->matrix) {
+    std::vector<std::vector<std::string>> next;
+    for (const auto& c : combos)
+      for (const auto& v : axis.values) {
+        auto n = c;
+        n.push_back(axis.key + "=" + v);
+        next.push_back(std::move(n));
+      }
+    combos = std::move(next);
+  }
+  if (combos.size() * static_cast<std::size_t>(repeat) > 1000) {
+    fmt::print(stderr, "error: {} combinations x {} repeats is over 1000 runs\n", combos.size(), repeat);
+    return kExitBadInput;
+  }
+  std::vector<scenario::Scenario> scenarios;
+  for (const auto& c : combos) {
+    auto load = req.load;
+    load.overrides.insert(load.overrides.end(), c.begin(), c.end());
+    auto out = scenario::loadScenarioFile(req.file, load);
+    if (!out.scenario) {
+      for (const auto& e : out.errors) fmt::print(stderr, "error: [{}] {}\n", dirNameOf(c), e.str());
+      for (const auto& axis : base->matrix)
+        fmt::print(stderr, "  from {}:{}:{}: matrix.{}\n", req.file, axis.loc.line, axis.loc.column, axis.key);
+      fmt::print(stderr, "matrix combination {} is invalid; nothing was run\n", dirNameOf(c));
+      return kExitBadInput;
+    }
+    scenarios.push_back(std::move(*out.scenario));
+  }
+
+  nlohmann::json agg = {{"scenario", base->name}, {"file", req.file}, {"mode", req.mode}, {"repeat", repeat},
+                        {"combinations", nlohmann::json::array()}};
+  std::string md = fmt::format("# {}: {} combination{} x {} run{}\n\n", base->name, combos.size(),
+                               combos.size() == 1 ? "" : "s", repeat, repeat == 1 ? "" : "s");
+  md += "| combination | passed | failed | invalid | dropped (min/median/max) | p99 ms (min/median/max) |\n";
+  md += "|---|---|---|---|---|---|\n";
+  int worst = 0;
+  for (std::size_t ci = 0; ci < combos.size() && g_interrupted.load() == 0; ++ci) {
+    const auto name = dirNameOf(combos[ci]);
+    nlohmann::json runs = nlohmann::json::array();
+    std::vector<std::map<std::string, double>> figures;
+    int passed = 0, failed = 0, invalid = 0;
+    for (int i = 0; i < repeat && g_interrupted.load() == 0; ++i) {
+      auto s = scenarios[ci];
+      s.seed = scenarios[ci].seed + static_cast<std::uint64_t>(i);
+      const auto dir = (std::filesystem::path(outDir) / name / fmt::format("run-{}", i + 1)).string();
+      if (!req.quiet) fmt::print(stderr, "[{}] run {}/{} seed {}\n", name, i + 1, repeat, s.seed);
+      const auto one = runOne(s, dir, req, false);
+      const int code = one.exit;
+      worst = code == kExitInvalid || worst == kExitInvalid ? kExitInvalid : std::max(worst, code);
+      (code == 0 ? passed : code == 1 ? failed : invalid)++;
+      nlohmann::json jr = {{"seed", s.seed}, {"dir", dir}, {"exit", code}};
+      if (one.result) {
+        jr["valid"] = one.result->verdict.valid;
+        jr["passed"] = one.result->verdict.passed;
+        jr["failures"] = one.result->verdict.failures;
+        jr["invalid_reasons"] = one.result->verdict.invalid_reasons;
+        if (one.result->verdict.valid) figures.push_back(figuresOf(*one.result));  // invalid runs measure nothing
+      }
+      fmt::print("{:<40} run {:>3}  seed {:<6} {}\n", name, i + 1, s.seed,
+                 code == 0 ? "PASS" : code == 1 ? "FAIL" : "INVALID");
+      runs.push_back(jr);
+    }
+    const auto stats = statsOf(figures);
+    agg["combinations"].push_back({{"name", name}, {"overrides", combos[ci]}, {"passed", passed}, {"failed", failed},
+                                   {"invalid", invalid}, {"runs", runs}, {"stats", stats}});
+    const auto cell = [&](const char* key) {
+      if (!stats.contains(key)) return std::string("-");
+      const auto& st = stats[key];
+      return fmtNum(st["min"]) + " / " + fmtNum(st["median"]) + " / " + fmtNum(st["max"]);
+    };
+    md += fmt::format("| {} | {} | {} | {} | {} | {} |\n", name, passed, failed, invalid, cell("dropped"), cell("p99_ms"));
+  }
+  if (g_interrupted.load() != 0) {
+    agg["interrupted"] = true;
+    worst = kExitInvalid;
+    md += "\nInterrupted: the aggregate is partial.\n";
+  }
+  md += "\nEvery measure with min, median and max over the valid runs is in aggregate.json.\n";
+  std::filesystem::create_directories(outDir);
+  std::ofstream(std::filesystem::path(outDir) / "aggregate.json") << agg.dump(2) << "\n";
+  std::ofstream(std::filesystem::path(outDir) / "aggregate.md") << md;
+  fmt::print("aggregate  {}\n", (std::filesystem::path(outDir) / "aggregate.json").string());
+  return worst;
+}
+
+int cmdReport(const std::string& dir) {
+  const auto written = reports::rerenderRunDir(dir);
+  if (!written) {
+    fmt::print(stderr, "error: {}\n", written.error().message);
+    return kExitBadInput;
+  }
+  for (const auto& f : written.value()) fmt::print("{}\n", f);
+  return 0;
+}
+
+}  // namespace cutover::cli

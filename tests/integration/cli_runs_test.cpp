@@ -1,0 +1,118 @@
+// cutover run --repeat / matrix:, --time-scale, --mode sim, and cutover report,
+// through the real binary. Sim mode keeps these fast and exact.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <gtest/gtest.h>
+
+#include "tests/integration/support.hpp"
+
+namespace cutover::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+int runCutover(const std::string& args) {
+  const std::string cmd = cutoverBinary() + " " + args + " >/dev/null 2>&1";
+  const int status = std::system(cmd.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+nlohmann::json readJson(const fs::path& p) {
+  std::ifstream in(p);
+  return nlohmann::json::parse(in);
+}
+
+fs::path tempDir(const std::string& name) {
+  const auto d = fs::temp_directory_path() / ("cutover-" + name + "-" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+const char* kMatrix = R"(name: mx
+duration: 2s
+services:
+  blue: { version: v1, instances: 1, latency: 20ms }
+  green: { version: v2, instances: 1, latency: 20ms }
+load:
+  - { rate: 100/s, connections: 8 }
+timeline:
+  - { at: 0s, start: blue }
+  - { at: 200ms, start: green }
+  - { at: 1s, switch: green }
+  - { at: 1s, kill: blue }
+matrix:
+  load.0.rate: [100/s, 200/s]
+  services.blue.latency: [20ms, 40ms]
+expect: { final_active: green }
+)";
+
+TEST(CliRuns, MatrixTimesRepeatWritesOneReportPerRunAndAnAggregate) {
+  const auto dir = tempDir("matrix");
+  std::ofstream(dir / "mx.yaml") << kMatrix;
+  const int rc = runCutover("run --mode sim -q --repeat 2 " + (dir / "mx.yaml").string() + " --out " + (dir / "out").string());
+  EXPECT_EQ(rc, 0);
+  const auto agg = readJson(dir / "out" / "aggregate.json");
+  ASSERT_EQ(agg["combinations"].size(), 4u);
+  ASSERT_TRUE(fs::exists(dir / "out" / "aggregate.md"));
+  for (const auto& c : agg["combinations"]) {
+    EXPECT_EQ(c["passed"], 2) << c.dump();
+    ASSERT_EQ(c["runs"].size(), 2u);
+    EXPECT_EQ(c["runs"][1]["seed"].get<int>(), c["runs"][0]["seed"].get<int>() + 1);
+    for (const auto& r : c["runs"]) EXPECT_TRUE(fs::exists(fs::path(r["dir"].get<std::string>()) / "report.json"));
+    // Killing blue with requests in flight drops rate x latency of them: the
+    // aggregate holds min <= median <= max, and the grid shows the product.
+    const auto& d = c["stats"]["dropped"];
+    EXPECT_LE(d["min"].get<double>(), d["median"].get<double>());
+    EXPECT_LE(d["median"].get<double>(), d["max"].get<double>());
+  }
+  const auto dropsOf = [&](int i) { return agg["combinations"][i]["stats"]["dropped"]["median"].get<double>(); };
+  // Order: rate 100 x (20ms, 40ms), rate 200 x (20ms, 40ms).
+  EXPECT_LT(dropsOf(0), dropsOf(1));
+  EXPECT_LT(dropsOf(0), dropsOf(2));
+  EXPECT_LT(dropsOf(2), dropsOf(3));
+  fs::remove_all(dir);
+}
+
+TEST(CliRuns, ABadMatrixValueStopsBeforeAnythingRuns) {
+  const auto dir = tempDir("badmatrix");
+  std::string text = kMatrix;
+  text.replace(text.find("[20ms, 40ms]"), 12, "[20ms, soon]");
+  std::ofstream(dir / "mx.yaml") << text;
+  EXPECT_EQ(runCutover("run --mode sim -q " + (dir / "mx.yaml").string() + " --out " + (dir / "out").string()), 2);
+  EXPECT_FALSE(fs::exists(dir / "out"));
+  fs::remove_all(dir);
+}
+
+TEST(CliRuns, TimeScaleShortensTheRunAndIsRecorded) {
+  const auto dir = tempDir("scale");
+  std::ofstream(dir / "mx.yaml") << std::string(kMatrix).substr(0, std::string(kMatrix).find("matrix:"));
+  ASSERT_EQ(runCutover("run --mode sim -q --time-scale 0.5 " + (dir / "mx.yaml").string() + " --out " + (dir / "out").string()), 0);
+  const auto r = readJson(dir / "out" / "report.json");
+  EXPECT_DOUBLE_EQ(r["scenario"]["duration_s"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(r["scenario"]["time_scale"].get<double>(), 0.5);
+  EXPECT_EQ(r["summary"]["intended"].get<int>(), 100);  // 100/s for 1 s: rates are not scaled
+  fs::remove_all(dir);
+}
+
+TEST(CliRuns, ReportRendersEveryFormatAgainFromReportJson) {
+  const auto dir = tempDir("report");
+  std::ofstream(dir / "mx.yaml") << std::string(kMatrix).substr(0, std::string(kMatrix).find("matrix:"));
+  ASSERT_EQ(runCutover("run --mode sim -q " + (dir / "mx.yaml").string() + " --out " + (dir / "out").string()), 0);
+  for (const char* f : {"junit.xml", "summary.md", "report.html"}) {
+    ASSERT_TRUE(fs::exists(dir / "out" / f)) << f;
+    fs::remove(dir / "out" / f);
+  }
+  EXPECT_EQ(runCutover("report " + (dir / "out").string()), 0);
+  for (const char* f : {"junit.xml", "summary.md", "report.html"}) EXPECT_TRUE(fs::exists(dir / "out" / f)) << f;
+  EXPECT_EQ(runCutover("report " + (dir / "nowhere").string()), 2);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace cutover::testing
