@@ -40,13 +40,14 @@
 #include "sim/des/event_queue.hpp"
 #include "sim/des/sim_runner.hpp"
 #include "sim/loadgen/arrivals.hpp"
+#include "sim/loadgen/closed_loop.hpp"
 #include "sim/switcher/core.hpp"
 
 namespace cutover::des::detail {
 
 enum Kind : std::uint8_t {
-  kArrival,             // target: block
-  kClientTimeout,       // target: record index, gen: block
+  kArrival,             // target: block (closed loop: gen is the block's timer generation)
+  kClientTimeout,       // target: block (lazy: one armed per block, for its oldest request)
   kAtSwitcher,          // target: exchange
   kConnectResult,       // target: exchange
   kAtService,           // target: exchange
@@ -76,7 +77,11 @@ struct ClientConn {
 
 struct Block {
   const scenario::LoadSpec* spec = nullptr;
-  std::unique_ptr<loadgen::Arrivals> arrivals;
+  std::unique_ptr<loadgen::Arrivals> arrivals;      // model: open
+  std::unique_ptr<loadgen::ClosedLoop> closed;      // model: closed
+  std::unordered_map<std::uint32_t, std::uint32_t> worker_of;  // closed: record -> worker
+  std::optional<std::int64_t> closed_timer_at;      // closed: the pending kArrival
+  std::uint32_t closed_timer_gen = 0;
   std::vector<RequestRecord> records;
   std::deque<std::uint32_t> waiting;     // records waiting for a connection
   std::vector<ClientConn> conns;         // slots; closed ones are reused
@@ -88,7 +93,8 @@ struct Block {
   bool arrivals_done = false;
   double length_s = 0;
   EventQueue::Lane arrival_lane = EventQueue::kNoLane;
-  EventQueue::Lane timeout_lane = EventQueue::kNoLane;
+  std::uint32_t timeout_cursor = 0;      // records before it have an outcome or timed out
+  bool timeout_armed = false;            // a kClientTimeout is pending for this block
 };
 
 // How the switcher sees the end of an upstream exchange (kAtSwitcherResponse).
@@ -180,11 +186,16 @@ class Sim {
 
   // requests.cpp: the request path
   void onArrival(std::uint16_t b);
+  bool launch(std::uint16_t b);
+  void pumpClosed(std::uint16_t b);
+  void closedDone(std::uint16_t b, std::uint32_t rec);
   void dispatchRequest(std::uint16_t b, std::uint32_t rec);
   void openConn(std::uint16_t b, std::uint32_t rec);
   void sendOn(std::uint16_t b, std::uint32_t slot, std::uint32_t rec, std::int64_t at, bool fresh);
   void closeConn(std::uint16_t b, std::uint32_t slot);
   void feedWaiting(std::uint16_t b, std::optional<std::uint32_t> reusable);
+  void armClientTimeout(std::uint16_t b);
+  void onClientTimeouts(std::uint16_t b);
   void onClientTimeout(std::uint16_t b, std::uint32_t rec);
   void onAtSwitcher(std::uint32_t x);
   void upstreamSend(std::uint32_t x);

@@ -12,7 +12,7 @@
 // (one network hop, one connect, a client timeout), so they arrive already
 // sorted. Such events go into a *lane*: a FIFO ring whose times never
 // decrease, pushed and popped in O(1). Everything else (service times, timers)
-// goes into a binary heap. pop() takes the smallest (time, seq) among the
+// goes into a 4-ary heap. pop() takes the smallest (time, seq) among the
 // heap top and the lane heads; a push to a lane that would break its order
 // falls back to the heap, so lanes are an optimisation that never changes
 // the order of events.
@@ -116,15 +116,19 @@ class EventQueue {
     std::uint64_t tail_ = 0;
   };
 
+  // A 4-ary min-heap: half the depth of a binary one, and the four children
+  // of a node sit next to each other in memory.
+  static constexpr std::size_t kArity = 4;
   void heapPush(const SimEvent& e) {
+    std::size_t i = heap_.size();
     heap_.push_back(e);
-    std::size_t i = heap_.size() - 1;
     while (i > 0) {
-      const std::size_t parent = (i - 1) / 2;
-      if (!heap_[i].before(heap_[parent])) break;
-      std::swap(heap_[i], heap_[parent]);
+      const std::size_t parent = (i - 1) / kArity;
+      if (!e.before(heap_[parent])) break;
+      heap_[i] = heap_[parent];
       i = parent;
     }
+    heap_[i] = e;
   }
   SimEvent heapPop() {
     const SimEvent top = heap_.front();
@@ -134,9 +138,12 @@ class EventQueue {
     if (n == 0) return top;
     std::size_t i = 0;
     for (;;) {
-      std::size_t child = 2 * i + 1;
-      if (child >= n) break;
-      if (child + 1 < n && heap_[child + 1].before(heap_[child])) ++child;
+      const std::size_t first = kArity * i + 1;
+      if (first >= n) break;
+      std::size_t child = first;
+      const std::size_t stop = first + kArity < n ? first + kArity : n;
+      for (std::size_t c = first + 1; c < stop; ++c)
+        if (heap_[c].before(heap_[child])) child = c;
       if (!heap_[child].before(last)) break;
       heap_[i] = heap_[child];
       i = child;

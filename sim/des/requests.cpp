@@ -13,22 +13,64 @@ using switcher::Upstream;
 
 void Sim::onArrival(std::uint16_t bi) {
   Block& b = blocks_[bi];
+  if (b.closed) return pumpClosed(bi);
+  if (!launch(bi)) return;
+  if (const auto next = b.arrivals->next()) q_.push(toNanos(*next), kArrival, bi, 0, b.arrival_lane);
+  else b.arrivals_done = true;
+  dispatchRequest(bi, static_cast<std::uint32_t>(b.records.size() - 1));
+}
+
+// A new request of block `bi`, intended now: its record and its timeout.
+bool Sim::launch(std::uint16_t bi) {
+  Block& b = blocks_[bi];
   if (records_total_ >= opt_.max_requests) {
     b.arrivals_done = true;
     invalid_.push_back("simulation stopped sending: more than max_requests requests");
-    return;
+    return false;
   }
-  const auto rec = static_cast<std::uint32_t>(b.records.size());
   RequestRecord r;
   r.intended_ns = now_;
   r.request_id = b.next_request_id++;
   b.records.push_back(r);
   ++records_total_;
   ++b.outstanding;
-  q_.push(now_ + b.spec->timeout.count(), kClientTimeout, rec, bi, b.timeout_lane);
-  if (const auto next = b.arrivals->next()) q_.push(toNanos(*next), kArrival, bi, 0, b.arrival_lane);
-  else b.arrivals_done = true;
-  dispatchRequest(bi, rec);
+  if (!b.timeout_armed) armClientTimeout(bi);
+  return true;
+}
+
+// Closed loop (as the live client's pumpClosed): every worker ready now
+// sends; then the one timer waits for the next ready worker.
+void Sim::pumpClosed(std::uint16_t bi) {
+  Block& b = blocks_[bi];
+  if (b.closed_timer_at && *b.closed_timer_at <= now_) b.closed_timer_at.reset();
+  for (std::size_t n = 0; n < loadgen::ClosedLoop::kMaxWorkers && !b.arrivals_done; ++n) {
+    const auto send = b.closed->pollSend(fromNanos(now_));
+    if (!send) break;
+    if (!launch(bi)) return;
+    const auto rec = static_cast<std::uint32_t>(b.records.size() - 1);
+    b.worker_of.emplace(rec, send->worker);
+    dispatchRequest(bi, rec);
+  }
+  if (b.closed->sendingOver()) {
+    b.arrivals_done = true;
+    return;
+  }
+  const auto due = b.closed->nextDeadline();
+  if (!due) return;
+  const std::int64_t at = std::max(now_, toNanos(*due));
+  if (b.closed_timer_at && *b.closed_timer_at <= at) return;
+  b.closed_timer_at = at;
+  q_.push(at, kArrival, bi, ++b.closed_timer_gen);
+}
+
+// A closed-loop request has its outcome: its worker thinks, then sends again.
+void Sim::closedDone(std::uint16_t bi, std::uint32_t rec) {
+  Block& b = blocks_[bi];
+  const auto it = b.worker_of.find(rec);
+  CUTOVER_ASSERT(it != b.worker_of.end());
+  b.closed->onDone(it->second, fromNanos(now_));
+  b.worker_of.erase(it);
+  pumpClosed(bi);
 }
 
 void Sim::dispatchRequest(std::uint16_t bi, std::uint32_t rec) {
@@ -106,6 +148,31 @@ void Sim::feedWaiting(std::uint16_t bi, std::optional<std::uint32_t> reusable) {
   else b.waiting.push_front(rec);
 }
 
+// Lazy client timeouts: a block's records are in intended order, so their
+// deadlines (intended + timeout) never decrease. One event per block waits
+// for the oldest request without an outcome; when it fires, the requests
+// answered meanwhile are skipped (most are), the overdue ones time out, and
+// it is armed again for the next one. Saves one event per request.
+void Sim::armClientTimeout(std::uint16_t bi) {
+  Block& b = blocks_[bi];
+  while (b.timeout_cursor < b.records.size() && b.records[b.timeout_cursor].done_ns != 0) ++b.timeout_cursor;
+  b.timeout_armed = b.timeout_cursor < b.records.size();
+  if (b.timeout_armed)
+    q_.push(b.records[b.timeout_cursor].intended_ns + b.spec->timeout.count(), kClientTimeout, bi);
+}
+
+void Sim::onClientTimeouts(std::uint16_t bi) {
+  Block& b = blocks_[bi];
+  const std::int64_t timeout = b.spec->timeout.count();
+  for (; b.timeout_cursor < b.records.size(); ++b.timeout_cursor) {
+    const RequestRecord& r = b.records[b.timeout_cursor];
+    if (r.done_ns != 0) continue;
+    if (r.intended_ns + timeout > now_) break;
+    onClientTimeout(bi, b.timeout_cursor);
+  }
+  armClientTimeout(bi);
+}
+
 // Intended + timeout: a request without an outcome is a timeout; the
 // connection carrying it is closed (as the live client does).
 void Sim::onClientTimeout(std::uint16_t bi, std::uint32_t rec) {
@@ -129,6 +196,7 @@ void Sim::onClientTimeout(std::uint16_t bi, std::uint32_t rec) {
       break;
     }
   }
+  if (b.closed) closedDone(bi, rec);
 }
 
 void Sim::onAtClient(std::uint16_t bi, std::uint32_t slot, std::uint32_t conn_id) {
@@ -140,11 +208,16 @@ void Sim::onAtClient(std::uint16_t bi, std::uint32_t slot, std::uint32_t conn_id
   r.done_ns = now_;
   r.first_byte_ns = now_;
   --b.outstanding;
+  const std::uint32_t rec = c.record;
   c.busy = false;
   c.record = kNone;
-  if (b.spec->keepalive) return feedWaiting(bi, slot);
-  closeConn(bi, slot);
-  feedWaiting(bi, std::nullopt);
+  if (b.spec->keepalive) {
+    feedWaiting(bi, slot);
+  } else {
+    closeConn(bi, slot);
+    feedWaiting(bi, std::nullopt);
+  }
+  if (b.closed) closedDone(bi, rec);
 }
 
 // ---- the switcher's side -----------------------------------------------------

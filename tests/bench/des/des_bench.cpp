@@ -2,7 +2,10 @@
 // second for a plain steady-state scenario (one pool, constant rate, no
 // timeline after the start). Goal (issue 8): >= 5 M/s on one core, release.
 //
-//   des_bench [RATE_PER_S] [SECONDS] [INSTANCES] [REPEATS]
+//   des_sim_bench [RATE_PER_S] [SECONDS] [INSTANCES] [REPEATS] [SLOTS]
+//
+// SLOTS > 0 gives each instance capacity.max_in_flight SLOTS with a queue
+// (an M/G/c queue per instance, as tests/bench/des/simpy_model.py models it).
 //
 // Prints the engine alone (simulate: every request recorded) and the whole
 // runSim (plus summary, measures and drop attribution), best of REPEATS.
@@ -31,9 +34,12 @@ int main(int argc, char** argv) {
   const int seconds = argc > 2 ? std::atoi(argv[2]) : 60;
   const int instances = argc > 3 ? std::atoi(argv[3]) : 20;
   const int repeats = argc > 4 ? std::atoi(argv[4]) : 3;
+  const int slots = argc > 5 ? std::atoi(argv[5]) : 0;
+  const std::string capacity =
+      slots > 0 ? ", capacity: { max_in_flight: " + std::to_string(slots) + ", overflow: queue, queue: 65536 }" : "";
   const std::string yaml = "name: steady\nseed: 1\nduration: " + std::to_string(seconds) +
                            "s\nservices:\n  blue: { version: v1, instances: " + std::to_string(instances) +
-                           ", latency: { distribution: lognormal, p50: 2ms, p99: 20ms } }\n"
+                           ", latency: { distribution: lognormal, p50: 2ms, p99: 20ms }" + capacity + " }\n"
                            "load:\n  - { arrivals: poisson, rate: " + std::to_string(static_cast<long>(rate)) +
                            "/s, connections: 512 }\ntimeline:\n  - { at: 0s, start: blue }\n";
   const auto loaded = scenario::loadScenarioText(yaml, "steady.yaml");
@@ -68,6 +74,7 @@ int main(int argc, char** argv) {
               static_cast<double>(requests) / best_engine / 1e6, static_cast<double>(steps) / best_engine / 1e6);
   std::printf("engine CPU time:        %.3f s  %.2f M requests/s per CPU-second\n", best_cpu,
               static_cast<double>(requests) / best_cpu / 1e6);
+  std::printf("des requests=%zu cpu_s=%.3f rate=%.0f\n", requests, best_cpu, static_cast<double>(requests) / best_cpu);
   std::printf("runSim (with measuring): %.3f s  %.2f M requests/s\n", best_total,
               static_cast<double>(requests) / best_total / 1e6);
   return 0;

@@ -187,3 +187,58 @@ TEST(SimRunner, ManySeedsKeepTheInvariants) {
 
 }  // namespace
 }  // namespace cutover::des
+
+namespace cutover::des {
+namespace {
+
+// model: closed (issue 8): W workers, each sends, waits for the outcome, thinks, sends again.
+TEST(SimRunnerClosedLoop, WorkersKeepAtMostWInFlightAndCycleAtServiceTimePlusThink) {
+  const auto sc = text(R"(name: closed
+duration: 1s
+services:
+  blue: { version: v1, instances: 2, latency: 10ms }
+load:
+  - { model: closed, workers: 4, think: 15ms, connections: 8 }
+timeline:
+  - { at: 0s, start: blue }
+)");
+  const auto t = simulate(sc);
+  EXPECT_TRUE(t.invalid.empty()) << (t.invalid.empty() ? "" : t.invalid[0]);
+  // One cycle: 10 ms service + 15 ms think + hops (~0.2 ms): 39-40 sends per worker in 1 s.
+  EXPECT_GE(t.records.size(), 4u * 39);
+  EXPECT_LE(t.records.size(), 4u * 40);
+  std::vector<std::pair<std::int64_t, int>> edges;  // +1 at send, -1 at outcome
+  for (const auto& r : t.records) {
+    ASSERT_NE(r.done_ns, 0);
+    EXPECT_EQ(r.outcome, Outcome::ok);
+    edges.push_back({r.intended_ns, +1});
+    edges.push_back({r.done_ns, -1});
+  }
+  std::sort(edges.begin(), edges.end());  // an outcome before a send at the same instant
+  int in_flight = 0, peak = 0;
+  for (const auto& [at, d] : edges) peak = std::max(peak, in_flight += d);
+  EXPECT_EQ(peak, 4);
+  EXPECT_EQ(serialize(t), serialize(simulate(sc)));
+}
+
+TEST(SimRunnerClosedLoop, TimedOutRequestsFreeTheirWorker) {
+  // The service hangs: every request times out after 100 ms, and the worker sends again.
+  const auto sc = text(R"(name: closed-hang
+duration: 1s
+services:
+  blue: { version: v1, instances: 1, latency: 5ms }
+load:
+  - { model: closed, workers: 2, timeout: 100ms }
+timeline:
+  - { at: 0s, start: blue }
+  - { at: 0s, fault: { target: blue, kind: hang } }
+)");
+  const auto t = simulate(sc);
+  std::size_t timeouts = 0;
+  for (const auto& r : t.records) timeouts += r.outcome == Outcome::timeout;
+  EXPECT_GE(timeouts, 2u * 9);
+  EXPECT_LE(t.records.size(), 2u * 11);
+}
+
+}  // namespace
+}  // namespace cutover::des
