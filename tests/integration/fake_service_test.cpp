@@ -1,6 +1,8 @@
 // `cutover fake-service` as a real process: fork() a child that calls
 // runFakeService, learn its port through the ready pipe, talk HTTP/1.1 to it
 // with plain POSIX sockets on 127.0.0.1 and send it real signals.
+#include <thread>
+
 #include "tests/integration/fake_service_support.hpp"
 
 namespace cutover::service {
@@ -123,6 +125,41 @@ TEST(FakeServiceProcess, DrainTimeoutResetsInFlight) {
   const auto status = child.waitExit(5s);
   ASSERT_TRUE(status.has_value());
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == kExitDrainTimeout);
+}
+
+// SIGTERM mode (d), slow: a graceful drain that outlasts the grace period.
+// The service stops accepting and drains, but its in-flight requests need
+// longer than the supervisor waits: SIGKILL at the end of the grace period
+// resets every one of them, none completes.
+TEST(FakeServiceProcess, SlowDrainOutlastsTheGracePeriodAndSigkillResetsInFlight) {
+  BehaviourSpec spec = fixedLatency(5s);
+  spec.shutdown.on_sigterm = OnSigterm::graceful;
+  spec.shutdown.drain_timeout = 30s;  // the service would wait this long
+  Child child;
+  ASSERT_TRUE(child.spawn(spec, "blue-7"));
+  const auto fds = requestsInFlight(child.port(), 3);
+  ASSERT_EQ(fds.size(), 3u);
+  const auto t0 = Clock::now();
+  child.signal(SIGTERM);
+  ASSERT_TRUE(waitFor([&] { return !portAcceptsConnections(child.port()); }, 3s));  // draining
+  EXPECT_TRUE(child.running());
+  // The supervisor's grace period (here 500 ms, far below the 5 s requests) ends:
+  std::this_thread::sleep_for(500ms);  // the grace period itself, not synchronisation
+  EXPECT_TRUE(child.running()) << "a graceful drain of 5 s requests must still be going";
+  child.signal(SIGKILL);
+  for (const int fd : fds) {
+    // The kernel closes a killed process's sockets: the client sees the
+    // connection end (FIN, or RST) with no response byte.
+    const Response r = readResponse(fd);
+    EXPECT_TRUE(r.kind == Response::Kind::closed || r.kind == Response::Kind::reset);
+    EXPECT_EQ(r.status, 0);
+  }
+  EXPECT_LT(Clock::now() - t0, 4s);  // they ended by the kill, not by completing
+  closeAll(fds);
+  const auto status = child.waitExit(5s);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFSIGNALED(*status));
+  EXPECT_EQ(WTERMSIG(*status), SIGKILL);
 }
 
 TEST(FakeServiceProcess, ImmediateSigtermResetsInFlight) {
