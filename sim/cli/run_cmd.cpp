@@ -76,6 +76,8 @@ OneRun runOne(const scenario::Scenario& s, const std::string& outDir, const RunR
     result = runner::runLive(s, opt);
   }
   scenario::judge(s, result);
+  if (!result.verdict.valid)
+    for (const auto& reason : result.verdict.invalid_reasons) fmt::print(stderr, "invalid run: {}\n", reason);
   if (printSummary) fmt::print("{}", reports::textSummary(result));
   if (const int rc = writeReports(s, result, outDir, !printSummary); rc != 0) return {rc, std::move(result)};
   return {scenario::exitCodeOf(result.verdict), std::move(result)};

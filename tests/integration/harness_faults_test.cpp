@@ -1,0 +1,436 @@
+// The harness under faults of its own (issue 10), each through the real
+// `cutover` binary: a service that crashes at start, a port in use, a service
+// that never becomes ready, SIGINT and SIGTERM to the runner mid-run.
+// Each run must end with exit 3, a clear message on stderr, a report.json
+// marked invalid with the reason (never a pass), and leave no child process
+// and no listening port behind.
+//
+// The test process is a child subreaper (PR_SET_CHILD_SUBREAPER): anything
+// the runner leaves behind is reparented here, so "no process left" is
+// checked exactly by scanning /proc for processes whose parent is this test
+// or the runner, or whose process group is one the runner made.
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <gtest/gtest.h>
+
+#include "tests/integration/support.hpp"
+
+namespace cutover::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+struct Child {
+  pid_t pid = -1;
+  int err_fd = -1;
+  std::string err;
+
+  void drain() {
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(err_fd, buf, sizeof buf)) > 0) err.append(buf, static_cast<std::size_t>(n));
+  }
+  bool readUntil(const std::regex& pattern, std::chrono::milliseconds timeout) {
+    return waitFor([&] {
+      drain();
+      return std::regex_search(err, pattern);
+    }, timeout);
+  }
+};
+
+Child spawnCutover(std::vector<std::string> args) {
+#if defined(__SANITIZE_THREAD__)
+  if (!args.empty() && args[0] == "run") args.insert(args.end(), {"--set", "validity.max_late_sends=100%"});
+#endif
+  int pipefd[2];
+  EXPECT_EQ(::pipe2(pipefd, O_CLOEXEC), 0);
+  std::vector<std::string> all = {cutoverBinary()};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(pipefd[1], STDERR_FILENO);
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, STDOUT_FILENO);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(pipefd[1]);
+  ::fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+  return {pid, pipefd[0], ""};
+}
+
+// Exit code, 128+signal, or -1 when it did not exit within `timeout` (then killed).
+int waitExit(Child& c, std::chrono::milliseconds timeout) {
+  int status = 0;
+  const bool done = waitFor([&] {
+    c.drain();  // keep the pipe from filling up
+    return ::waitpid(c.pid, &status, WNOHANG) == c.pid;
+  }, timeout);
+  if (!done) {
+    ::kill(c.pid, SIGKILL);
+    ::waitpid(c.pid, &status, 0);
+    c.drain();
+    return -1;
+  }
+  c.drain();
+  ::close(c.err_fd);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+fs::path tempDir(const std::string& name) {
+  const auto dir = fs::temp_directory_path() / ("cutover-hf-" + name + "-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+fs::path writeFile(const fs::path& path, const std::string& text) {
+  std::ofstream(path) << text;
+  return path;
+}
+
+nlohmann::json readReport(const fs::path& dir) {
+  std::ifstream in(dir / "report.json");
+  if (!in) return nlohmann::json();
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception&) {
+    return nlohmann::json();
+  }
+}
+
+// A small two-pool scenario; `services` and `timeline` are the YAML blocks.
+std::string scenarioYaml(const std::string& name, const std::string& duration, const std::string& services,
+                         const std::string& timeline, const std::string& rate = "200/s") {
+  return "name: " + name + "\nseed: 7\nduration: " + duration + "\nservices:\n" + services +
+         "load:\n  - { arrivals: constant, rate: " + rate + ", connections: 8, timeout: 1s }\ntimeline:\n" +
+         timeline + "expect: { dropped: 0 }\n";
+}
+
+const std::string kHealthyPools =
+    "  blue: { version: v1, instances: 2, latency: 1ms, startup: { listen_after: 20ms, ready_after: 50ms } }\n"
+    "  green: { version: v2, instances: 2, latency: 1ms, startup: { listen_after: 20ms, ready_after: 50ms } }\n";
+
+// --- leftovers -------------------------------------------------------------
+
+struct ProcInfo {
+  pid_t pid = 0;
+  char state = '?';
+  pid_t ppid = 0;
+  pid_t pgid = 0;
+};
+
+std::optional<ProcInfo> procInfo(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return std::nullopt;
+  const auto close = line.rfind(')');  // comm may contain spaces and parentheses
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream rest(line.substr(close + 2));
+  ProcInfo p;
+  p.pid = pid;
+  rest >> p.state >> p.ppid >> p.pgid;
+  return rest ? std::optional<ProcInfo>(p) : std::nullopt;
+}
+
+// Live (non-zombie) processes that the runner left: reparented to this test
+// (the subreaper), still children of the runner, or in a process group the
+// runner created for a child (the group id is the child's pid).
+std::vector<ProcInfo> leftovers(pid_t runner, const std::set<pid_t>& groups) {
+  while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+  }  // reap orphans that already exited
+  std::vector<ProcInfo> out;
+  DIR* d = ::opendir("/proc");
+  if (!d) return out;
+  while (const dirent* e = ::readdir(d)) {
+    const pid_t pid = static_cast<pid_t>(std::strtol(e->d_name, nullptr, 10));
+    if (pid <= 0 || pid == ::getpid()) continue;
+    const auto p = procInfo(pid);
+    if (!p || p->state == 'Z' || p->state == 'X') continue;
+    if (p->ppid == ::getpid() || p->ppid == runner || groups.count(p->pgid)) out.push_back(*p);
+  }
+  ::closedir(d);
+  return out;
+}
+
+std::string describe(const std::vector<ProcInfo>& ps) {
+  std::string s;
+  for (const auto& p : ps) {
+    std::ifstream cmd("/proc/" + std::to_string(p.pid) + "/cmdline");
+    std::string c((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+    std::replace(c.begin(), c.end(), '\0', ' ');
+    s += "pid " + std::to_string(p.pid) + " ppid " + std::to_string(p.ppid) + " pgid " + std::to_string(p.pgid) +
+         " " + c.substr(0, 80) + "\n";
+  }
+  return s;
+}
+
+// Pids and ports the run had, from its stderr lines and its report.
+struct Footprint {
+  std::set<pid_t> pids;
+  std::set<unsigned short> ports;
+};
+
+Footprint footprintOf(const std::string& err, const nlohmann::json& report) {
+  Footprint f;
+  const std::regex sw(R"(switcher pid \d+ port (\d+))");
+  const std::regex ready(R"(ready \S+ pid (\d+) port (\d+))");
+  for (auto it = std::sregex_iterator(err.begin(), err.end(), sw); it != std::sregex_iterator(); ++it)
+    f.ports.insert(static_cast<unsigned short>(std::stoi((*it)[1])));
+  for (auto it = std::sregex_iterator(err.begin(), err.end(), ready); it != std::sregex_iterator(); ++it) {
+    f.pids.insert(std::stoi((*it)[1]));
+    f.ports.insert(static_cast<unsigned short>(std::stoi((*it)[2])));
+  }
+  if (report.contains("instances"))
+    for (const auto& in : report["instances"]) {
+      if (in.value("pid", 0) > 0) f.pids.insert(in["pid"].get<pid_t>());
+      if (in.value("port", 0) > 0) f.ports.insert(in["port"].get<unsigned short>());
+    }
+  return f;
+}
+
+// Nothing left: no process, no listener on any port the run used.
+void expectNothingLeft(pid_t runner, const Footprint& f) {
+  std::vector<ProcInfo> left;
+  // PR_SET_PDEATHSIG and the process-group kills act at once, but the kernel
+  // may still be tearing a process down: a generous bound, polled.
+  EXPECT_TRUE(waitFor([&] { return (left = leftovers(runner, f.pids)).empty(); }, 10s)) << describe(left);
+  for (const auto port : f.ports) EXPECT_TRUE(waitFor([&] { return portIsFree(port); }, 5s)) << "port " << port;
+}
+
+std::string reasons(const nlohmann::json& report) {
+  if (!report.contains("verdict")) return "(no verdict)";
+  return report["verdict"]["invalid_reasons"].dump();
+}
+
+// The common outcome of a run that could not do its work.
+void expectInvalidRun(int code, const Child& c, const nlohmann::json& report, const std::string& reason) {
+  EXPECT_EQ(code, 3) << c.err;
+  ASSERT_TRUE(report.contains("verdict")) << "no report.json (or unreadable); stderr:\n" << c.err;
+  EXPECT_FALSE(report["verdict"]["valid"].get<bool>());
+  EXPECT_FALSE(report["verdict"]["passed"].get<bool>());
+  EXPECT_NE(reasons(report).find(reason), std::string::npos) << reasons(report);
+}
+
+// The reason must reach a person watching the terminal (stderr), not only
+// the report file and the stdout summary (which CI often discards).
+void expectReasonOnStderr(const Child& c, const std::string& reason) {
+  EXPECT_NE(c.err.find(reason), std::string::npos) << "stderr does not say '" << reason << "':\n" << c.err;
+}
+
+class HarnessFaults : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0); }
+};
+
+// blue-1 cannot open its lifecycle log (a directory is in the way), so the
+// process exits with code 3 at start, before it listens: the run must stop
+// in setup, say which instance died, and stop blue-2 that did come up.
+TEST_F(HarnessFaults, ServiceCrashingAtStartEndsTheRunInvalidInSetup) {
+  const auto dir = tempDir("crash-setup");
+  const auto out = dir / "out";
+  fs::create_directories(out / "logs" / "blue-1.lifecycle");
+  const auto file = writeFile(dir / "s.yaml", scenarioYaml("crash-setup", "3s", kHealthyPools,
+                                                           "  - { at: 0s, start: blue }\n"
+                                                           "  - { at: 1s, start: green }\n"
+                                                           "  - { at: 2s, switch: green }\n"));
+  auto c = spawnCutover({"run", file.string(), "--out", out.string()});
+  const auto begin = std::chrono::steady_clock::now();
+  const int code = waitExit(c, 60s);
+  const auto report = readReport(out);
+  const std::string reason = "service blue-1 exited before it was ready (code 3)";
+  expectInvalidRun(code, c, report, reason);
+  expectReasonOnStderr(c, reason);
+  // It stops in setup, without running the 3 s of the scenario.
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 20s);
+  if (report.contains("summary")) {
+    EXPECT_EQ(report["summary"]["outcomes"].value("ok", 0), 0);
+  }
+  expectNothingLeft(c.pid, footprintOf(c.err, report));
+  fs::remove_all(dir);
+}
+
+// green gets `fault crash` through its control channel at the moment it is
+// started: it exits (code 70) before it is ready, mid-run. The switch to it
+// then cannot happen either.
+TEST_F(HarnessFaults, ServiceCrashingAtStartMidRunMakesTheRunInvalid) {
+  const auto dir = tempDir("crash-mid");
+  const auto out = dir / "out";
+  const std::string services =
+      "  blue: { version: v1, instances: 1, latency: 1ms }\n"
+      "  green: { version: v2, instances: 1, latency: 1ms, startup: { listen_after: 300ms } }\n";
+  const auto file = writeFile(dir / "s.yaml", scenarioYaml("crash-mid", "2s", services,
+                                                           "  - { at: 0s, start: blue }\n"
+                                                           "  - { at: 500ms, start: green }\n"
+                                                           "  - { at: 500ms, fault: { target: green, kind: crash } }\n"
+                                                           "  - { at: 1500ms, switch: green }\n"));
+  auto c = spawnCutover({"run", file.string(), "--out", out.string()});
+  const int code = waitExit(c, 60s);
+  const auto report = readReport(out);
+  const std::string reason = "service green-1 exited before it was ready (code 70)";
+  expectInvalidRun(code, c, report, reason);
+  expectReasonOnStderr(c, reason);
+  EXPECT_NE(reasons(report).find("switch to green never happened"), std::string::npos) << reasons(report);
+  expectNothingLeft(c.pid, footprintOf(c.err, report));
+  fs::remove_all(dir);
+}
+
+// blue's /health always answers 503 and its ready_timeout is short: the run
+// must give up after listen_after + ready_timeout, not wait forever.
+TEST_F(HarnessFaults, ServiceNeverReadyEndsTheRunInvalidWithinItsTimeout) {
+  const auto dir = tempDir("never-ready");
+  const auto out = dir / "out";
+  const std::string services =
+      "  blue: { version: v1, instances: 2, latency: 1ms, health: { mode: failing },\n"
+      "          startup: { listen_after: 20ms, ready_timeout: 500ms } }\n"
+      "  green: { version: v2, instances: 1, latency: 1ms }\n";
+  const auto file = writeFile(dir / "s.yaml", scenarioYaml("never-ready", "3s", services,
+                                                           "  - { at: 0s, start: blue }\n"
+                                                           "  - { at: 1s, start: green }\n"
+                                                           "  - { at: 2s, switch: green }\n"));
+  auto c = spawnCutover({"run", file.string(), "--out", out.string()});
+  const auto begin = std::chrono::steady_clock::now();
+  const int code = waitExit(c, 60s);
+  const auto took = std::chrono::steady_clock::now() - begin;
+  const auto report = readReport(out);
+  const std::string reason = "service blue-1 never became ready within 520.0 ms";
+  expectInvalidRun(code, c, report, reason);
+  expectReasonOnStderr(c, reason);
+  EXPECT_NE(reasons(report).find("service blue-2 never became ready"), std::string::npos) << reasons(report);
+  // 0.52 s of readiness wait, the services' stop, the reports: far under 20 s.
+  EXPECT_LT(took, 20s);
+  const auto f = footprintOf(c.err, report);
+  EXPECT_GE(f.ports.size(), 2u) << "the failing services did listen; their ports must be checked";
+  expectNothingLeft(c.pid, f);
+  fs::remove_all(dir);
+}
+
+// SIGINT (Ctrl-C) and SIGTERM (a CI job's cancel) once the load is running:
+// the run stops in order within a bound and says so.
+class RunnerSignal : public HarnessFaults, public ::testing::WithParamInterface<int> {};
+
+TEST_P(RunnerSignal, MidRunStopsInOrderWithAnInvalidPartialReport) {
+  const int sig = GetParam();
+  const std::string name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+  const auto dir = tempDir("signal-" + name);
+  const auto out = dir / "out";
+  const auto file = writeFile(dir / "s.yaml", scenarioYaml("signal", "30s", kHealthyPools,
+                                                           "  - { at: 0s, start: blue }\n"
+                                                           "  - { at: 500ms, start: green }\n"
+                                                           "  - { at: 1s, switch: green }\n"
+                                                           "  - { at: 20s, stop: blue }\n"));
+  auto c = spawnCutover({"run", file.string(), "--out", out.string()});
+  // Mid-run: after the switch, with both pools up and the load flowing.
+  ASSERT_TRUE(c.readUntil(std::regex(R"(\[\s*[2-9]\.\d/30\.0 s\] completed [1-9])"), 30s)) << c.err;
+  ASSERT_EQ(::kill(c.pid, sig), 0);
+  const auto begin = std::chrono::steady_clock::now();
+  const int code = waitExit(c, 30s);
+  const auto took = std::chrono::steady_clock::now() - begin;
+  const auto report = readReport(out);
+  expectInvalidRun(code, c, report, "interrupted by " + name);
+  expectReasonOnStderr(c, "interrupted by " + name);
+  // Bounded: the load's in-flight requests (1 s timeout), graceful stops
+  // (drain of idle services is immediate), the reports.
+  EXPECT_LT(took, 15s);
+  // Partial, not empty: what ran is in the report.
+  ASSERT_TRUE(report.contains("summary"));
+  EXPECT_GT(report["summary"]["outcomes"]["ok"].get<int>(), 0);
+  for (const auto& in : report["instances"]) EXPECT_FALSE(in["exit"].get<std::string>().empty()) << in.dump();
+  const auto f = footprintOf(c.err, report);
+  EXPECT_EQ(f.pids.size(), 4u) << c.err;
+  expectNothingLeft(c.pid, f);
+  fs::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Signals, RunnerSignal, ::testing::Values(SIGINT, SIGTERM),
+                         [](const auto& p) { return p.param == SIGINT ? "SIGINT" : "SIGTERM"; });
+
+// --- ports in use ------------------------------------------------------------
+// `cutover run` binds every port itself as port 0 (switcher and services
+// alike: no scenario key sets a port), so a run cannot meet a port in use.
+// The two commands that do take a port are checked instead.
+
+// A listener held by the test on 127.0.0.1.
+class HeldPort {
+ public:
+  HeldPort() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 4) != 0) return;
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+  }
+  ~HeldPort() { ::close(fd_); }
+  HeldPort(const HeldPort&) = delete;
+  HeldPort& operator=(const HeldPort&) = delete;
+  unsigned short port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  unsigned short port_ = 0;
+};
+
+TEST_F(HarnessFaults, SwitcherListenPortInUseFailsClearly) {
+  HeldPort held;
+  ASSERT_NE(held.port(), 0);
+  const auto dir = tempDir("sw-port");
+  const auto cfg = writeFile(dir / "sw.yaml", "listen: 127.0.0.1:" + std::to_string(held.port()) +
+                                                  "\nadmin: 127.0.0.1:0\nactive: blue\npools:\n"
+                                                  "  blue: [127.0.0.1:9]\n");
+  auto c = spawnCutover({"switcher", "--config", cfg.string()});
+  EXPECT_EQ(waitExit(c, 20s), 3) << c.err;
+  EXPECT_NE(c.err.find("cannot listen on 127.0.0.1:" + std::to_string(held.port())), std::string::npos) << c.err;
+  EXPECT_NE(c.err.find("in use"), std::string::npos) << c.err;
+  expectNothingLeft(c.pid, {});
+  fs::remove_all(dir);
+}
+
+TEST_F(HarnessFaults, SwitcherAdminPortInUseFailsClearlyAndReleasesTheProxyPort) {
+  HeldPort held;
+  ASSERT_NE(held.port(), 0);
+  const auto dir = tempDir("admin-port");
+  const auto cfg = writeFile(dir / "sw.yaml", "listen: 127.0.0.1:0\nadmin: 127.0.0.1:" +
+                                                  std::to_string(held.port()) +
+                                                  "\nactive: blue\npools:\n  blue: [127.0.0.1:9]\n");
+  auto c = spawnCutover({"switcher", "--config", cfg.string()});
+  EXPECT_EQ(waitExit(c, 20s), 3) << c.err;
+  EXPECT_NE(c.err.find("admin API: cannot listen on 127.0.0.1:" + std::to_string(held.port())),
+            std::string::npos)
+      << c.err;
+  EXPECT_NE(c.err.find("in use"), std::string::npos) << c.err;
+  expectNothingLeft(c.pid, {});
+  fs::remove_all(dir);
+}
+
+TEST_F(HarnessFaults, FakeServicePortInUseExitsWithSetupFailure) {
+  HeldPort held;
+  ASSERT_NE(held.port(), 0);
+  auto c = spawnCutover({"fake-service", "--instance", "x-1", "--port", std::to_string(held.port())});
+  EXPECT_EQ(waitExit(c, 20s), 3) << c.err;
+  EXPECT_NE(c.err.find("listen on 127.0.0.1:" + std::to_string(held.port()) + " failed"), std::string::npos)
+      << c.err;
+  EXPECT_NE(c.err.find("in use"), std::string::npos) << c.err;
+}
+
+}  // namespace
+}  // namespace cutover::testing
