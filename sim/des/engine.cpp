@@ -100,6 +100,7 @@ void Sim::loop(Pred done) {
       return;
     }
     dispatch(e);
+    if (conditions_dirty_) checkConditions();
   }
 }
 
@@ -161,6 +162,7 @@ void Sim::dispatch(const SimEvent& e) {
     case kHealthAtService: return onHealthAtService(e.target);
     case kHealthDone: return onHealthDone(e.target);
     case kTimelineStep: return fireStep(sc_.timeline[e.target]);
+    case kConditionCheck: conditions_dirty_ = true; return;
     case kWake: return;
     default: CUTOVER_ASSERT(false);
   }
@@ -236,6 +238,8 @@ void Sim::fireStep(const scenario::TimelineStep& step) {
     afterCore(true);
     if (r.ok) {
       active_ = s->pool;
+    } else if (r.pending) {
+      pending_switch_ = s->pool;
     } else {
       invalid_.push_back("switch to " + s->pool + " never happened: " + r.reason);
       event(now_, "runner", "switch_failed", s->pool, r.reason);
@@ -273,6 +277,35 @@ void Sim::fireStep(const scenario::TimelineStep& step) {
     const auto r = core_.rollback(now);
     afterCore(true);
     if (!r.ok) event(now_, "runner", "rollback_failed", active_, r.reason);
+  } else if (const auto* sc = std::get_if<scenario::ScaleAction>(&step.action)) {
+    event(now_, "timeline", "scale", sc->pool, "to " + std::to_string(sc->instances) + " instances");
+    scale(*sc);
+  }
+}
+
+bool Sim::poolHealthy(const std::string& pool) const {
+  std::size_t expected = 0;
+  for (const auto& in : insts_) {
+    if (in.info.pool != pool || !in.alive || in.stopping) continue;
+    if (!in.ready) return false;
+    ++expected;
+  }
+  return expected > 0 && core_.healthyCount(pool) >= expected;
+}
+
+void Sim::checkConditions() {
+  conditions_dirty_ = false;
+  if (!conditions_) return;
+  const Duration elapsed(now_ - t0_);
+  for (const auto& step : conditions_->due(elapsed, [this](const std::string& p) { return poolHealthy(p); })) {
+    event(now_, "timeline", "condition_met", step.when->text, scenario::describeAction(step.action));
+    fireStep(step);
+  }
+  for (const auto& step : conditions_->missed(elapsed)) {
+    const auto what = "step '" + scenario::describeAction(step.action) + "' waiting for '" + step.when->text +
+                      "' did not happen: condition not met within " + formatDuration(step.when->within);
+    event(now_, "timeline", "condition_missed", step.when->text, what);
+    invalid_.push_back(what);
   }
 }
 
@@ -304,14 +337,31 @@ SimTrace Sim::run() {
   if (setup()) {
     t0_ = now_;
     startLoads();
+    std::vector<scenario::TimelineStep> conditional;
     for (std::uint32_t i = 0; i < sc_.timeline.size(); ++i) {
       const auto& step = sc_.timeline[i];
+      if (step.when) {
+        conditional.push_back(step);
+        q_.push(t0_ + step.at.count(), kConditionCheck, 0);  // arming
+        q_.push(t0_ + (step.at + step.when->within).count() + 1, kConditionCheck, 0);  // just past the deadline
+        continue;
+      }
       if (step.at == Duration::zero() && std::holds_alternative<scenario::StartAction>(step.action)) continue;
       q_.push(t0_ + step.at.count(), kTimelineStep, i);
+    }
+    if (!conditional.empty()) {
+      conditions_.emplace(std::move(conditional));
+      checkConditions();
     }
     const std::int64_t end = t0_ + sc_.duration.count();
     q_.push(end, kWake, 0);
     loop([&] { return now_ >= end && loadsDone(); });
+    if (conditions_)
+      for (const auto& step : conditions_->pending())
+        invalid_.push_back("step '" + scenario::describeAction(step.action) + "' waiting for '" + step.when->text +
+                           "' did not happen before the end of the run");
+    if (!pending_switch_.empty())
+      invalid_.push_back("switch to " + pending_switch_ + " still waiting for its readiness gate at the end of the run");
   }
   if (!aborted_) stopAll();
 

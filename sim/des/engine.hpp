@@ -39,6 +39,7 @@
 #include "fake-services/behaviour.hpp"
 #include "sim/des/event_queue.hpp"
 #include "sim/des/sim_runner.hpp"
+#include "sim/scenario/timeline.hpp"
 #include "sim/loadgen/arrivals.hpp"
 #include "sim/loadgen/closed_loop.hpp"
 #include "sim/switcher/core.hpp"
@@ -62,6 +63,7 @@ enum Kind : std::uint8_t {
   kHealthAtService,     // target: pending check
   kHealthDone,          // target: pending check
   kTimelineStep,        // target: step index
+  kConditionCheck,      // nothing: a `when:` step arms or reaches its deadline
   kWake,                // nothing: lets the loop re-check its end condition
 };
 
@@ -132,6 +134,8 @@ struct Inst {
   bool ready = false;
   bool failed = false;
   bool initial = false;              // started in setup (t = 0 steps)
+  bool stopping = false;             // scaled down: out of the switcher, SIGTERM sent
+  int number = 0;                    // the n of <pool>-<n>
   std::uint32_t timer_gen = 0;
   std::optional<std::int64_t> timer_at;
   std::uint32_t idle_upstream = 0;   // the switcher's idle keep-alive connections to it
@@ -164,6 +168,10 @@ class Sim {
   bool setup();
   void startLoads();
   void fireStep(const scenario::TimelineStep& step);
+  void checkConditions();            // `when:` steps: fire the met ones, report the missed
+  bool poolHealthy(const std::string& pool) const;
+  void scale(const scenario::ScaleAction& a);
+  void spawnInstance(const scenario::ServiceGroup& g, int number);
   void stopAll();
   void event(std::int64_t at, std::string source, std::string kind, std::string target, std::string detail = "");
   double since0(std::int64_t t) const { return static_cast<double>(t - t0_) / 1e9; }
@@ -240,6 +248,9 @@ class Sim {
   std::vector<ServiceRequestLog> logs_;
   std::vector<std::string> invalid_;
   std::string active_;
+  std::optional<scenario::Timeline> conditions_;  // the `when:` steps (timed ones are queued)
+  bool conditions_dirty_ = false;                 // a Core event may have met a condition
+  std::string pending_switch_;                    // a switch waiting for the readiness gate
   std::uint32_t next_conn_id_ = 1;
   std::uint64_t steps_ = 0;
   std::size_t records_total_ = 0;

@@ -18,25 +18,58 @@ constexpr int kSigTerm = 15;
 void Sim::startPool(const std::string& pool) {
   const auto* g = sc_.service(pool);
   CUTOVER_ASSERT(g != nullptr);  // checked by the loader
-  for (int k = 1; k <= g->instances; ++k) {
-    const auto i = static_cast<std::uint32_t>(insts_.size());
-    Inst in;
-    in.group = g;
-    in.info.id = pool + "-" + std::to_string(k);
-    in.info.pool = pool;
-    in.info.version = g->behaviour.version;
-    in.port = static_cast<std::uint16_t>(20000 + i);  // a label for the Core; no socket
-    in.info.port = in.port;
-    in.name_instance = nameId(in.info.id);
-    in.name_version = nameId(in.info.version);
-    in.spawned = now_;
-    in.alive = true;
-    Rng root(seed_);
-    in.model = std::make_unique<service::Behaviour>(g->behaviour, root.split(1000 + i), fromNanos(now_));
-    insts_.push_back(std::move(in));
-    event(now_, "runner", "spawned", insts_[i].info.id, "sim");
-    q_.push(now_ + (g->behaviour.startup.listen_after + g->ready_timeout).count(), kReadyDeadline, i);
-    pumpInstance(i);
+  for (int k = 1; k <= g->instances; ++k) spawnInstance(*g, k);
+}
+
+void Sim::spawnInstance(const scenario::ServiceGroup& g, int number) {
+  const auto i = static_cast<std::uint32_t>(insts_.size());
+  Inst in;
+  in.group = &g;
+  in.number = number;
+  in.info.id = g.name + "-" + std::to_string(number);
+  in.info.pool = g.name;
+  in.info.version = g.behaviour.version;
+  in.port = static_cast<std::uint16_t>(20000 + i);  // a label for the Core; no socket
+  in.info.port = in.port;
+  in.name_instance = nameId(in.info.id);
+  in.name_version = nameId(in.info.version);
+  in.spawned = now_;
+  in.alive = true;
+  Rng root(seed_);
+  in.model = std::make_unique<service::Behaviour>(g.behaviour, root.split(1000 + i), fromNanos(now_));
+  insts_.push_back(std::move(in));
+  event(now_, "runner", "spawned", insts_[i].info.id, "sim");
+  q_.push(now_ + (g.behaviour.startup.listen_after + g.ready_timeout).count(), kReadyDeadline, i);
+  pumpInstance(i);
+}
+
+// As the live runner: more instances start; surplus ones (highest number
+// first) leave the switcher, then get SIGTERM and SIGKILL after the grace.
+void Sim::scale(const scenario::ScaleAction& a) {
+  const auto* g = sc_.service(a.pool);
+  CUTOVER_ASSERT(g != nullptr);
+  std::vector<std::uint32_t> live;
+  int highest = 0;
+  for (std::uint32_t i = 0; i < insts_.size(); ++i) {
+    const Inst& in = insts_[i];
+    if (in.info.pool != a.pool) continue;
+    highest = std::max(highest, in.number);
+    if (in.alive && !in.failed && !in.stopping) live.push_back(i);
+  }
+  const int have = static_cast<int>(live.size());
+  if (a.instances > have) {
+    for (int k = 0; k < a.instances - have; ++k) spawnInstance(*g, highest + 1 + k);
+    return;
+  }
+  std::sort(live.begin(), live.end(), [&](auto x, auto y) { return insts_[x].number > insts_[y].number; });
+  for (int k = 0; k < have - a.instances; ++k) {
+    const auto i = live[static_cast<std::size_t>(k)];
+    insts_[i].stopping = true;
+    core_.removeBackend(insts_[i].info.id, fromNanos(now_));
+    afterCore(true);
+    event(now_, "runner", "scaled_down", insts_[i].info.id, "removed from the switcher, then SIGTERM");
+    signal(i, 15, "SIGTERM");
+    if (insts_[i].alive) q_.push(now_ + insts_[i].group->stop_grace.count(), kKillAt, i);
   }
 }
 
@@ -144,6 +177,10 @@ void Sim::afterCore(bool rearm) {
     rearm = true;
     if (e->kind == "switched" || e->kind == "rollback") active_ = e->pool;
     event(toNanos(e->at), "switcher", e->kind, e->pool, e->detail);
+    if (conditions_) {
+      conditions_->observe(e->kind, e->pool, Duration(toNanos(e->at) - t0_));
+      conditions_dirty_ = true;
+    }
   }
   for (int n = 0; n < 65536; ++n) {
     auto a = core_.pollAction();
