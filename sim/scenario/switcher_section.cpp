@@ -93,7 +93,7 @@ void readSwitcherCore(Ctx& ctx, MapReader& sw, switcher::CoreOptions& core) {
         core.readiness.kind = switcher::ReadinessGate::Kind::all;
       } else {
         core.readiness.kind = switcher::ReadinessGate::Kind::at_least;
-        r.integer("require_healthy", core.readiness.count, 1, 4096);
+        r.integer("require_healthy", core.readiness.count, 0, 4096);
       }
     }
     r.duration("wait", core.readiness.wait);

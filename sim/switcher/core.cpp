@@ -144,6 +144,8 @@ std::size_t Core::healthyCount(const Pool& pool) const {
 
 std::optional<std::string> Core::readinessFailure(const Pool& pool) const {
   const std::size_t healthy = healthyCount(pool);
+  if (options_.readiness.kind == ReadinessGate::Kind::at_least && options_.readiness.count == 0)
+    return std::nullopt;  // no gate: requests get a marked 503 until a backend is routable
   if (pool.members.empty()) return "pool " + pool.name + " has no backend";
   if (options_.readiness.kind == ReadinessGate::Kind::all) {
     if (healthy < pool.members.size())
@@ -151,7 +153,7 @@ std::optional<std::string> Core::readinessFailure(const Pool& pool) const {
              std::to_string(pool.members.size()) + " backends healthy (all required)";
     return std::nullopt;
   }
-  const std::size_t need = std::max<std::size_t>(options_.readiness.count, 1);
+  const std::size_t need = options_.readiness.count;
   if (healthy < need)
     return "pool " + pool.name + " has " + std::to_string(healthy) + " healthy backends, " +
            std::to_string(need) + " required";

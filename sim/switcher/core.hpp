@@ -132,7 +132,7 @@ enum class Policy : std::uint8_t { round_robin, least_outstanding };
 struct ReadinessGate {
   enum class Kind : std::uint8_t { at_least, all };
   Kind kind = Kind::at_least;
-  std::size_t count = 1;  // for at_least; `all` also needs at least one backend
+  std::size_t count = 1;  // for at_least; 0: no gate (a switch to an empty pool happens); `all` also needs one
   // 0: refuse at once when the gate does not hold. Above 0: switch_pending, and
   // switch the moment it holds, or switch_refused at this deadline.
   Duration wait{0};
@@ -264,6 +264,10 @@ class Core {
   // is replaced (removed first). False when the slot table is full.
   // It starts healthy or not as health_check.start_healthy says, or as
   // `healthy` says (e.g. true when the runner already saw it ready).
+  // Makes `pool` known with no backend (idempotent). A switch to a known but
+  // empty pool is judged by the readiness gate (and may wait for it); to an
+  // unknown one it is refused at once.
+  void addPool(const std::string& pool) { ensurePool(pool); }
   bool addBackend(const std::string& pool, const std::string& instance, std::uint16_t port,
                   Instant now);
   bool addBackend(const std::string& pool, const std::string& instance, std::uint16_t port,

@@ -248,6 +248,13 @@ bool Proxy::start(std::string* error) { return impl_->start(error); }
 void Proxy::stop() { impl_->stop(); }
 std::uint16_t Proxy::port() const { return impl_->port(); }
 
+void Proxy::addPool(const std::string& pool) {
+  (void)impl_->call([this, pool] {
+    impl_->core_.addPool(pool);
+    return true;
+  });
+}
+
 void Proxy::addBackend(const std::string& pool, const std::string& instance, std::uint16_t port) {
   addBackend(pool, instance, port, impl_->options_.core.health_check.start_healthy);
 }

@@ -84,6 +84,10 @@ class Proxy {
   // Starts healthy as core.health_check.start_healthy says, or as `healthy`
   // says (true when the caller already saw it ready). With health checks
   // enabled the proxy GETs core.health_check.path on it from then on.
+  // Makes `pool` known with no backend yet (Core::addPool): a switch to it
+  // is then judged by the readiness gate (and may wait) instead of refused
+  // as an unknown pool.
+  void addPool(const std::string& pool);
   void addBackend(const std::string& pool, const std::string& instance, std::uint16_t port);
   void addBackend(const std::string& pool, const std::string& instance, std::uint16_t port, bool healthy);
   void removeBackend(const std::string& instance);

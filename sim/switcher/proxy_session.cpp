@@ -166,8 +166,13 @@ void Proxy::Impl::Session::onUpstreamRead(error_code ec, std::size_t) {
   if (ec) return upstreamFailed(ec);
   res_ = res_parser_->release();
   res_parser_.reset();
+  const bool upstreamKeeps = res_.keep_alive();
+  // l4: the client's connection stands for one TCP path to its pinned
+  // backend; when the backend ends it (Connection: close), the client's ends
+  // too, and its next connection is pinned anew.
+  if (hub_.core_.options().mode == Mode::l4 && !upstreamKeeps) client_keep_alive_ = false;
   // Reuse the connection only when the upstream keeps it and left no extra bytes.
-  if (res_.keep_alive() && upstream_->buffer.size() == 0 && !hub_.stopping_) {
+  if (upstreamKeeps && upstream_->buffer.size() == 0 && !hub_.stopping_) {
     hub_.returnIdle(std::move(upstream_));
     upstream_.reset();
   } else {
@@ -241,6 +246,9 @@ void Proxy::Impl::Session::finishExchange(Upstream outcome) {
 void Proxy::Impl::Session::respondError(http::status code, std::string_view reason, Upstream outcome,
                                         const char* exchange_outcome) {
   finishExchange(outcome);
+  // l4: a failed path to the pinned backend ends the client's connection (as
+  // a reset TCP path would); its next connection is pinned anew.
+  if (hub_.core_.options().mode == Mode::l4) client_keep_alive_ = false;
   ++hub_.stats_.switch_errors;
   exchange_.outcome = exchange_outcome;
   res_ = Response{code, 11};

@@ -230,6 +230,36 @@ TEST(SwitcherReadinessWait, ZeroRefusesAtOnce) {
   EXPECT_EQ(kinds(switchEvents(core)), (std::vector<std::string>{"switch_requested", "switch_refused"}));
 }
 
+TEST(SwitcherReadinessWait, ADeclaredEmptyPoolIsWaitedForAnUnknownOneRefused) {
+  CoreOptions options = waiting(seconds(5));
+  Core core(options);
+  core.addBackend("blue", "blue-1", 9001, kT0);
+  ASSERT_TRUE(core.switchTo("blue", kT0).ok);
+  core.addPool("green");  // started, nothing ready yet
+  const auto r = core.switchTo("green", kT0 + seconds(1));
+  EXPECT_TRUE(r.pending);
+  EXPECT_NE(r.reason.find("has no backend"), std::string::npos) << r.reason;
+  core.addBackend("green", "green-1", 9101, kT0 + seconds(2), true);
+  EXPECT_EQ(core.activePool(), "green");  // the gate held the moment its backend came
+  const auto unknown = core.switchTo("purple", kT0 + seconds(3));
+  EXPECT_FALSE(unknown.ok);
+  EXPECT_FALSE(unknown.pending);
+  EXPECT_NE(unknown.reason.find("unknown pool"), std::string::npos);
+}
+
+TEST(SwitcherReadinessWait, RequireZeroIsNoGate) {
+  CoreOptions options;
+  options.readiness.count = 0;
+  Core core(options);
+  core.addBackend("blue", "blue-1", 9001, kT0);
+  ASSERT_TRUE(core.switchTo("blue", kT0).ok);
+  core.addPool("green");
+  EXPECT_TRUE(core.switchTo("green", kT0 + seconds(1)).ok);  // nothing ready: switched anyway
+  const auto route = core.route(kT0 + seconds(1));
+  EXPECT_FALSE(route);
+  EXPECT_EQ(route.error, RouteError::no_backend);  // the client gets a marked 503
+}
+
 TEST(SwitcherReadinessWait, SwitchesTheMomentTheGateHolds) {
   Core core = blueGreen(waiting(seconds(5)));
   ASSERT_TRUE(core.switchTo("blue", kT0).ok);
