@@ -1,6 +1,7 @@
 #pragma once
 // Subcommands of the cutover executable that live outside main.cpp.
 #include <atomic>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +32,36 @@ struct RunRequest {
 // file, one run per (combination, seed) in OUT/<combination>/run-<i> plus
 // OUT/aggregate.json and aggregate.md (min, median, max of every measure).
 int cmdRun(const RunRequest& request, int repeat);
+struct CompareRequest {
+  std::string file;
+  scenario::LoadOptions load;
+  std::vector<std::string> switchers;  // builtin, nginx, haproxy
+  std::string out_dir;                 // "" = reports/out/<name>-compare
+  bool quiet = false;
+};
+// `cutover compare FILE --switchers builtin,nginx,haproxy`: one live run per
+// switcher (OUT/<switcher>/ with every report), then a side-by-side table on
+// stdout and in OUT/compare.md and OUT/compare.json. Exit: the worst of the
+// runs (3 when a switcher is not installed).
+int cmdCompare(const CompareRequest& request);
+struct PlanRequest {
+  std::string file;
+  scenario::LoadOptions load;       // --set, --time-scale (applied to every point)
+  std::vector<std::string> sweeps;  // KEY=A..B or KEY=v1,v2,... (--set keys)
+  int steps = 5;                    // values of a rate or duration range A..B
+  std::string p99_under;            // "50ms"; "" = no question asked
+  std::string rate;                 // "10k/s": the rate the question is asked at
+  std::string min_window;           // "2s": the switch window lasts at least this; "" = 0
+  long long max_app_errors = -1;    // the question also bounds app errors per run; -1 = not asked
+  std::string out_dir;              // "" = reports/out/<name>-plan
+  std::optional<std::uint64_t> seed;
+  bool quiet = false;
+};
+// `cutover plan FILE --sweep K=A..B ...`: one simulated run per grid point
+// (at most 400), OUT/plan.json, plan.md and plan.svg (docs/simulation.md,
+// "Capacity planning"). Exit 0: the question has an answer (or none was
+// asked), 1: no point satisfies it, 2: bad input, 3: interrupted.
+int cmdPlan(const PlanRequest& request);
 // `cutover report RUN_DIR`: junit.xml, summary.md, report.html from report.json.
 int cmdReport(const std::string& dir);
 

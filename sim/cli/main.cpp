@@ -145,6 +145,22 @@ int main(int argc, char** argv) {
   auto* report = app.add_subcommand("report", "Render junit.xml, summary.md and report.html again from RUN_DIR/report.json");
   report->add_option("run_dir", reportDir, "A run's output directory")->required();
 
+  cli::PlanRequest planReq;
+  auto* plan = app.add_subcommand("plan", "Capacity planning: a grid of --sweep values, each point simulated");
+  plan->add_option("scenario", planReq.file, "Scenario file (YAML)")->required();
+  plan->add_option("--sweep", planReq.sweeps, "KEY=A..B or KEY=v1,v2 (a --set key; repeatable, the grid is the product)")
+      ->required();
+  plan->add_option("--steps", planReq.steps, "Values of a rate or duration range A..B (default 5)");
+  plan->add_option("--p99-under", planReq.p99_under, "The question: p99 in the switch window under this (50ms)");
+  plan->add_option("--rate", planReq.rate, "The question's load rate (a value of the swept rate key, or load.0.rate)");
+  plan->add_option("--min-window", planReq.min_window, "The switch window lasts at least this long (default 0s)");
+  plan->add_option("--max-app-errors", planReq.max_app_errors, "The question also asks for at most N app errors per run");
+  plan->add_option("--out", planReq.out_dir, "Output directory (default reports/out/<name>-plan)");
+  plan->add_option("--seed", planReq.seed, "Seed of every point");
+  plan->add_option("--set", planReq.load.overrides, "Override a scenario key for every point (repeatable)");
+  plan->add_option("--time-scale", planReq.load.time_scale, "As for run");
+  plan->add_flag("-q,--quiet", planReq.quiet, "No progress lines");
+
   app.add_subcommand("version", "Print the version");
 
   try {
@@ -159,6 +175,7 @@ int main(int argc, char** argv) {
     return cli::cmdRun(req, repeat);
   }
   if (*report) return cli::cmdReport(reportDir);
+  if (*plan) return cli::cmdPlan(planReq);
   if (*list) return cmdList(listDir);
   if (*validate) return cmdValidate(file, {sets, timeScale});
   if (*sw) {
