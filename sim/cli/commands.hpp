@@ -27,6 +27,7 @@ struct RunRequest {
   std::string out_dir;  // "" = reports/out/<name>
   bool quiet = false;
   std::string mode = "live";  // or sim
+  std::optional<std::uint16_t> metrics_port;  // --metrics-port (live mode)
 };
 // `cutover run`: one run, or with `repeat` > 1 or a `matrix:` block in the
 // file, one run per (combination, seed) in OUT/<combination>/run-<i> plus

@@ -111,6 +111,9 @@ int main(int argc, char** argv) {
   std::string mode = "live";
   run->add_option("--mode", mode, "live (real processes and sockets) or sim (deterministic simulation)")
       ->check(CLI::IsMember({"live", "sim"}));
+  std::optional<std::uint16_t> metricsPort;
+  run->add_option("--metrics-port", metricsPort, "Serve Prometheus metrics on 127.0.0.1:N during the run")
+      ->check(CLI::Range(1, 65535));
   int repeat = 1;
   run->add_option("--repeat", repeat, "Run N times (seeds seed, seed+1, ...) and report min/median/max")
       ->check(CLI::Range(1, 1000));
@@ -161,6 +164,15 @@ int main(int argc, char** argv) {
   plan->add_option("--time-scale", planReq.load.time_scale, "As for run");
   plan->add_flag("-q,--quiet", planReq.quiet, "No progress lines");
 
+  auto* compare = app.add_subcommand("compare", "Run a scenario once per switcher and compare them side by side");
+  std::string switchers = "builtin,nginx,haproxy";
+  compare->add_option("scenario", file, "Scenario file (YAML)")->required();
+  compare->add_option("--switchers", switchers, "Comma-separated: builtin, nginx, haproxy (default: all three)");
+  compare->add_option("--out", outDir, "Output directory (default reports/out/<name>-compare)");
+  compare->add_option("--set", sets, "Override a scenario key (as for run)");
+  compare->add_option("--time-scale", timeScale, "As for run");
+  compare->add_flag("-q,--quiet", quiet, "No progress lines");
+
   app.add_subcommand("version", "Print the version");
 
   try {
@@ -171,8 +183,17 @@ int main(int argc, char** argv) {
   }
   if (*run) {
     if (seed) sets.push_back("seed=" + std::to_string(*seed));
-    cli::RunRequest req{file, {sets, timeScale}, outDir, quiet, mode};
+    cli::RunRequest req{file, {sets, timeScale}, outDir, quiet, mode, metricsPort};
     return cli::cmdRun(req, repeat);
+  }
+  if (*compare) {
+    cli::CompareRequest req{file, {sets, timeScale}, {}, outDir, quiet};
+    for (std::size_t at = 0; at <= switchers.size();) {
+      const auto end = std::min(switchers.find(',', at), switchers.size());
+      if (end > at) req.switchers.push_back(switchers.substr(at, end - at));
+      at = end + 1;
+    }
+    return cli::cmdCompare(req);
   }
   if (*report) return cli::cmdReport(reportDir);
   if (*plan) return cli::cmdPlan(planReq);

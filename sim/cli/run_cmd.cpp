@@ -72,6 +72,7 @@ OneRun runOne(const scenario::Scenario& s, const std::string& outDir, const RunR
     opt.self_exe = selfExe();
     opt.progress = !req.quiet;
     opt.interrupted = &g_interrupted;
+    opt.metrics_port = req.metrics_port;
     if (!req.quiet) fmt::print(stderr, "running {} ({:.1f} s) -> {}\n", s.name, toSeconds(s.duration), outDir);
     result = runner::runLive(s, opt);
   }

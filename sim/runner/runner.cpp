@@ -12,11 +12,13 @@
 #include "sim/runner/runner.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <map>
@@ -33,9 +35,11 @@
 #include "sim/loadgen/client.hpp"
 #include "sim/runner/http_probe.hpp"
 #include "sim/runner/supervisor.hpp"
+#include "sim/runner/run_metrics.hpp"
 #include "sim/runner/timeline.hpp"
 #include "sim/scenario/run_support.hpp"
-#include "sim/switcher/proxy.hpp"
+#include "sim/runner/switcher_driver.hpp"
+#include "sim/runner/switcher_util.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -80,27 +84,37 @@ struct LoadRun {
 
 class LiveRun {
  public:
-  LiveRun(const Scenario& s, const RunOptions& o) : sc_(s), opt_(o), proxy_(proxyOptions(s)) {}
+  LiveRun(const Scenario& s, const RunOptions& o)
+      : sc_(s), opt_(o), metrics_(makeMetrics(s, o)),
+        proxy_(makeSwitcherDriver(s, supervisor_, SwitcherDriverOptions{o.out_dir})) {
+    if (metrics_ && proxy_->builtinProxy()) {
+      proxy_->builtinProxy()->setObserver(metrics_->switcherObserver());
+      metrics_->attachProxy(proxy_->builtinProxy());
+    }
+  }
 
   RunResult run();
 
  private:
-  static switcher::ProxyOptions proxyOptions(const Scenario& s) {
-    switcher::ProxyOptions p;
-    p.upstream_timeout = s.switcher.upstream_timeout;
-    p.core = s.switcher.core;
-    p.seed = s.seed;
-    return p;
-  }
   double since0(Instant t) const { return toSeconds(t - t0_); }
   void event(Instant at, std::string source, std::string kind, std::string target, std::string detail = "") {
     events_.push_back({since0(at), std::move(source), std::move(kind), std::move(target), std::move(detail)});
   }
   bool interrupted() const { return opt_.interrupted && opt_.interrupted->load() != 0; }
 
+  static std::unique_ptr<RunMetrics> makeMetrics(const Scenario& s, const RunOptions& o) {
+    if (!o.metrics_port) return nullptr;
+    RunMetricsOptions m;
+    m.port = *o.metrics_port;
+    m.scenario = s.name;
+    m.planned_duration = s.duration;
+    return std::make_unique<RunMetrics>(m);
+  }
+
   bool setup();
   void startPool(const std::string& pool);
   void spawnInstance(const scenario::ServiceGroup& g, int number);
+  std::vector<std::string> commandOf(const scenario::ServiceGroup& g, Instance& in);
   void scale(const scenario::ScaleAction& a, Instant now);
   bool poolHealthy(const std::string& pool);
   void fireDue(Instant now);
@@ -111,7 +125,7 @@ class LiveRun {
   std::vector<Instance*> targets(const std::string& target);
   void fire(const scenario::TimelineStep& step);
   void startLoad();
-  void progress(Instant now);
+  void progress(Instant now, bool last = false);
   void finish(RunResult& r);
   void measure(RunResult& r);
   std::vector<ServiceRequestLog> serviceLogs();
@@ -119,7 +133,8 @@ class LiveRun {
   const Scenario& sc_;
   RunOptions opt_;
   Supervisor supervisor_;
-  switcher::Proxy proxy_;
+  std::unique_ptr<RunMetrics> metrics_;    // --metrics-port; before proxy_: it observes the proxy
+  std::unique_ptr<SwitcherDriver> proxy_;  // builtin, nginx or haproxy
   Instant t0_ = monoNow();  // re-set when the load starts
   std::vector<Instance> instances_;
   std::vector<TimedEvent> events_;
@@ -127,6 +142,8 @@ class LiveRun {
   std::vector<std::unique_ptr<LoadRun>> loads_;
   std::string active_;
   Instant last_progress_{};
+  std::uint64_t last_done_ = 0;
+  bool tty_ = ::isatty(STDERR_FILENO) == 1;
   std::optional<Timeline> timeline_;  // from t=0
   std::string pending_switch_;        // a switch waiting for the readiness gate
 };
@@ -147,22 +164,63 @@ void LiveRun::spawnInstance(const scenario::ServiceGroup& g, int number) {
   in.info.id = fmt::format("{}-{}", g.name, number);
   in.info.pool = g.name;
   in.info.version = g.behaviour.version;
-  const std::vector<std::string> argv = {
-      opt_.self_exe, "fake-service", "--instance", in.info.id, "--ready-fd", "3",
-      "--seed", std::to_string(sc_.seed * 1000 + instances_.size()), "--spec-json", spec,
-      "--control-fd", "4", "--lifecycle-log", (logDir / (in.info.id + ".lifecycle")).string()};
-  in.lifecycle_path = argv.back();
+  const bool own = !g.command.empty();
+  std::vector<std::string> argv;
+  if (own) {
+    argv = commandOf(g, in);
+  } else {
+    argv = {opt_.self_exe, "fake-service", "--instance", in.info.id, "--ready-fd", "3",
+            "--seed", std::to_string(sc_.seed * 1000 + instances_.size()), "--spec-json", spec,
+            "--control-fd", "4", "--lifecycle-log", (logDir / (in.info.id + ".lifecycle")).string()};
+    in.lifecycle_path = argv.back();
+  }
   in.spawned_at = monoNow();
-  auto pid = supervisor_.spawn(in.info.id, argv, (logDir / (in.info.id + ".log")).string(), &in.ready_fd,
-                               &in.control_fd);
+  auto pid = argv.empty() ? Result<pid_t>(Error{"service " + in.info.id + ": no free port or program not found: " + g.command.front()})
+             : own ? supervisor_.spawn(in.info.id, argv, (logDir / (in.info.id + ".log")).string())
+                   : supervisor_.spawn(in.info.id, argv, (logDir / (in.info.id + ".log")).string(), &in.ready_fd,
+                                       &in.control_fd);
   if (!pid) {
     invalid_.push_back(pid.error().message);
     in.state = Instance::State::failed;
   } else {
     in.info.pid = pid.value();
-    event(in.spawned_at, "runner", "spawned", in.info.id, fmt::format("pid {}", in.info.pid));
+    event(in.spawned_at, "runner", "spawned", in.info.id,
+          own ? fmt::format("pid {} port {}: {}", in.info.pid, in.info.port, fmt::join(argv, " "))
+              : fmt::format("pid {}", in.info.pid));
+    if (own) in.state = Instance::State::listening;  // its port is known: probe health_path from now
   }
   instances_.push_back(std::move(in));
+}
+
+// A team's own service: {port} (a free port picked here) and {version} in
+// every argument; the program is looked up on PATH unless it has a '/'.
+// Empty when there is no free port or no such program.
+std::vector<std::string> LiveRun::commandOf(const scenario::ServiceGroup& g, Instance& in) {
+  const auto port = pickFreePort();
+  if (!port) return {};
+  in.info.port = *port;
+  std::vector<std::string> argv;
+  for (auto arg : g.command) {
+    for (const auto& [key, value] : {std::pair<std::string, std::string>{"{port}", std::to_string(*port)},
+                                     {"{version}", g.behaviour.version}})
+      for (auto at = arg.find(key); at != std::string::npos; at = arg.find(key, at + value.size()))
+        arg.replace(at, key.size(), value);
+    argv.push_back(std::move(arg));
+  }
+  if (argv.front().find('/') == std::string::npos) {
+    const char* path = std::getenv("PATH");
+    std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+    std::string found;
+    for (std::size_t start = 0; start <= dirs.size() && found.empty();) {
+      const auto end = std::min(dirs.find(':', start), dirs.size());
+      const auto candidate = dirs.substr(start, end - start) + "/" + argv.front();
+      if (end > start && ::access(candidate.c_str(), X_OK) == 0) found = candidate;
+      start = end + 1;
+    }
+    if (found.empty()) return {};
+    argv.front() = found;
+  }
+  return argv;
 }
 
 // scale: start instances up to the count, or take the highest-numbered live
@@ -186,10 +244,10 @@ void LiveRun::scale(const scenario::ScaleAction& a, Instant now) {
   std::sort(live.begin(), live.end(), [](const Instance* x, const Instance* y) { return x->number > y->number; });
   for (int i = 0; i < have - a.instances; ++i) {
     Instance* in = live[static_cast<std::size_t>(i)];
-    proxy_.removeBackend(in->info.id);
-    supervisor_.signal(in->info.pid, SIGTERM);
+    proxy_->removeBackend(in->info.id);
+    supervisor_.signal(in->info.pid, in->group->stop_signal);
     in->kill_at = now + in->group->stop_grace;
-    event(now, "runner", "scaled_down", in->info.id, "removed from the switcher, then SIGTERM");
+    event(now, "runner", "scaled_down", in->info.id, "removed from the switcher, then " + in->group->stop_signal_name);
   }
 }
 
@@ -207,16 +265,17 @@ void LiveRun::watchInstances() {
       }
     }
     if (in.state == Instance::State::listening &&
-        httpGetStatus(in.info.port, "/health", kProbeTimeout) == 200) {
+        httpGetStatus(in.info.port, in.group->health_path, kProbeTimeout) == 200) {
       in.state = Instance::State::ready;
       in.info.ready_s = since0(monoNow());
-      proxy_.addBackend(in.info.pool, in.info.id, in.info.port, true);  // seen ready by the runner
+      proxy_->addBackend(in.info.pool, in.info.id, in.info.port);  // seen ready by the runner
       event(monoNow(), "service", "ready", in.info.id, fmt::format("127.0.0.1:{}", in.info.port));
       if (opt_.progress)
         fmt::print(stderr, "ready {} pid {} port {}\n", in.info.id, in.info.pid, in.info.port);
       continue;
     }
-    const auto limit = in.group->behaviour.startup.listen_after + in.group->ready_timeout;
+    const auto limit = (in.group->command.empty() ? in.group->behaviour.startup.listen_after : Duration::zero()) +
+                       in.group->ready_timeout;
     if (now - in.spawned_at > limit) {
       in.state = Instance::State::failed;
       invalid_.push_back(fmt::format("service {} never became ready within {}", in.info.id,
@@ -228,6 +287,11 @@ void LiveRun::watchInstances() {
 
 void LiveRun::reapChildren() {
   for (const auto& e : supervisor_.reap()) {
+    if (proxy_->onChildExit(e)) {
+      invalid_.push_back(fmt::format("the switcher ({}) exited during the run ({} {})", proxy_->kind(),
+                                     e.signaled ? "signal" : "code", e.code));
+      continue;
+    }
     for (auto& in : instances_) {
       if (in.info.pid != e.pid) continue;
       if (in.state == Instance::State::spawned || in.state == Instance::State::listening) {
@@ -244,11 +308,18 @@ void LiveRun::reapChildren() {
 
 bool LiveRun::setup() {
   std::string err;
-  if (!proxy_.start(&err)) {
+  if (metrics_ && !metrics_->start(&err)) {
+    invalid_.push_back("metrics endpoint did not start: " + err);
+    return false;
+  }
+  if (metrics_ && opt_.progress) fmt::print(stderr, "metrics http://127.0.0.1:{}/metrics\n", metrics_->port());
+  for (const auto& g : sc_.services) proxy_->addPool(g.name);  // a readiness gate can wait for an empty pool
+  if (!proxy_->start(&err)) {
     invalid_.push_back("switcher did not start: " + err);
     return false;
   }
-  if (opt_.progress) fmt::print(stderr, "switcher pid {} port {}\n", ::getpid(), proxy_.port());
+  if (opt_.progress)
+    fmt::print(stderr, "switcher pid {} port {} ({})\n", proxy_->pid(), proxy_->port(), proxy_->kind());
   std::string first;
   for (const auto& step : sc_.timeline) {
     const auto* start = std::get_if<scenario::StartAction>(&step.action);
@@ -267,7 +338,7 @@ bool LiveRun::setup() {
     if (!settled()) std::this_thread::sleep_for(kLoopTick);
   }
   if (!invalid_.empty() || interrupted()) return false;
-  const auto r = proxy_.switchTo(first);
+  const auto r = proxy_->switchTo(first);
   if (!r.ok) {
     invalid_.push_back("initial pool " + first + " not accepted by the switcher: " + r.reason);
     return false;
@@ -283,7 +354,7 @@ void LiveRun::startLoad() {
     const Duration length = scenario::blockLength(sc_, spec);
     lr->length_s = toSeconds(length);
     loadgen::ClientOptions co;
-    co.port = proxy_.port();
+    co.port = proxy_->port();
     co.path = spec.path;
     co.connections = static_cast<std::size_t>(spec.connections);
     co.keepalive = spec.connection_policy != scenario::ConnectionPolicy::new_per_request;
@@ -303,6 +374,10 @@ void LiveRun::startLoad() {
     else
       lr->client = std::make_unique<loadgen::LoadClient>(co, scenario::makeArrivals(spec, t0_ + spec.start, length, rng));
     LoadRun* raw = lr.get();
+    if (metrics_)
+      metrics_->addLoadSource(fmt::format("block-{}", block), [raw] {
+        return loadSnapshotFromTotals(raw->client->completed(), raw->client->droppedSoFar());
+      });
     lr->thread = std::thread([raw] {
       raw->result = raw->client->run();
       raw->finished = true;
@@ -318,7 +393,7 @@ void LiveRun::fire(const scenario::TimelineStep& step) {
     startPool(a->pool);
   } else if (const auto* s = std::get_if<scenario::SwitchAction>(&step.action)) {
     event(now, "timeline", "switch", s->pool);
-    const auto r = proxy_.switchTo(s->pool);
+    const auto r = proxy_->switchTo(s->pool);
     if (r.ok) {
       active_ = s->pool;
     } else if (r.pending) {
@@ -333,7 +408,7 @@ void LiveRun::fire(const scenario::TimelineStep& step) {
   } else if (const auto* st = std::get_if<scenario::StopAction>(&step.action)) {
     event(now, "timeline", "stop", st->target);
     for (auto* in : targets(st->target)) {
-      supervisor_.signal(in->info.pid, SIGTERM);
+      supervisor_.signal(in->info.pid, in->group->stop_signal);
       in->kill_at = now + in->group->stop_grace;
     }
   } else if (const auto* f = std::get_if<scenario::FaultAction>(&step.action)) {
@@ -344,7 +419,7 @@ void LiveRun::fire(const scenario::TimelineStep& step) {
     sendControl(h->target, {"heal"});
   } else if (std::holds_alternative<scenario::RollbackAction>(step.action)) {
     event(now, "timeline", "rollback", active_);
-    const auto r = proxy_.rollback();
+    const auto r = proxy_->rollback();
     if (!r.ok) event(monoNow(), "runner", "rollback_failed", active_, r.reason);
   } else if (const auto* sc = std::get_if<scenario::ScaleAction>(&step.action)) {
     event(now, "timeline", "scale", sc->pool, fmt::format("to {} instances", sc->instances));
@@ -363,7 +438,7 @@ bool LiveRun::poolHealthy(const std::string& pool) {
   }
   if (expected == 0) return false;
   std::size_t routable = 0;
-  for (const auto& b : proxy_.backends())
+  for (const auto& b : proxy_->backends())
     if (b.pool == pool && b.healthy && !b.ejected) ++routable;
   return routable >= expected;
 }
@@ -405,7 +480,7 @@ void LiveRun::sendControl(const std::string& target, const std::vector<std::stri
 // Switcher decisions as they happen: keeps the active pool current (a
 // rollback changes it) and the events in time order.
 void LiveRun::pullSwitcherEvents() {
-  for (const auto& e : proxy_.takeEvents()) {
+  for (const auto& e : proxy_->takeEvents()) {
     event(e.at, "switcher", e.kind, e.pool, e.detail);
     if (timeline_) timeline_->observe(e.kind, e.pool, e.at - t0_);
     if (e.kind == "switched" || e.kind == "rollback") active_ = e.pool;
@@ -417,13 +492,29 @@ void LiveRun::pullSwitcherEvents() {
   }
 }
 
-void LiveRun::progress(Instant now) {
-  if (!opt_.progress || now - last_progress_ < 1s) return;
-  last_progress_ = now;
+// On a terminal: one live line, redrawn 4 times a second (elapsed/total,
+// current rate, failures so far, active pool, last event). Otherwise (CI
+// logs): a plain line every 2 s.
+void LiveRun::progress(Instant now, bool last) {
+  if (!opt_.progress) return;
+  const Duration every = tty_ ? Duration(250ms) : Duration(2s);
+  if (!last && now - last_progress_ < every) return;
   std::uint64_t done = 0, dropped = 0;
   for (const auto& l : loads_) done += l->client->completed(), dropped += l->client->droppedSoFar();
-  fmt::print(stderr, "[{:5.1f}/{:.1f} s] completed {}  dropped {}  active {}\n", since0(now),
-             toSeconds(sc_.duration), done, dropped, active_);
+  const double dt = toSeconds(now - last_progress_);
+  const double rate = last_progress_ == Instant{} || dt <= 0 ? 0.0 : static_cast<double>(done - last_done_) / dt;
+  last_progress_ = now;
+  last_done_ = done;
+  std::string lastEvent;
+  for (auto it = events_.rbegin(); it != events_.rend(); ++it)
+    if (it->source == "switcher" || it->source == "timeline") {
+      lastEvent = fmt::format("{:.2f} s {} {}", it->t_s, it->kind, it->target);
+      break;
+    }
+  const auto line = fmt::format("[{:5.1f}/{:.1f} s] {:6.0f}/s  completed {}  failures {}  active {}  last: {}",
+                                since0(now), toSeconds(sc_.duration), rate, done, dropped, active_, lastEvent);
+  if (tty_) fmt::print(stderr, "\r\033[K{}{}", line, last ? "\n" : "");
+  else fmt::print(stderr, "{}\n", line);
 }
 
 RunResult LiveRun::run() {
@@ -438,6 +529,7 @@ RunResult LiveRun::run() {
   if (setup()) {
     const Instant setupStart = t0_;
     t0_ = monoNow();
+    if (metrics_) metrics_->startClock(t0_);
     for (auto& e : events_) e.t_s -= toSeconds(t0_ - setupStart);  // setup events: t < 0
     for (auto& in : instances_)
       if (in.info.ready_s) *in.info.ready_s -= toSeconds(t0_ - setupStart);
@@ -456,16 +548,18 @@ RunResult LiveRun::run() {
       const auto now = monoNow();
       watchInstances();
       reapChildren();
+      proxy_->tick(now);
       pullSwitcherEvents();
       fireDue(now);
       for (auto& in : instances_)
         if (in.kill_at && now >= *in.kill_at && in.state != Instance::State::exited) {
           in.kill_at.reset();
           supervisor_.signal(in.info.pid, SIGKILL);
-          event(now, "runner", "killed", in.info.id, "still running after the grace period");
+          event(now, "runner", "killed", in.info.id, "did not exit within the grace period, killed");
         }
-      progress(now);
-      if (now - t0_ >= sc_.duration && allLoadsDone()) break;
+      const bool over = now - t0_ >= sc_.duration && allLoadsDone();
+      progress(now, over);
+      if (over) break;
       auto wake = now + kLoopTick;
       if (const auto next = timeline_->nextDeadline(now - t0_)) wake = std::min(wake, t0_ + *next);
       std::this_thread::sleep_for(std::max(Duration::zero(), wake - monoNow()));
@@ -490,19 +584,29 @@ void LiveRun::finish(RunResult& r) {
     if (interrupted()) l->client->requestStop();
     l->thread.join();
   }
-  r.final_active = proxy_.activePool();
+  r.final_active = proxy_->activePool();
   Duration grace = 0s;
   for (const auto& g : sc_.services) grace = std::max(grace, g.stop_grace);
-  for (const auto& e : supervisor_.terminateAll(grace)) {
+  // Services get their stop signal; anything else (nginx, haproxy) SIGTERM.
+  const auto stopSignal = [this](pid_t pid) {
+    for (const auto& in : instances_)
+      if (in.info.pid == pid && in.group) return in.group->stop_signal;
+    return SIGTERM;
+  };
+  for (const auto& e : supervisor_.terminateAll(grace, stopSignal)) {
     for (auto& in : instances_) {
       if (in.info.pid != e.pid) continue;
       in.info.exited_s = since0(e.at);
       in.info.exit = fmt::format("{} {}", e.signaled ? "signal" : "code", e.code);
+      if (e.killed_after_grace)
+        event(e.at, "runner", "killed", in.info.id,
+              fmt::format("did not exit within the grace period ({}), killed", formatDuration(in.group->stop_grace)));
       event(e.at, "runner", "stopped", in.info.id, in.info.exit);
     }
   }
   pullSwitcherEvents();
-  proxy_.stop();
+  if (metrics_) metrics_->stop();  // before the proxy and the load clients it reads go
+  proxy_->stop();
   std::stable_sort(events_.begin(), events_.end(), [](const auto& a, const auto& b) { return a.t_s < b.t_s; });
   for (const auto& in : instances_) r.instances.push_back(in.info);
   for (auto& in : instances_) {

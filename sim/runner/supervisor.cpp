@@ -132,8 +132,12 @@ std::vector<ChildExit> Supervisor::reap() {
 }
 
 std::vector<ChildExit> Supervisor::terminateAll(Duration grace) {
+  return terminateAll(grace, [](pid_t) { return SIGTERM; });
+}
+
+std::vector<ChildExit> Supervisor::terminateAll(Duration grace, const std::function<int(pid_t)>& stop_signal) {
   for (auto& c : children_)
-    if (c.alive) ::kill(-c.pid, SIGTERM);
+    if (c.alive) ::kill(-c.pid, stop_signal(c.pid));
   std::vector<ChildExit> out;
   const auto deadline = monoNow() + grace;
   while (!alive().empty() && monoNow() < deadline) {
@@ -149,6 +153,7 @@ std::vector<ChildExit> Supervisor::terminateAll(Duration grace) {
     ::waitpid(c.pid, &status, 0);
     c.alive = false;
     out.push_back(toExit(c.pid, c.name, status));
+    out.back().killed_after_grace = true;
   }
   return out;
 }

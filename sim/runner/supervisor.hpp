@@ -11,6 +11,7 @@
 // The destructor kills and reaps whatever is left.
 #include <sys/types.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +27,7 @@ struct ChildExit {
   bool signaled = false;  // killed by a signal (then `code` is the signal)
   int code = 0;           // exit code or signal number
   Instant at{};
+  bool killed_after_grace = false;  // terminateAll sent SIGKILL: it outlived the grace period
 };
 
 class Supervisor {
@@ -50,6 +52,9 @@ class Supervisor {
   // SIGTERM to every live child, up to `grace` for them to exit, then SIGKILL;
   // returns the exits seen.
   std::vector<ChildExit> terminateAll(Duration grace);
+  // The same, with the first signal per child from `stop_signal` (SIGTERM
+  // for children it does not know).
+  std::vector<ChildExit> terminateAll(Duration grace, const std::function<int(pid_t)>& stop_signal);
   std::vector<pid_t> alive() const;
 
  private:

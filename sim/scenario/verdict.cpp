@@ -93,13 +93,17 @@ void judge(const Scenario& scenario, RunResult& result) {
   if (e.clean_exit) {
     // Clean: every instance ended with exit code 0, and none was killed after
     // its grace period (the runner's "killed" event).
-    std::vector<std::string> unclean;
+    std::vector<std::pair<std::string, std::string>> why;  // instance, reasons
     for (const auto& in : result.instances)
-      if (in.exit != "code 0") unclean.push_back(in.id + " (" + (in.exit.empty() ? "still running" : in.exit) + ")");
-    for (const auto& ev : result.events)
-      if (ev.source == "runner" && ev.kind == "killed" &&
-          std::find(unclean.begin(), unclean.end(), ev.target) == unclean.end())
-        unclean.push_back(ev.target + " (killed after the grace period)");
+      if (in.exit != "code 0") why.push_back({in.id, in.exit.empty() ? "still running" : in.exit});
+    for (const auto& ev : result.events) {
+      if (ev.source != "runner" || ev.kind != "killed") continue;
+      const auto at = std::find_if(why.begin(), why.end(), [&](const auto& w) { return w.first == ev.target; });
+      if (at == why.end()) why.push_back({ev.target, "killed after the grace period"});
+      else at->second += ", killed after the grace period";
+    }
+    std::vector<std::string> unclean;
+    for (const auto& [id, reasons] : why) unclean.push_back(id + " (" + reasons + ")");
     const bool clean = unclean.empty();
     std::string list;
     for (const auto& u : unclean) list += (list.empty() ? "" : ", ") + u;

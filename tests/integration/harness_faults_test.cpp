@@ -338,7 +338,7 @@ TEST_P(RunnerSignal, MidRunStopsInOrderWithAnInvalidPartialReport) {
                                                            "  - { at: 20s, stop: blue }\n"));
   auto c = spawnCutover({"run", file.string(), "--out", out.string()});
   // Mid-run: after the switch, with both pools up and the load flowing.
-  ASSERT_TRUE(c.readUntil(std::regex(R"(\[\s*[2-9]\.\d/30\.0 s\] completed [1-9])"), 30s)) << c.err;
+  ASSERT_TRUE(c.readUntil(std::regex(R"(\[\s*[2-9]\.\d/30\.0 s\]\s+\d+/s\s+completed [1-9])"), 30s)) << c.err;
   ASSERT_EQ(::kill(c.pid, sig), 0);
   const auto begin = std::chrono::steady_clock::now();
   const int code = waitExit(c, 30s);

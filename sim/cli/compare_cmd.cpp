@@ -1,0 +1,156 @@
+// `cutover compare FILE --switchers builtin,nginx,haproxy`: the same scenario
+// (same seed, same load, same timeline) once with each switcher, live, and a
+// side-by-side table: dropped, switch latency, drain time, rollback
+// latencies, p99. Each run keeps its full reports in OUT/<switcher>/.
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "reports/json_report.hpp"
+#include "reports/write_all.hpp"
+#include "sim/cli/commands.hpp"
+#include "sim/runner/runner.hpp"
+#include "sim/runner/switcher_driver.hpp"
+#include "sim/scenario/verdict.hpp"
+
+namespace cutover::cli {
+namespace {
+
+constexpr std::size_t kMaxSwitchers = 8;
+
+struct Row {
+  std::string kind;
+  std::string verdict;  // PASS, FAIL, INVALID, NOT INSTALLED
+  std::optional<RunResult> result;
+  std::string note;     // first failure or invalid reason
+};
+
+std::string cell(const std::optional<RunResult>& r, const char* measure) {
+  if (!r) return "-";
+  const auto it = r->measures.find(measure);
+  return it == r->measures.end() ? std::string("-") : fmt::format("{:.1f}", it->second);
+}
+
+nlohmann::json rowJson(const Row& row, const std::string& dir) {
+  nlohmann::json j = {{"switcher", row.kind}, {"verdict", row.verdict}, {"dir", dir}, {"note", row.note}};
+  if (!row.result) return j;
+  const auto& r = *row.result;
+  const auto& o = r.summary.outcomes;
+  j["dropped"] = o.dropped();
+  j["outcomes"] = {{"ok", o.of(Outcome::ok)},         {"app_error", o.of(Outcome::app_error)},
+                   {"switch_error", o.of(Outcome::switch_error)}, {"reset", o.of(Outcome::reset)},
+                   {"refused", o.of(Outcome::refused)}, {"timeout", o.of(Outcome::timeout)}};
+  j["p99_ms"] = r.summary.latency.p99_ms;
+  j["measures"] = r.measures;
+  return j;
+}
+
+Row runWith(const CompareRequest& req, const std::string& kind, const std::string& dir) {
+  Row row{kind, "", std::nullopt, ""};
+  if (!runner::switcherAvailable(kind)) {
+    row.verdict = "NOT INSTALLED";
+    row.note = kind + " is not installed (apt-get install " + kind + ")";
+    return row;
+  }
+  auto load = req.load;
+  load.overrides.push_back("switcher.kind=" + kind);
+  const auto s = loadOrReport(req.file, load);
+  if (!s) {
+    row.verdict = "BAD INPUT";
+    return row;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  runner::RunOptions opt;
+  opt.out_dir = dir;
+  opt.self_exe = selfExe();
+  opt.progress = !req.quiet;
+  opt.interrupted = &g_interrupted;
+  if (!req.quiet) fmt::print(stderr, "[{}] running {} ({:.1f} s) -> {}\n", kind, s->name, toSeconds(s->duration), dir);
+  RunResult result = runner::runLive(*s, opt);
+  scenario::judge(*s, result);
+  reports::ReportExtras extras;
+  extras.description = s->description;
+  extras.lesson = s->lesson;
+  extras.expectations = result.verdict.checks;
+  const auto doc = reports::toJson(result, extras);
+  if (const auto w = reports::writeJsonFile(doc, (std::filesystem::path(dir) / "report.json").string()); !w)
+    fmt::print(stderr, "error: {}\n", w.error().message);
+  else if (const auto all = reports::writeAll(doc, dir); !all)
+    fmt::print(stderr, "error: {}\n", all.error().message);
+  const int code = scenario::exitCodeOf(result.verdict);
+  row.verdict = code == 0 ? "PASS" : code == 1 ? "FAIL" : "INVALID";
+  if (!result.verdict.invalid_reasons.empty()) row.note = result.verdict.invalid_reasons.front();
+  else if (!result.verdict.failures.empty()) row.note = result.verdict.failures.front();
+  row.result = std::move(result);
+  return row;
+}
+
+std::string table(const std::vector<Row>& rows) {
+  std::string md =
+      "| switcher | verdict | dropped | switch_error | reset | switch latency ms | drain ms | rollback detect ms | "
+      "rollback recovery ms | p99 ms |\n|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const auto& row : rows) {
+    const auto& r = row.result;
+    const auto count = [&](Outcome o) { return r ? std::to_string(r->summary.outcomes.of(o)) : std::string("-"); };
+    md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", row.kind, row.verdict,
+                      r ? std::to_string(r->summary.outcomes.dropped()) : "-", count(Outcome::switch_error),
+                      count(Outcome::reset), cell(r, "switch_latency_ms"), cell(r, "drain_time_ms"),
+                      cell(r, "rollback_detect_latency_ms"), cell(r, "rollback_recovery_latency_ms"),
+                      r ? fmt::format("{:.1f}", r->summary.latency.p99_ms) : "-");
+  }
+  return md;
+}
+
+}  // namespace
+
+int cmdCompare(const CompareRequest& req) {
+  const auto base = loadOrReport(req.file, req.load);
+  if (!base) return kExitBadInput;
+  if (req.switchers.empty() || req.switchers.size() > kMaxSwitchers) {
+    fmt::print(stderr, "error: --switchers takes 1 to {} of builtin, nginx, haproxy\n", kMaxSwitchers);
+    return kExitBadInput;
+  }
+  for (const auto& k : req.switchers)
+    if (k != "builtin" && k != "nginx" && k != "haproxy") {
+      fmt::print(stderr, "error: --switchers: unknown switcher '{}' (builtin, nginx, haproxy)\n", k);
+      return kExitBadInput;
+    }
+  const std::string outDir = req.out_dir.empty() ? "reports/out/" + base->name + "-compare" : req.out_dir;
+  installInterruptHandlers();
+  std::vector<Row> rows;
+  nlohmann::json doc = {{"scenario", base->name}, {"file", req.file}, {"seed", base->seed},
+                        {"switchers", nlohmann::json::array()}};
+  int worst = 0;
+  for (const auto& kind : req.switchers) {
+    if (g_interrupted.load() != 0) break;
+    const auto dir = (std::filesystem::path(outDir) / kind).string();
+    rows.push_back(runWith(req, kind, dir));
+    const auto& v = rows.back().verdict;
+    const int code = v == "PASS" ? 0 : v == "FAIL" ? 1 : v == "BAD INPUT" ? kExitBadInput : kExitInvalid;
+    worst = code == kExitInvalid || worst == kExitInvalid ? kExitInvalid : std::max(worst, code);
+    doc["switchers"].push_back(rowJson(rows.back(), dir));
+  }
+  if (g_interrupted.load() != 0) {
+    doc["interrupted"] = true;
+    worst = kExitInvalid;
+  }
+  std::string md = fmt::format("# {}: switchers compared\n\nSame scenario, seed {}, load and timeline; one live "
+                               "run per switcher (reports in {}/<switcher>/).\n\n",
+                               base->name, base->seed, outDir);
+  md += table(rows);
+  for (const auto& row : rows)
+    if (!row.note.empty()) md += fmt::format("\n- {}: {}", row.kind, row.note);
+  md += "\n";
+  fmt::print("{}", md);
+  std::error_code ec;
+  std::filesystem::create_directories(outDir, ec);
+  std::ofstream(std::filesystem::path(outDir) / "compare.md") << md;
+  std::ofstream(std::filesystem::path(outDir) / "compare.json") << doc.dump(2) << "\n";
+  if (!req.quiet) fmt::print("compare    {}\n", (std::filesystem::path(outDir) / "compare.json").string());
+  return worst;
+}
+
+}  // namespace cutover::cli
