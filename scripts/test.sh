@@ -6,6 +6,8 @@
 # PRESETS="dev" scripts/test.sh runs a subset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# ccache hits across checkouts in different directories (CI clones anew).
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 # Test-only peers: report schema checks (python3-jsonschema, python3-yaml), the
 # HTML report in a real browser (chromium), real switchers (nginx, haproxy),
 # a real Prometheus server.
