@@ -134,7 +134,7 @@ services:
   blue: { version: v1, instances: 1, latency: 5ms }
   green: { version: v2, instances: 1, latency: 5ms }
 load:
-  - { arrivals: constant, rate: 200/s, connections: 8, timeout: 2s }
+  - { arrivals: constant, rate: 200/s, connections: 8, timeout: 2s, keepalive: false }  # nginx resets reused idle connections at reload
 timeline:
   - { at: 0s, start: blue }
   - { at: 0s, start: green }

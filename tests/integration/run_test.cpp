@@ -19,11 +19,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The quickstart squeezed into 2.5 s: green starts at 0.3 s, switch at 0.8 s,
-// SIGTERM to blue at 1.4 s.
+// The quickstart squeezed into 3 s: green starts at 0.3 s, switch at 1.3 s (a margin for green to be ready under the sanitizers),
+// SIGTERM to blue at 1.9 s.
 const std::vector<std::string> kShortQuickstart = {
-    "--set", "duration=2500ms",  "--set", "timeline.1.at=300ms", "--set", "timeline.2.at=800ms",
-    "--set", "timeline.3.at=1400ms", "--set", "load.0.rate=300/s"};
+    "--set", "duration=3s",  "--set", "timeline.1.at=300ms", "--set", "timeline.2.at=1300ms",
+    "--set", "timeline.3.at=1900ms", "--set", "load.0.rate=300/s"};
 
 struct Child {
   pid_t pid = -1;
