@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "sim/switcher/admin.hpp"
+#include "sim/switcher/io_thread.hpp"
 
 namespace cutover::switcher {
 namespace {
@@ -72,9 +73,7 @@ class AdminServer::Impl {
   asio::steady_timer accept_retry_timer_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::uint16_t port_ = 0;
-  std::atomic<bool> io_running_{false};
-  std::thread thread_;
-  std::future<void> thread_done_;
+  io_detail::IoThread io_;
 
  private:
   void doAccept();
@@ -212,50 +211,22 @@ void AdminServer::Impl::shutdownAll() {
 }
 
 bool AdminServer::Impl::start(std::string* error) {
-  auto fail = [error](const std::string& what, const error_code& ec) {
-    if (error) *error = what + (ec ? ": " + ec.message() : "");
+  if (io_.running() || stopping_) {
+    if (error) *error = "admin server already started";
     return false;
-  };
-  if (io_running_.load() || stopping_) return fail("admin server already started", {});
-  error_code ec;
-  const auto address = asio::ip::make_address(options_.host, ec);
-  if (ec) return fail("bad admin host " + options_.host + " (a loopback address is required)", ec);
-  if (!address.is_loopback()) return fail("admin host must be a loopback address: " + options_.host, {});
-  const tcp::endpoint endpoint(address, options_.port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    error_code ignored;
-    acceptor_.close(ignored);
-    return fail("cannot listen on " + options_.host + ":" + std::to_string(options_.port), ec);
   }
+  if (auto why = io_detail::listenLoopback(acceptor_, options_.host, options_.port); !why.empty()) {
+    if (error) *error = why;
+    return false;
+  }
+  error_code ec;
   port_ = acceptor_.local_endpoint(ec).port();
   doAccept();
-  std::promise<void> done;
-  thread_done_ = done.get_future();
-  io_running_ = true;
-  thread_ = std::thread([this, d = std::move(done)]() mutable {
-    ioc_.run();
-    d.set_value();
-  });
+  io_.start(ioc_);
   return true;
 }
 
-void AdminServer::Impl::stop() {
-  if (!io_running_.load()) {
-    if (!stopping_) shutdownAll();
-    return;
-  }
-  asio::post(ioc_, [this] { shutdownAll(); });
-  if (thread_done_.wait_for(kStopGrace) != std::future_status::ready) ioc_.stop();  // close hard
-  thread_.join();
-  io_running_ = false;
-  shutdownAll();  // run what is left (aborted completions) here
-  ioc_.restart();
-  ioc_.poll();
-}
+void AdminServer::Impl::stop() { io_.stop(ioc_, [this] { shutdownAll(); }, stopping_, kStopGrace); }
 
 // ---- AdminServer -------------------------------------------------------------------
 

@@ -169,47 +169,22 @@ void Proxy::Impl::shutdownAll() {
 // ---- Impl: lifecycle and control ---------------------------------------------------
 
 bool Proxy::Impl::start(std::string* error) {
-  auto fail = [error](const std::string& what, const error_code& ec) {
-    if (error) *error = what + (ec ? ": " + ec.message() : "");
+  if (io_.running() || stopping_) {
+    if (error) *error = "proxy already started";
     return false;
-  };
-  if (io_running_.load() || stopping_) return fail("proxy already started", {});
+  }
+  if (auto why = io_detail::listenLoopback(acceptor_, options_.host, options_.port); !why.empty()) {
+    if (error) *error = why;
+    return false;
+  }
   error_code ec;
-  const auto address = asio::ip::make_address(options_.host, ec);
-  if (ec) return fail("bad listen host " + options_.host, ec);
-  if (!address.is_loopback()) return fail("listen host must be a loopback address: " + options_.host, {});
-  const tcp::endpoint endpoint(address, options_.port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return fail("cannot listen on " + options_.host + ":" + std::to_string(options_.port), ec);
   port_ = acceptor_.local_endpoint(ec).port();
   doAccept();
-  std::promise<void> done;
-  thread_done_ = done.get_future();
-  io_running_ = true;
-  thread_ = std::thread([this, d = std::move(done)]() mutable {
-    ioc_.run();
-    d.set_value();
-  });
+  io_.start(ioc_);
   return true;
 }
 
-void Proxy::Impl::stop() {
-  if (!io_running_.load()) {
-    if (!stopping_) shutdownAll();
-    return;
-  }
-  asio::post(ioc_, [this] { shutdownAll(); });
-  if (thread_done_.wait_for(kStopGrace) != std::future_status::ready) ioc_.stop();  // close hard
-  thread_.join();
-  io_running_ = false;
-  // Run what is left (aborted completions) here, then nothing is pending.
-  shutdownAll();
-  ioc_.restart();
-  ioc_.poll();
-}
+void Proxy::Impl::stop() { io_.stop(ioc_, [this] { shutdownAll(); }, stopping_, kStopGrace); }
 
 bool Proxy::Impl::removeBackend(const std::string& instance) {
   const auto id = core_.findBackend(instance);

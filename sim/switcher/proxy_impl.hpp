@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "sim/core/clock.hpp"
+#include "sim/switcher/io_thread.hpp"
 #include "sim/switcher/proxy.hpp"
 
 namespace cutover::switcher {
@@ -86,7 +87,7 @@ class Proxy::Impl {
   template <class F>
   auto call(F f) -> std::optional<decltype(f())> {
     using R = decltype(f());
-    if (!io_running_.load()) return f();
+    if (!io_.running()) return f();
     auto task = std::make_shared<std::packaged_task<R()>>(std::move(f));
     auto result = task->get_future();
     proxy_detail::asio::post(ioc_, [task] { (*task)(); });
@@ -122,9 +123,7 @@ class Proxy::Impl {
   proxy_detail::asio::executor_work_guard<proxy_detail::asio::io_context::executor_type> work_;
   std::unordered_map<std::uint16_t, std::vector<proxy_detail::UpstreamPtr>> idle_;
   std::uint16_t port_ = 0;
-  std::atomic<bool> io_running_{false};
-  std::thread thread_;
-  std::future<void> thread_done_;
+  io_detail::IoThread io_;
 
   void doAccept();
   void onAccept(proxy_detail::error_code ec, proxy_detail::tcp::socket socket);
