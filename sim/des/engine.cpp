@@ -175,7 +175,7 @@ bool Sim::setup() {
   std::string first;
   for (const auto& step : sc_.timeline) {
     const auto* start = std::get_if<scenario::StartAction>(&step.action);
-    if (step.at != Duration::zero() || !start) continue;
+    if (step.at != Duration::zero() || !start || step.when) continue;  // as the live runner
     if (first.empty()) first = start->pool;
     startPool(start->pool);
   }
@@ -204,6 +204,7 @@ void Sim::startLoads() {
     const auto& spec = sc_.load[i];
     Block b;
     b.spec = &spec;
+    b.connection_rng = childRng(seed_, 200 + i);
     const Duration length = scenario::blockLength(sc_, spec);
     b.length_s = toSeconds(length);
     const Instant start = fromNanos(t0_) + spec.start;

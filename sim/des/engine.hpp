@@ -79,6 +79,7 @@ struct ClientConn {
 
 struct Block {
   const scenario::LoadSpec* spec = nullptr;
+  Rng connection_rng{0};  // mixed policy: which requests end their connection (fresh next time)
   std::unique_ptr<loadgen::Arrivals> arrivals;      // model: open
   std::unique_ptr<loadgen::ClosedLoop> closed;      // model: closed
   std::unordered_map<std::uint32_t, std::uint32_t> worker_of;  // closed: record -> worker

@@ -211,7 +211,14 @@ void Sim::onAtClient(std::uint16_t bi, std::uint32_t slot, std::uint32_t conn_id
   const std::uint32_t rec = c.record;
   c.busy = false;
   c.record = kNone;
-  if (b.spec->keepalive) {
+  // As the live client's connection policy: keep-alive reuses; new per
+  // request closes; mixed closes a seeded fraction, so that share of the
+  // block's requests goes out on a fresh connection.
+  using scenario::ConnectionPolicy;
+  const auto policy = b.spec->connection_policy;
+  const bool keep = policy == ConnectionPolicy::keepalive ||
+                    (policy == ConnectionPolicy::mixed && b.connection_rng.uniform() >= b.spec->fresh_fraction);
+  if (keep) {
     feedWaiting(bi, slot);
   } else {
     closeConn(bi, slot);

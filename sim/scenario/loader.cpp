@@ -217,13 +217,14 @@ LoadSpec readLoad(Ctx& ctx, const YAML::Node& node, const std::string& path) {
     }
   }
   r.integer("connections", l.connections, 1, 4096);
-  r.boolean("keepalive", l.keepalive);
-  if (!l.keepalive) l.connection_policy = ConnectionPolicy::new_per_request;
+  bool keepalive = true;  // the older key: false means connection_policy: new_per_request
+  r.boolean("keepalive", keepalive);
+  if (!keepalive) l.connection_policy = ConnectionPolicy::new_per_request;
   const bool policySet = static_cast<bool>(r.get("connection_policy"));
   r.choice("connection_policy", l.connection_policy,
            {{"keepalive", ConnectionPolicy::keepalive}, {"new_per_request", ConnectionPolicy::new_per_request},
             {"mixed", ConnectionPolicy::mixed}});
-  if (policySet && !l.keepalive && l.connection_policy != ConnectionPolicy::new_per_request)
+  if (policySet && !keepalive && l.connection_policy != ConnectionPolicy::new_per_request)
     ctx.error(node, path + ".keepalive", "keepalive: false contradicts connection_policy");
   if (const auto v = r.get("fresh_connections")) {
     r.percent("fresh_connections", l.fresh_fraction);

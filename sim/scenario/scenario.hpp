@@ -74,7 +74,6 @@ struct LoadSpec {
   double from_per_s = 0;               // ramp: the first rate
   std::vector<RateStep> steps;         // step
   int connections = 32;
-  bool keepalive = true;               // false: connection_policy new_per_request
   Duration timeout = 2s;
   std::string path = "/";
   Duration start = 0s;                 // offset from t=0
