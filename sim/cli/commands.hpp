@@ -4,8 +4,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "metrics/run_result.hpp"
 #include "sim/scenario/loader.hpp"
 
 namespace cutover::cli {
@@ -29,6 +31,20 @@ struct RunRequest {
   std::string mode = "live";  // or sim
   std::optional<std::uint16_t> metrics_port;  // --metrics-port (live mode)
 };
+// One run of a loaded scenario (live or sim, as req.mode says) into outDir:
+// judged, report.json, junit.xml, summary.md and report.html written; the
+// text summary printed when printSummary. exit is the run's exit code.
+struct OneRun {
+  int exit = 0;
+  std::optional<RunResult> result;
+};
+OneRun runOne(const scenario::Scenario& s, const std::string& outDir, const RunRequest& req, bool printSummary);
+// PASS (0), FAIL (1), INVALID (anything else) for an exit code.
+std::string_view verdictWord(int exit);
+// Of two runs' exit codes, the one a batch reports: 3 (invalid) over 2 (bad
+// input) over 1 (failed) over 0.
+int worseExit(int a, int b);
+
 // `cutover run`: one run, or with `repeat` > 1 or a `matrix:` block in the
 // file, one run per (combination, seed) in OUT/<combination>/run-<i> plus
 // OUT/aggregate.json and aggregate.md (min, median, max of every measure).

@@ -22,7 +22,8 @@ constexpr std::size_t kMaxSwitchers = 8;
 
 struct Row {
   std::string kind;
-  std::string verdict;  // PASS, FAIL, INVALID, NOT INSTALLED
+  std::string verdict;  // PASS, FAIL, INVALID, NOT INSTALLED, BAD INPUT
+  int exit = kExitInvalid;  // the exit code it stands for
   std::optional<RunResult> result;
   std::string note;     // first failure or invalid reason
 };
@@ -39,16 +40,16 @@ nlohmann::json rowJson(const Row& row, const std::string& dir) {
   const auto& r = *row.result;
   const auto& o = r.summary.outcomes;
   j["dropped"] = o.dropped();
-  j["outcomes"] = {{"ok", o.of(Outcome::ok)},         {"app_error", o.of(Outcome::app_error)},
-                   {"switch_error", o.of(Outcome::switch_error)}, {"reset", o.of(Outcome::reset)},
-                   {"refused", o.of(Outcome::refused)}, {"timeout", o.of(Outcome::timeout)}};
+  j["outcomes"] = nlohmann::json::object();
+  for (std::size_t i = 0; i < kOutcomeCount; ++i)
+    j["outcomes"][std::string(kOutcomeNames[i])] = o.of(static_cast<Outcome>(i));
   j["p99_ms"] = r.summary.latency.p99_ms;
   j["measures"] = r.measures;
   return j;
 }
 
 Row runWith(const CompareRequest& req, const std::string& kind, const std::string& dir) {
-  Row row{kind, "", std::nullopt, ""};
+  Row row{kind, "", kExitInvalid, std::nullopt, ""};
   if (!runner::switcherAvailable(kind)) {
     row.verdict = "NOT INSTALLED";
     row.note = kind + " is not installed (apt-get install " + kind + ")";
@@ -59,29 +60,17 @@ Row runWith(const CompareRequest& req, const std::string& kind, const std::strin
   const auto s = loadOrReport(req.file, load);
   if (!s) {
     row.verdict = "BAD INPUT";
+    row.exit = kExitBadInput;
     return row;
   }
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  runner::RunOptions opt;
-  opt.out_dir = dir;
-  opt.self_exe = selfExe();
-  opt.progress = !req.quiet;
-  opt.interrupted = &g_interrupted;
-  if (!req.quiet) fmt::print(stderr, "[{}] running {} ({:.1f} s) -> {}\n", kind, s->name, toSeconds(s->duration), dir);
-  RunResult result = runner::runLive(*s, opt);
-  scenario::judge(*s, result);
-  reports::ReportExtras extras;
-  extras.description = s->description;
-  extras.lesson = s->lesson;
-  extras.expectations = result.verdict.checks;
-  const auto doc = reports::toJson(result, extras);
-  if (const auto w = reports::writeJsonFile(doc, (std::filesystem::path(dir) / "report.json").string()); !w)
-    fmt::print(stderr, "error: {}\n", w.error().message);
-  else if (const auto all = reports::writeAll(doc, dir); !all)
-    fmt::print(stderr, "error: {}\n", all.error().message);
-  const int code = scenario::exitCodeOf(result.verdict);
-  row.verdict = code == 0 ? "PASS" : code == 1 ? "FAIL" : "INVALID";
+  // The same run as `cutover run` (reports, dropped list, stale files removed).
+  const RunRequest one{req.file, load, dir, req.quiet, "live", std::nullopt};
+  if (!req.quiet) fmt::print(stderr, "[{}] ", kind);
+  auto run = runOne(*s, dir, one, false);
+  row.verdict = std::string(verdictWord(run.exit));
+  row.exit = run.exit;
+  if (!run.result) return row;
+  RunResult& result = *run.result;
   if (!result.verdict.invalid_reasons.empty()) row.note = result.verdict.invalid_reasons.front();
   else if (!result.verdict.failures.empty()) row.note = result.verdict.failures.front();
   row.result = std::move(result);
@@ -128,9 +117,7 @@ int cmdCompare(const CompareRequest& req) {
     if (g_interrupted.load() != 0) break;
     const auto dir = (std::filesystem::path(outDir) / kind).string();
     rows.push_back(runWith(req, kind, dir));
-    const auto& v = rows.back().verdict;
-    const int code = v == "PASS" ? 0 : v == "FAIL" ? 1 : v == "BAD INPUT" ? kExitBadInput : kExitInvalid;
-    worst = code == kExitInvalid || worst == kExitInvalid ? kExitInvalid : std::max(worst, code);
+    worst = worseExit(worst, rows.back().exit);
     doc["switchers"].push_back(rowJson(rows.back(), dir));
   }
   if (g_interrupted.load() != 0) {

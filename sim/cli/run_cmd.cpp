@@ -47,10 +47,7 @@ int writeReports(const scenario::Scenario& s, const RunResult& result, const std
   return 0;
 }
 
-struct OneRun {
-  int exit = 0;
-  std::optional<RunResult> result;
-};
+}  // namespace
 
 OneRun runOne(const scenario::Scenario& s, const std::string& outDir, const RunRequest& req, bool printSummary) {
   std::error_code ec;
@@ -83,6 +80,12 @@ OneRun runOne(const scenario::Scenario& s, const std::string& outDir, const RunR
   if (const int rc = writeReports(s, result, outDir, !printSummary); rc != 0) return {rc, std::move(result)};
   return {scenario::exitCodeOf(result.verdict), std::move(result)};
 }
+
+std::string_view verdictWord(int exit) { return exit == 0 ? "PASS" : exit == 1 ? "FAIL" : "INVALID"; }
+
+int worseExit(int a, int b) { return a == kExitInvalid || b == kExitInvalid ? kExitInvalid : std::max(a, b); }
+
+namespace {
 
 // The values one run contributes to the aggregate.
 std::map<std::string, double> figuresOf(const RunResult& r) {
@@ -204,7 +207,7 @@ int cmdRun(const RunRequest& req, int repeat) {
       if (!req.quiet) fmt::print(stderr, "[{}] run {}/{} seed {}\n", name, i + 1, repeat, s.seed);
       const auto one = runOne(s, dir, req, false);
       const int code = one.exit;
-      worst = code == kExitInvalid || worst == kExitInvalid ? kExitInvalid : std::max(worst, code);
+      worst = worseExit(worst, code);
       (code == 0 ? passed : code == 1 ? failed : invalid)++;
       nlohmann::json jr = {{"seed", s.seed}, {"dir", dir}, {"exit", code}};
       if (one.result) {
@@ -215,7 +218,7 @@ int cmdRun(const RunRequest& req, int repeat) {
         if (one.result->verdict.valid) figures.push_back(figuresOf(*one.result));  // invalid runs measure nothing
       }
       fmt::print("{:<40} run {:>3}  seed {:<6} {}\n", name, i + 1, s.seed,
-                 code == 0 ? "PASS" : code == 1 ? "FAIL" : "INVALID");
+                 verdictWord(code));
       runs.push_back(jr);
     }
     const auto stats = statsOf(figures);

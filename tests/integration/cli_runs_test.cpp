@@ -114,5 +114,25 @@ TEST(CliRuns, ReportRendersEveryFormatAgainFromReportJson) {
   fs::remove_all(dir);
 }
 
+// A live run (the built-in switcher is always there); it checks compare's
+// plumbing, not pacing, so the lateness rule is loosened.
+TEST(CliRuns, CompareWritesATableAndEachSwitchersFullReports) {
+  const auto dir = tempDir("compare");
+  const int rc = runCutover("compare " + sourceDir() + "/scenarios/kill-old-at-once.yaml -q --switchers builtin " +
+                            "--time-scale 0.5 --set validity.max_late_sends=100% --out " + (dir / "out").string());
+  EXPECT_EQ(rc, 0);
+  const auto table = readJson(dir / "out" / "compare.json");
+  ASSERT_EQ(table["switchers"].size(), 1u);
+  const auto& row = table["switchers"][0];
+  EXPECT_EQ(row["switcher"], "builtin");
+  EXPECT_GT(row["dropped"].get<int>(), 0);  // blue is killed with requests in flight
+  EXPECT_TRUE(fs::exists(dir / "out" / "compare.md"));
+  // The run behind the row has the same reports as `cutover run`, dropped list included.
+  const auto report = readJson(dir / "out" / "builtin" / "report.json");
+  EXPECT_EQ(report["dropped_requests"]["total"], row["dropped"]);
+  for (const char* f : {"junit.xml", "summary.md", "report.html"}) EXPECT_TRUE(fs::exists(dir / "out" / "builtin" / f)) << f;
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace cutover::testing
