@@ -13,14 +13,8 @@
 
 #include "fake-services/fake_service.hpp"
 #include "fake-services/spec_json.hpp"
-#include "reports/json_report.hpp"
-#include "reports/text_summary.hpp"
-#include "reports/write_all.hpp"
-#include "sim/des/sim_runner.hpp"
 #include "sim/cli/commands.hpp"
-#include "sim/runner/runner.hpp"
 #include "sim/scenario/loader.hpp"
-#include "sim/scenario/verdict.hpp"
 
 namespace {
 

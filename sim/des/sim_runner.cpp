@@ -1,13 +1,9 @@
 // des::simulate / runSim: the engine, then the measuring the live runner does
-// after its run (summary, validity, measures, drop causes), from metrics/.
+// after its run (scenario::measureRun: summary, validity, measures, drop causes).
 #include "sim/des/sim_runner.hpp"
 
-#include "sim/scenario/run_support.hpp"
-
-#include "metrics/drop_causes.hpp"
-#include "metrics/measures.hpp"
-#include "metrics/validity.hpp"
 #include "sim/des/engine.hpp"
+#include "sim/scenario/run_support.hpp"
 
 namespace cutover::des {
 
@@ -16,8 +12,6 @@ SimTrace simulate(const scenario::Scenario& scenario, const SimOptions& options)
   return sim.run();
 }
 
-// Mirrors runner.cpp's LiveRun::measure (which the lead may move to
-// metrics/ so both shells call one function).
 RunResult measureTrace(const scenario::Scenario& sc, SimTrace trace, std::uint64_t seed) {
   RunResult r;
   r.scenario = sc.name;

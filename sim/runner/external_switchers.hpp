@@ -12,9 +12,8 @@ std::unique_ptr<SwitcherDriver> makeNginxDriver(const scenario::Scenario& scenar
 std::unique_ptr<SwitcherDriver> makeHaproxyDriver(const scenario::Scenario& scenario, Supervisor& supervisor,
                                                   const SwitcherDriverOptions& options);
 
-// The switcher's own 5xx carry this header, as the built-in proxy's do, so
-// the load generator counts them as switch_error (dropped), not app_error.
-inline constexpr const char* kSwitcherErrorHeader = "x-cutover-switcher-error";
-inline constexpr const char* kSwitcherBackendHeader = "x-cutover-switcher-backend";  // the instance tried
+// The switcher's own 5xx carry kHeaderSwitcherError (and the instance tried,
+// kHeaderSwitcherBackend; metrics/request_record.hpp), as the built-in
+// proxy's do, so the load generator counts them as switch_error, not app_error.
 
 }  // namespace cutover::runner

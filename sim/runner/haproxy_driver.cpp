@@ -25,6 +25,7 @@
 
 #include "sim/core/clock.hpp"
 #include "sim/runner/external_driver_base.hpp"
+#include "metrics/request_record.hpp"
 #include "sim/runner/external_switchers.hpp"
 #include "sim/runner/switcher_util.hpp"
 
@@ -64,7 +65,7 @@ class HaproxyDriver final : public ExternalDriverBase {
                                              std::tuple{504, "timeout", "Gateway Timeout"}}) {
       const auto body = fmt::format(
           "HTTP/1.1 {} {}\r\ncontent-type: text/plain\r\ncontent-length: 15\r\n{}: {}\r\n\r\nswitcher error\n", code,
-          text, kSwitcherErrorHeader, reason);
+          text, kHeaderSwitcherError, reason);
       if (const auto w = writeFileAtomic(fmt::format("{}/{}.http", dir_, code), body); !w) {
         *error = w.error().message;
         return false;
@@ -211,7 +212,7 @@ class HaproxyDriver final : public ExternalDriverBase {
         "  http-request return status 503 hdr {hdr} no_backend\n\n"
         "{backends}",
         fmt::arg("name", sc_.name), fmt::arg("dir", dir_), fmt::arg("up", msOf(sc_.switcher.upstream_timeout)),
-        fmt::arg("port", port_), fmt::arg("map", mapPath()), fmt::arg("hdr", kSwitcherErrorHeader),
+        fmt::arg("port", port_), fmt::arg("map", mapPath()), fmt::arg("hdr", kHeaderSwitcherError),
         fmt::arg("backends", backendsText()));
   }
 

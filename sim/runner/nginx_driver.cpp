@@ -26,6 +26,7 @@
 
 #include "sim/core/clock.hpp"
 #include "sim/runner/external_driver_base.hpp"
+#include "metrics/request_record.hpp"
 #include "sim/runner/external_switchers.hpp"
 #include "sim/runner/switcher_util.hpp"
 
@@ -223,7 +224,7 @@ class NginxDriver final : public ExternalDriverBase {
         fmt::arg("name", sc_.name), fmt::arg("user", ::geteuid() == 0 ? "user root root;\n" : ""),
         fmt::arg("dir", dir_), fmt::arg("drain", msOf(sc_.switcher.core.drain_timeout)),
         fmt::arg("upstreams", upstreams()), fmt::arg("port", port_), fmt::arg("route", route),
-        fmt::arg("up", upstreamMs), fmt::arg("hdr", kSwitcherErrorHeader), fmt::arg("bhdr", kSwitcherBackendHeader));
+        fmt::arg("up", upstreamMs), fmt::arg("hdr", kHeaderSwitcherError), fmt::arg("bhdr", kHeaderSwitcherBackend));
   }
 
   bool had_traffic_ = false;

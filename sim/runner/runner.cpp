@@ -36,7 +36,7 @@
 #include "sim/runner/http_probe.hpp"
 #include "sim/runner/supervisor.hpp"
 #include "sim/runner/run_metrics.hpp"
-#include "sim/runner/timeline.hpp"
+#include "sim/scenario/timeline.hpp"
 #include "sim/scenario/run_support.hpp"
 #include "sim/runner/switcher_driver.hpp"
 #include "sim/runner/switcher_util.hpp"
@@ -144,7 +144,7 @@ class LiveRun {
   Instant last_progress_{};
   std::uint64_t last_done_ = 0;
   bool tty_ = ::isatty(STDERR_FILENO) == 1;
-  std::optional<Timeline> timeline_;  // from t=0
+  std::optional<scenario::Timeline> timeline_;  // from t=0
   std::string pending_switch_;        // a switch waiting for the readiness gate
 };
 

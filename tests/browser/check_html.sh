@@ -13,7 +13,7 @@
 # usage: check_html.sh [--render CMD] INPUT OUT_DIR
 #   INPUT   a report.html, or with --render a report.json: it is copied to
 #           OUT_DIR/report.json and `CMD OUT_DIR` renders OUT_DIR/report.html
-#           (CMD: build/.../reports/cutover_render_report, or "cutover report").
+#           (CMD: "cutover report").
 # Exit 0 when every check holds, 1 when one fails, 2 on bad usage or setup.
 # Needs: apt-get install -y chromium
 set -euo pipefail

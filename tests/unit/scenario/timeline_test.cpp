@@ -1,8 +1,8 @@
-#include "sim/runner/timeline.hpp"
+#include "sim/scenario/timeline.hpp"
 
 #include <gtest/gtest.h>
 
-namespace cutover::runner {
+namespace cutover::scenario {
 namespace {
 
 using namespace std::chrono_literals;
@@ -78,4 +78,4 @@ TEST(Timeline, NextDeadlineNeverLiesInThePast) {
 }
 
 }  // namespace
-}  // namespace cutover::runner
+}  // namespace cutover::scenario

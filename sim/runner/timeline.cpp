@@ -1,1 +1,0 @@
-// The timeline model is compiled in sim/scenario/timeline.cpp.
