@@ -77,12 +77,6 @@ std::vector<fs::path> catalogue() {
   return files;
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 struct Outcome {
   int exit_code = -1;  // -1: killed or did not finish

@@ -16,24 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int runCutover(const std::string& args) {
-  const std::string cmd = cutoverBinary() + " " + args + " >/dev/null 2>&1";
-  const int status = std::system(cmd.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-nlohmann::json readJson(const fs::path& p) {
-  std::ifstream in(p);
-  return nlohmann::json::parse(in);
-}
-
-fs::path tempDir(const std::string& name) {
-  const auto d = fs::temp_directory_path() / ("cutover-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
-
 const char* kMatrix = R"(name: mx
 duration: 2s
 services:
@@ -53,9 +35,9 @@ expect: { final_active: green }
 )";
 
 TEST(CliRuns, MatrixTimesRepeatWritesOneReportPerRunAndAnAggregate) {
-  const auto dir = tempDir("matrix");
+  const auto dir = tempDir("cli", "matrix");
   std::ofstream(dir / "mx.yaml") << kMatrix;
-  const int rc = runCutover("run --mode sim -q --repeat 2 " + (dir / "mx.yaml").string() + " --out " + (dir / "out").string());
+  const int rc = runCutoverShell("run --mode sim -q --repeat 2 " + (dir / "mx.yaml").string() + " --out " + (dir / "out").string());
   EXPECT_EQ(rc, 0);
   const auto agg = readJson(dir / "out" / "aggregate.json");
   ASSERT_EQ(agg["combinations"].size(), 4u);
@@ -80,19 +62,19 @@ TEST(CliRuns, MatrixTimesRepeatWritesOneReportPerRunAndAnAggregate) {
 }
 
 TEST(CliRuns, ABadMatrixValueStopsBeforeAnythingRuns) {
-  const auto dir = tempDir("badmatrix");
+  const auto dir = tempDir("cli", "badmatrix");
   std::string text = kMatrix;
   text.replace(text.find("[20ms, 40ms]"), 12, "[20ms, soon]");
   std::ofstream(dir / "mx.yaml") << text;
-  EXPECT_EQ(runCutover("run --mode sim -q " + (dir / "mx.yaml").string() + " --out " + (dir / "out").string()), 2);
+  EXPECT_EQ(runCutoverShell("run --mode sim -q " + (dir / "mx.yaml").string() + " --out " + (dir / "out").string()), 2);
   EXPECT_FALSE(fs::exists(dir / "out"));
   fs::remove_all(dir);
 }
 
 TEST(CliRuns, TimeScaleShortensTheRunAndIsRecorded) {
-  const auto dir = tempDir("scale");
+  const auto dir = tempDir("cli", "scale");
   std::ofstream(dir / "mx.yaml") << std::string(kMatrix).substr(0, std::string(kMatrix).find("matrix:"));
-  ASSERT_EQ(runCutover("run --mode sim -q --time-scale 0.5 " + (dir / "mx.yaml").string() + " --out " + (dir / "out").string()), 0);
+  ASSERT_EQ(runCutoverShell("run --mode sim -q --time-scale 0.5 " + (dir / "mx.yaml").string() + " --out " + (dir / "out").string()), 0);
   const auto r = readJson(dir / "out" / "report.json");
   EXPECT_DOUBLE_EQ(r["scenario"]["duration_s"].get<double>(), 1.0);
   EXPECT_DOUBLE_EQ(r["scenario"]["time_scale"].get<double>(), 0.5);
@@ -101,24 +83,24 @@ TEST(CliRuns, TimeScaleShortensTheRunAndIsRecorded) {
 }
 
 TEST(CliRuns, ReportRendersEveryFormatAgainFromReportJson) {
-  const auto dir = tempDir("report");
+  const auto dir = tempDir("cli", "report");
   std::ofstream(dir / "mx.yaml") << std::string(kMatrix).substr(0, std::string(kMatrix).find("matrix:"));
-  ASSERT_EQ(runCutover("run --mode sim -q " + (dir / "mx.yaml").string() + " --out " + (dir / "out").string()), 0);
+  ASSERT_EQ(runCutoverShell("run --mode sim -q " + (dir / "mx.yaml").string() + " --out " + (dir / "out").string()), 0);
   for (const char* f : {"junit.xml", "summary.md", "report.html"}) {
     ASSERT_TRUE(fs::exists(dir / "out" / f)) << f;
     fs::remove(dir / "out" / f);
   }
-  EXPECT_EQ(runCutover("report " + (dir / "out").string()), 0);
+  EXPECT_EQ(runCutoverShell("report " + (dir / "out").string()), 0);
   for (const char* f : {"junit.xml", "summary.md", "report.html"}) EXPECT_TRUE(fs::exists(dir / "out" / f)) << f;
-  EXPECT_EQ(runCutover("report " + (dir / "nowhere").string()), 2);
+  EXPECT_EQ(runCutoverShell("report " + (dir / "nowhere").string()), 2);
   fs::remove_all(dir);
 }
 
 // A live run (the built-in switcher is always there); it checks compare's
 // plumbing, not pacing, so the lateness rule is loosened.
 TEST(CliRuns, CompareWritesATableAndEachSwitchersFullReports) {
-  const auto dir = tempDir("compare");
-  const int rc = runCutover("compare " + sourceDir() + "/scenarios/kill-old-at-once.yaml -q --switchers builtin " +
+  const auto dir = tempDir("cli", "compare");
+  const int rc = runCutoverShell("compare " + sourceDir() + "/scenarios/kill-old-at-once.yaml -q --switchers builtin " +
                             "--time-scale 0.5 --set validity.max_late_sends=100% --out " + (dir / "out").string());
   EXPECT_EQ(rc, 0);
   const auto table = readJson(dir / "out" / "compare.json");

@@ -34,73 +34,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-struct Child {
-  pid_t pid = -1;
-  int err_fd = -1;
-  std::string err;
-
-  void drain() {
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(err_fd, buf, sizeof buf)) > 0) err.append(buf, static_cast<std::size_t>(n));
-  }
-  bool readUntil(const std::regex& pattern, std::chrono::milliseconds timeout) {
-    return waitFor([&] {
-      drain();
-      return std::regex_search(err, pattern);
-    }, timeout);
-  }
-};
-
-Child spawnCutover(std::vector<std::string> args) {
-#if defined(__SANITIZE_THREAD__)
-  if (!args.empty() && args[0] == "run") args.insert(args.end(), {"--set", "validity.max_late_sends=100%"});
-#endif
-  int pipefd[2];
-  EXPECT_EQ(::pipe2(pipefd, O_CLOEXEC), 0);
-  std::vector<std::string> all = {cutoverBinary()};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(pipefd[1], STDERR_FILENO);
-    const int devnull = ::open("/dev/null", O_WRONLY);
-    ::dup2(devnull, STDOUT_FILENO);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(pipefd[1]);
-  ::fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
-  return {pid, pipefd[0], ""};
-}
-
-// Exit code, 128+signal, or -1 when it did not exit within `timeout` (then killed).
-int waitExit(Child& c, std::chrono::milliseconds timeout) {
-  int status = 0;
-  const bool done = waitFor([&] {
-    c.drain();  // keep the pipe from filling up
-    return ::waitpid(c.pid, &status, WNOHANG) == c.pid;
-  }, timeout);
-  if (!done) {
-    ::kill(c.pid, SIGKILL);
-    ::waitpid(c.pid, &status, 0);
-    c.drain();
-    return -1;
-  }
-  c.drain();
-  ::close(c.err_fd);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-fs::path tempDir(const std::string& name) {
-  const auto dir = fs::temp_directory_path() / ("cutover-hf-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
 fs::path writeFile(const fs::path& path, const std::string& text) {
   std::ofstream(path) << text;
   return path;
@@ -221,7 +154,7 @@ std::string reasons(const nlohmann::json& report) {
 }
 
 // The common outcome of a run that could not do its work.
-void expectInvalidRun(int code, const Child& c, const nlohmann::json& report, const std::string& reason) {
+void expectInvalidRun(int code, const CutoverChild& c, const nlohmann::json& report, const std::string& reason) {
   EXPECT_EQ(code, 3) << c.err;
   ASSERT_TRUE(report.contains("verdict")) << "no report.json (or unreadable); stderr:\n" << c.err;
   EXPECT_FALSE(report["verdict"]["valid"].get<bool>());
@@ -231,7 +164,7 @@ void expectInvalidRun(int code, const Child& c, const nlohmann::json& report, co
 
 // The reason must reach a person watching the terminal (stderr), not only
 // the report file and the stdout summary (which CI often discards).
-void expectReasonOnStderr(const Child& c, const std::string& reason) {
+void expectReasonOnStderr(const CutoverChild& c, const std::string& reason) {
   EXPECT_NE(c.err.find(reason), std::string::npos) << "stderr does not say '" << reason << "':\n" << c.err;
 }
 
@@ -244,7 +177,7 @@ class HarnessFaults : public ::testing::Test {
 // process exits with code 3 at start, before it listens: the run must stop
 // in setup, say which instance died, and stop blue-2 that did come up.
 TEST_F(HarnessFaults, ServiceCrashingAtStartEndsTheRunInvalidInSetup) {
-  const auto dir = tempDir("crash-setup");
+  const auto dir = tempDir("hf", "crash-setup");
   const auto out = dir / "out";
   fs::create_directories(out / "logs" / "blue-1.lifecycle");
   const auto file = writeFile(dir / "s.yaml", scenarioYaml("crash-setup", "3s", kHealthyPools,
@@ -271,7 +204,7 @@ TEST_F(HarnessFaults, ServiceCrashingAtStartEndsTheRunInvalidInSetup) {
 // started: it exits (code 70) before it is ready, mid-run. The switch to it
 // then cannot happen either.
 TEST_F(HarnessFaults, ServiceCrashingAtStartMidRunMakesTheRunInvalid) {
-  const auto dir = tempDir("crash-mid");
+  const auto dir = tempDir("hf", "crash-mid");
   const auto out = dir / "out";
   const std::string services =
       "  blue: { version: v1, instances: 1, latency: 1ms }\n"
@@ -295,7 +228,7 @@ TEST_F(HarnessFaults, ServiceCrashingAtStartMidRunMakesTheRunInvalid) {
 // blue's /health always answers 503 and its ready_timeout is short: the run
 // must give up after listen_after + ready_timeout, not wait forever.
 TEST_F(HarnessFaults, ServiceNeverReadyEndsTheRunInvalidWithinItsTimeout) {
-  const auto dir = tempDir("never-ready");
+  const auto dir = tempDir("hf", "never-ready");
   const auto out = dir / "out";
   const std::string services =
       "  blue: { version: v1, instances: 2, latency: 1ms, health: { mode: failing },\n"
@@ -329,7 +262,7 @@ class RunnerSignal : public HarnessFaults, public ::testing::WithParamInterface<
 TEST_P(RunnerSignal, MidRunStopsInOrderWithAnInvalidPartialReport) {
   const int sig = GetParam();
   const std::string name = sig == SIGINT ? "SIGINT" : "SIGTERM";
-  const auto dir = tempDir("signal-" + name);
+  const auto dir = tempDir("hf", "signal-" + name);
   const auto out = dir / "out";
   const auto file = writeFile(dir / "s.yaml", scenarioYaml("signal", "30s", kHealthyPools,
                                                            "  - { at: 0s, start: blue }\n"
@@ -338,7 +271,7 @@ TEST_P(RunnerSignal, MidRunStopsInOrderWithAnInvalidPartialReport) {
                                                            "  - { at: 20s, stop: blue }\n"));
   auto c = spawnCutover({"run", file.string(), "--out", out.string()});
   // Mid-run: after the switch, with both pools up and the load flowing.
-  ASSERT_TRUE(c.readUntil(std::regex(R"(\[\s*[2-9]\.\d/30\.0 s\]\s+\d+/s\s+completed [1-9])"), 30s)) << c.err;
+  ASSERT_TRUE(c.readUntil(std::regex(R"(\[\s*[2-9]\.\d/30\.0 s\]\s+\d+/s\s+completed [1-9])"), 1, 30s)) << c.err;
   ASSERT_EQ(::kill(c.pid, sig), 0);
   const auto begin = std::chrono::steady_clock::now();
   const int code = waitExit(c, 30s);
@@ -393,7 +326,7 @@ class HeldPort {
 TEST_F(HarnessFaults, SwitcherListenPortInUseFailsClearly) {
   HeldPort held;
   ASSERT_NE(held.port(), 0);
-  const auto dir = tempDir("sw-port");
+  const auto dir = tempDir("hf", "sw-port");
   const auto cfg = writeFile(dir / "sw.yaml", "listen: 127.0.0.1:" + std::to_string(held.port()) +
                                                   "\nadmin: 127.0.0.1:0\nactive: blue\npools:\n"
                                                   "  blue: [127.0.0.1:9]\n");
@@ -408,9 +341,17 @@ TEST_F(HarnessFaults, SwitcherListenPortInUseFailsClearly) {
 TEST_F(HarnessFaults, SwitcherAdminPortInUseFailsClearlyAndReleasesTheProxyPort) {
   HeldPort held;
   ASSERT_NE(held.port(), 0);
-  const auto dir = tempDir("admin-port");
-  const auto cfg = writeFile(dir / "sw.yaml", "listen: 127.0.0.1:0\nadmin: 127.0.0.1:" +
-                                                  std::to_string(held.port()) +
+  // A known proxy port (free once `probe` is gone), so the test can check the
+  // switcher released it after the admin API failed.
+  std::uint16_t proxyPort = 0;
+  {
+    HeldPort probe;
+    proxyPort = probe.port();
+  }
+  ASSERT_NE(proxyPort, 0);
+  const auto dir = tempDir("hf", "admin-port");
+  const auto cfg = writeFile(dir / "sw.yaml", "listen: 127.0.0.1:" + std::to_string(proxyPort) +
+                                                  "\nadmin: 127.0.0.1:" + std::to_string(held.port()) +
                                                   "\nactive: blue\npools:\n  blue: [127.0.0.1:9]\n");
   auto c = spawnCutover({"switcher", "--config", cfg.string()});
   EXPECT_EQ(waitExit(c, 20s), 3) << c.err;
@@ -418,7 +359,7 @@ TEST_F(HarnessFaults, SwitcherAdminPortInUseFailsClearlyAndReleasesTheProxyPort)
             std::string::npos)
       << c.err;
   EXPECT_NE(c.err.find("in use"), std::string::npos) << c.err;
-  expectNothingLeft(c.pid, {});
+  expectNothingLeft(c.pid, {{}, {proxyPort}});
   fs::remove_all(dir);
 }
 

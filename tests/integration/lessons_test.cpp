@@ -33,17 +33,6 @@ struct LessonRun {
   json report;
 };
 
-int waitExit(pid_t pid, std::chrono::milliseconds timeout) {
-  int status = 0;
-  const bool done = waitFor([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, timeout);
-  if (!done) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, &status, 0);
-    return -1;
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 // One `cutover run -q` to completion; stderr to a file in `dir`.
 LessonRun runOnce(const std::string& lesson, const fs::path& dir, std::vector<std::string> extra) {
   std::vector<std::string> all = {cutoverBinary(), "run", "-q", sourceDir() + "/scenarios/" + lesson + ".yaml",

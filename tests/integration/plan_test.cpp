@@ -28,19 +28,8 @@ struct Ran {
 
 Ran plan(const fs::path& dir, const std::string& args) {
   const auto log = dir / "plan.log";
-  const std::string cmd = cutoverBinary() + " plan -q " + args + " >" + log.string() + " 2>&1";
-  const int status = std::system(cmd.c_str());
-  std::ifstream in(log);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, s.str()};
-}
-
-fs::path tempDir(const std::string& name) {
-  const auto d = fs::temp_directory_path() / ("cutover-plan-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
+  const int rc = runCutoverShell("plan -q " + args + " >" + log.string() + " 2>&1");
+  return {rc, slurp(log)};
 }
 
 // Queueing dominates: lognormal 10 ms (mean ~11.5 ms), 2 slots per instance,
@@ -74,13 +63,9 @@ fs::path writeScenario(const fs::path& dir, const std::string& text) {
   return p;
 }
 
-nlohmann::json readJson(const fs::path& p) {
-  std::ifstream in(p);
-  return nlohmann::json::parse(in);
-}
 
 TEST(Plan, TwoKeyGridGivesEveryPointAndTheThreeFiles) {
-  const auto dir = tempDir("grid");
+  const auto dir = tempDir("plan", "grid");
   const auto file = writeScenario(dir, kQueueing);
   const auto r = plan(dir, file.string() + " --sweep services.green.instances=2..4 --sweep load.0.rate=100/s..300/s"
                                            " --steps 2 --out " + (dir / "out").string());
@@ -108,7 +93,7 @@ TEST(Plan, TwoKeyGridGivesEveryPointAndTheThreeFiles) {
 }
 
 TEST(Plan, MoreInstancesNeverRaiseSwitchWindowP99MuchOnAnOverloadedGrid) {
-  const auto dir = tempDir("monotone");
+  const auto dir = tempDir("plan", "monotone");
   const auto file = writeScenario(dir, kQueueing);
   const auto r = plan(dir, file.string() + " --sweep services.green.instances=1..5 --min-window 1s --out " +
                                (dir / "out").string());
@@ -125,7 +110,7 @@ TEST(Plan, MoreInstancesNeverRaiseSwitchWindowP99MuchOnAnOverloadedGrid) {
 }
 
 TEST(Plan, AnswerLineForAKnownCaseAndNoneInTheGrid) {
-  const auto dir = tempDir("answer");
+  const auto dir = tempDir("plan", "answer");
   const auto file = writeScenario(dir, kQueueing);
   const std::string grid = file.string() + " --sweep services.green.instances=1..5 --sweep load.0.rate=200/s,400/s";
   // Two instances carry 400/s at utilisation 1.1 (the queue grows); three at 0.75.
@@ -146,7 +131,7 @@ TEST(Plan, AnswerLineForAKnownCaseAndNoneInTheGrid) {
 }
 
 TEST(Plan, ErlangCMatchesMM1ClosedForms) {
-  const auto dir = tempDir("mm1");
+  const auto dir = tempDir("plan", "mm1");
   const auto file = writeScenario(dir, R"(name: plan-mm1
 duration: 2s
 services:
@@ -169,7 +154,7 @@ timeline:
 }
 
 TEST(Plan, BadSweepsExitTwoBeforeAnythingRuns) {
-  const auto dir = tempDir("bad");
+  const auto dir = tempDir("plan", "bad");
   const auto file = writeScenario(dir, kQueueing).string();
   const auto out = " --out " + (dir / "out").string();
   const auto unknown = plan(dir, file + " --sweep services.green.instancez=1..3" + out);

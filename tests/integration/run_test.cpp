@@ -25,66 +25,6 @@ const std::vector<std::string> kShortQuickstart = {
     "--set", "duration=3s",  "--set", "timeline.1.at=300ms", "--set", "timeline.2.at=1300ms",
     "--set", "timeline.3.at=1900ms", "--set", "load.0.rate=300/s"};
 
-struct Child {
-  pid_t pid = -1;
-  int err_fd = -1;  // read end of the child's stderr
-  std::string err;  // what was read so far
-
-  // Reads stderr until `pattern` matched or `timeout`; returns all matches so far.
-  bool readUntil(const std::regex& pattern, int count, std::chrono::milliseconds timeout) {
-    return waitFor([&] {
-      char buf[4096];
-      ssize_t n;
-      while ((n = ::read(err_fd, buf, sizeof buf)) > 0) err.append(buf, static_cast<std::size_t>(n));
-      const auto begin = std::sregex_iterator(err.begin(), err.end(), pattern);
-      return std::distance(begin, std::sregex_iterator()) >= count;
-    }, timeout);
-  }
-};
-
-// Under ThreadSanitizer every process runs several times slower and the load
-// generator cannot keep its schedule; these tests are about what the run
-// measures, so they loosen only the lateness rule there.
-std::vector<std::string> withHarnessAllowance(std::vector<std::string> args) {
-#if defined(__SANITIZE_THREAD__)
-  if (!args.empty() && args[0] == "run") args.insert(args.end(), {"--set", "validity.max_late_sends=100%"});
-#endif
-  return args;
-}
-
-Child spawnCutover(std::vector<std::string> args) {
-  args = withHarnessAllowance(std::move(args));
-  int pipefd[2];
-  EXPECT_EQ(::pipe2(pipefd, O_CLOEXEC), 0);
-  std::vector<std::string> all = {cutoverBinary()};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(pipefd[1], STDERR_FILENO);
-    const int devnull = ::open("/dev/null", O_WRONLY);
-    ::dup2(devnull, STDOUT_FILENO);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(pipefd[1]);
-  ::fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
-  return {pid, pipefd[0], ""};
-}
-
-int waitExit(pid_t pid, std::chrono::milliseconds timeout) {
-  int status = 0;
-  const bool done = waitFor([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, timeout);
-  if (!done) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, &status, 0);
-    return -1;
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 nlohmann::json readReport(const fs::path& dir) {
   std::ifstream in(dir / "report.json");
   EXPECT_TRUE(in.good()) << "no report.json in " << dir;

@@ -20,32 +20,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int runCutover(const std::string& args) {
-  const std::string cmd = cutoverBinary() + " " + args + " >/dev/null 2>&1";
-  const int status = std::system(cmd.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-fs::path tempDir(const std::string& name) {
-  const auto d = fs::temp_directory_path() / ("cutover-sim-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
-
 std::string scenarioPath(const std::string& name) { return std::string(CUTOVER_SOURCE_DIR) + "/scenarios/" + name; }
 
 // Runs FILE in sim mode with SEED into DIR/NAME and returns its report.json.
 std::string simReport(const fs::path& dir, const std::string& name, const std::string& file, int seed) {
   const auto out = dir / name;
-  const int rc = runCutover("run --mode sim -q " + file + " --seed " + std::to_string(seed) + " --out " + out.string());
+  const int rc = runCutoverShell("run --mode sim -q " + file + " --seed " + std::to_string(seed) + " --out " + out.string());
   EXPECT_TRUE(rc == 0 || rc == 1) << name << ": exit " << rc;  // pass or failed expectation; not bad input/invalid
   return slurp(out / "report.json");
 }
@@ -53,7 +33,7 @@ std::string simReport(const fs::path& dir, const std::string& name, const std::s
 class SimDeterminism : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(SimDeterminism, SameSeedSameBytesOtherSeedOtherBytes) {
-  const auto dir = tempDir(std::string(GetParam()).substr(0, std::string(GetParam()).find('.')));
+  const auto dir = tempDir("sim", std::string(GetParam()).substr(0, std::string(GetParam()).find('.')));
   const auto file = scenarioPath(GetParam());
   const auto a = simReport(dir, "a", file, 7);
   const auto b = simReport(dir, "b", file, 7);

@@ -1,10 +1,17 @@
 #include "tests/integration/support.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 namespace cutover::testing {
@@ -53,6 +60,105 @@ bool portIsFree(unsigned short port) {
 
 std::string cutoverBinary() { return CUTOVER_BINARY; }
 std::string sourceDir() { return CUTOVER_SOURCE_DIR; }
+
+void CutoverChild::drain() {
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(err_fd, buf, sizeof buf)) > 0) err.append(buf, static_cast<std::size_t>(n));
+}
+
+bool CutoverChild::readUntil(const std::regex& pattern, int count, std::chrono::milliseconds timeout) {
+  return waitFor([&] {
+    drain();
+    const auto begin = std::sregex_iterator(err.begin(), err.end(), pattern);
+    return std::distance(begin, std::sregex_iterator()) >= count;
+  }, timeout);
+}
+
+CutoverChild spawnCutover(std::vector<std::string> args) {
+#if defined(__SANITIZE_THREAD__)
+  if (!args.empty() && args[0] == "run") args.insert(args.end(), {"--set", "validity.max_late_sends=100%"});
+#endif
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return {};
+  std::vector<std::string> all = {cutoverBinary()};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(pipefd[1], STDERR_FILENO);
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, STDOUT_FILENO);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(pipefd[1]);
+  ::fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+  return {pid, pipefd[0], ""};
+}
+
+int waitExit(int pid, std::chrono::milliseconds timeout) {
+  int status = 0;
+  const bool done = waitFor([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, timeout);
+  if (!done) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    return -1;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int waitExit(CutoverChild& c, std::chrono::milliseconds timeout) {
+  int status = 0;
+  const bool done = waitFor([&] {
+    c.drain();  // keep the pipe from filling up
+    return ::waitpid(c.pid, &status, WNOHANG) == c.pid;
+  }, timeout);
+  if (!done) {
+    ::kill(c.pid, SIGKILL);
+    ::waitpid(c.pid, &status, 0);
+    c.drain();
+    return -1;
+  }
+  c.drain();
+  ::close(c.err_fd);
+  c.err_fd = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int runCutoverShell(const std::string& args, std::chrono::seconds timeout) {
+  const bool redirects = args.find('>') != std::string::npos;
+  const std::string cmd = "timeout -k 5 " + std::to_string(timeout.count()) + " " + cutoverBinary() + " " + args +
+                          (redirects ? "" : " >/dev/null 2>&1");
+  const int status = std::system(cmd.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::filesystem::path tempDir(const std::string& prefix, const std::string& name) {
+  const auto d = std::filesystem::temp_directory_path() /
+                 ("cutover-" + prefix + "-" + name + "-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  return d;
+}
+
+std::string slurp(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+nlohmann::json readJson(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) {
+    ADD_FAILURE() << "cannot read " << path;
+    return nlohmann::json();
+  }
+  return nlohmann::json::parse(in, nullptr, false);
+}
 
 }  // namespace cutover::testing
 

@@ -1,8 +1,12 @@
 #pragma once
 // Helpers for integration tests: bounded waits on conditions, never bare sleeps.
 #include <chrono>
+#include <filesystem>
 #include <functional>
+#include <nlohmann/json.hpp>
+#include <regex>
 #include <string>
+#include <vector>
 
 namespace cutover::testing {
 
@@ -20,6 +24,38 @@ bool portIsFree(unsigned short port);
 // Path of the built `cutover` binary and of the source tree.
 std::string cutoverBinary();
 std::string sourceDir();
+
+// ---- cutover as a child process ------------------------------------------------------
+
+// A `cutover` child: its stderr read through a non-blocking pipe, its stdout
+// thrown away.
+struct CutoverChild {
+  int pid = -1;
+  int err_fd = -1;  // read end of the child's stderr
+  std::string err;  // what was read so far
+
+  void drain();  // reads what stderr has now
+  // Reads stderr until `pattern` matched `count` times or `timeout` passed.
+  bool readUntil(const std::regex& pattern, int count, std::chrono::milliseconds timeout);
+};
+// Under ThreadSanitizer a `run` gets --set validity.max_late_sends=100%: the
+// load generator cannot keep its schedule there, and these tests are about
+// what a run measures (only lateness is loosened, only there).
+CutoverChild spawnCutover(std::vector<std::string> args);
+// Exit code, 128+signal, or -1 when it did not exit within `timeout` (then
+// killed). The CutoverChild overload keeps draining stderr while it waits.
+int waitExit(int pid, std::chrono::milliseconds timeout);
+int waitExit(CutoverChild& child, std::chrono::milliseconds timeout);
+// `cutover ARGS` through the shell (stdout and stderr to /dev/null unless
+// ARGS redirects them), bounded by `timeout`; its exit code (124: timed out).
+int runCutoverShell(const std::string& args, std::chrono::seconds timeout = std::chrono::seconds(120));
+
+// ---- files -----------------------------------------------------------------------------
+
+// A fresh directory under the system temp dir: cutover-<prefix>-<name>-<pid>.
+std::filesystem::path tempDir(const std::string& prefix, const std::string& name);
+std::string slurp(const std::filesystem::path& path);
+nlohmann::json readJson(const std::filesystem::path& path);
 
 }  // namespace cutover::testing
 
