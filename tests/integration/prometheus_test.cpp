@@ -346,17 +346,20 @@ class PrometheusServer {
     return std::stod(result[0].at("value")[1].get<std::string>());
   }
 
-  void stop() {
-    if (pid_ <= 0) return;
+  // SIGTERM, then SIGKILL after 10 s; true when it exited on the SIGTERM.
+  bool stop() {
+    if (pid_ <= 0) return true;
     ::kill(-pid_, SIGTERM);
-    if (!waitFor([&] { return exited(); }, 10s, 20ms)) {
+    const bool graceful = waitFor([&] { return exited(); }, 10s, 20ms);
+    if (!graceful) {
       ::kill(-pid_, SIGKILL);
       ::waitpid(pid_, nullptr, 0);
     }
     pid_ = -1;
+    return graceful;
   }
 
-  bool running() const { return pid_ > 0; }
+  std::uint16_t port() const { return port_; }
   std::string log() const { return dir_ + "/prometheus.log"; }
 
  private:
@@ -458,8 +461,8 @@ TEST_F(RunEndpoint, RealPrometheusScrapesTheRequestCounters) {
     EXPECT_EQ(j.is_discarded() ? "unparsed" : j.value("status", ""), "success") << q << "\n" << j.dump();
   }
 
-  prom.stop();
-  EXPECT_FALSE(prom.running());
+  EXPECT_TRUE(prom.stop()) << "prometheus did not exit on SIGTERM";
+  EXPECT_TRUE(waitFor([&] { return cutover::testing::portIsFree(prom.port()); }, 5s)) << "prometheus left its port bound";
 }
 
 }  // namespace

@@ -50,6 +50,7 @@ TEST(SimRunner, RecordsEveryIntendedRequestWithAnOutcome) {
   const auto sc = load("quickstart.yaml");
   const auto t = simulate(sc);
   EXPECT_EQ(t.intended, 3000u);  // 500/s for 6 s
+  ASSERT_EQ(t.records.size(), t.intended);
   for (const auto& r : t.records) {
     ASSERT_NE(r.done_ns, 0) << r.request_id;
     ASSERT_GE(r.done_ns, r.intended_ns);
