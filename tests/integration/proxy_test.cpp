@@ -499,7 +499,9 @@ TEST(Proxy, SwitchUnder2kPerSecondLoadDropsNothing) {
   EXPECT_EQ(failed.load(), 0);
   EXPECT_EQ(blue_after_switch.load(), 0);
   EXPECT_GT(green1.requests() + green2.requests(), 500u);
+#if !defined(__SANITIZE_THREAD__)  // TSan slows every thread several times: the load is not 2k/s there
   EXPECT_GT(rate, 1000.0);  // the schedule is 2000/s; generous for a loaded debug build
+#endif
   std::vector<Event> events;
   EXPECT_TRUE(waitFor([&] {
     auto more = proxy->takeEvents();
