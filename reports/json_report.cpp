@@ -1,5 +1,7 @@
 #include "reports/json_report.hpp"
 
+#include "reports/render_util.hpp"
+
 #include <filesystem>
 #include <fstream>
 
@@ -112,17 +114,8 @@ Result<std::string> writeJsonFile(const json& report, const std::string& path) {
   const auto parent = fs::path(path).parent_path();
   if (!parent.empty()) fs::create_directories(parent, ec);
   if (ec) return Error{"cannot create " + parent.string() + ": " + ec.message()};
-  const auto tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) return Error{"cannot write " + tmp};
-    // Invalid UTF-8 in scenario text must not abort the report: replace it.
-    out << report.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
-    if (!out.flush()) return Error{"cannot write " + tmp};
-  }
-  fs::rename(tmp, path, ec);
-  if (ec) return Error{"cannot rename " + tmp + ": " + ec.message()};
-  return path;
+  // Invalid UTF-8 in scenario text must not abort the report: replace it.
+  return render::writeFileAtomic(path, report.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
 }
 
 Result<std::string> writeJsonReport(const RunResult& result, const ReportExtras& extras, const std::string& dir) {

@@ -1,5 +1,7 @@
 #include "reports/render_util.hpp"
 
+#include <fstream>
+
 #include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
@@ -144,6 +146,20 @@ std::vector<std::pair<std::string, std::uint64_t>> topCounts(const json& object,
   });
   if (out.size() > limit) out.resize(limit);
   return out;
+}
+
+Result<std::string> writeFileAtomic(const std::filesystem::path& path, const std::string& text) {
+  const auto tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc | std::ios::binary);
+    if (!out) return Error{"cannot write " + tmp};
+    out << text;
+    if (!out.flush()) return Error{"cannot write " + tmp};
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return Error{"cannot rename " + tmp + ": " + ec.message()};
+  return path.string();
 }
 
 }  // namespace cutover::reports::render

@@ -5,11 +5,14 @@
 // escaping for each output language, and fixed number formats so that the
 // same report.json always renders to the same bytes.
 #include <cstdint>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "sim/core/result.hpp"
 
 namespace cutover::reports::render {
 
@@ -45,5 +48,9 @@ std::string seconds(double s);  // "2.500 s"
 
 // Causes sorted by count (descending), then by text; at most `limit`.
 std::vector<std::pair<std::string, std::uint64_t>> topCounts(const json& object, std::size_t limit);
+
+// Writes `text` to `path` through path.tmp and a rename, so a reader never
+// sees half a file. Returns the path written.
+Result<std::string> writeFileAtomic(const std::filesystem::path& path, const std::string& text);
 
 }  // namespace cutover::reports::render

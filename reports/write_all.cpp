@@ -6,25 +6,14 @@
 #include "reports/html_report.hpp"
 #include "reports/junit_report.hpp"
 #include "reports/markdown_report.hpp"
+#include "reports/render_util.hpp"
 
 namespace cutover::reports {
 namespace {
 
 namespace fs = std::filesystem;
 
-Result<std::string> writeText(const fs::path& path, const std::string& text) {
-  const auto tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc | std::ios::binary);
-    if (!out) return Error{"cannot write " + tmp};
-    out << text;
-    if (!out.flush()) return Error{"cannot write " + tmp};
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return Error{"cannot rename " + tmp + ": " + ec.message()};
-  return path.string();
-}
+using render::writeFileAtomic;
 
 }  // namespace
 
@@ -36,7 +25,7 @@ Result<std::vector<std::string>> writeAll(const nlohmann::json& report, const fs
   const std::pair<const char*, std::string (*)(const nlohmann::json&)> outputs[] = {
       {kJunitFile, &renderJunit}, {kMarkdownFile, &renderMarkdown}, {kHtmlFile, &renderHtml}};
   for (const auto& [name, render] : outputs) {
-    auto path = writeText(dir / name, render(report));
+    auto path = writeFileAtomic(dir / name, render(report));
     if (!path) return path.error();
     written.push_back(std::move(path).value());
   }
