@@ -14,9 +14,10 @@ export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 scripts/deps.sh python3 python3-jsonschema python3-yaml chromium nginx haproxy prometheus \
   clang libclang-rt-14-dev
 for preset in ${PRESETS:-dev asan tsan}; do
-  echo "== preset $preset" >&2
+  echo "== preset $preset (at ${SECONDS} s)" >&2
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset"
+  echo "== preset $preset built (at ${SECONDS} s)" >&2
   ctest --preset "$preset" -j2
 done
 # libFuzzer targets (clang), each bounded from its committed seed corpus.
@@ -24,3 +25,4 @@ if [[ -z "${PRESETS:-}" || "${FUZZ:-}" == 1 ]]; then
   echo "== fuzz (${FUZZ_SECONDS:-60} s per target)" >&2
   tests/fuzz/run.sh "${FUZZ_SECONDS:-60}"
 fi
+echo "== all tests passed in ${SECONDS} s" >&2

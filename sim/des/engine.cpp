@@ -171,7 +171,8 @@ void Sim::dispatch(const SimEvent& e) {
 // As the live runner: start the pools of the steps at 0 s, wait until their
 // instances are ready; t0 is then, and the first of them becomes active.
 bool Sim::setup() {
-  for (const auto& g : sc_.services) core_.addPool(g.name);  // as the live runner: gates judge empty pools
+  // As the live runner: gates judge empty pools, `all` every declared instance.
+  for (const auto& g : sc_.services) core_.addPool(g.name, static_cast<std::size_t>(g.instances));
   std::string first;
   for (const auto& step : sc_.timeline) {
     const auto* start = std::get_if<scenario::StartAction>(&step.action);

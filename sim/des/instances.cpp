@@ -48,6 +48,7 @@ void Sim::spawnInstance(const scenario::ServiceGroup& g, int number) {
 void Sim::scale(const scenario::ScaleAction& a) {
   const auto* g = sc_.service(a.pool);
   CUTOVER_ASSERT(g != nullptr);
+  core_.addPool(a.pool, static_cast<std::size_t>(a.instances));  // the `all` gate's count
   std::vector<std::uint32_t> live;
   int highest = 0;
   for (std::uint32_t i = 0; i < insts_.size(); ++i) {

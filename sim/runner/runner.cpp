@@ -228,6 +228,7 @@ std::vector<std::string> LiveRun::commandOf(const scenario::ServiceGroup& g, Ins
 void LiveRun::scale(const scenario::ScaleAction& a, Instant now) {
   const auto* g = sc_.service(a.pool);
   CUTOVER_ASSERT(g != nullptr);
+  proxy_->addPool(a.pool, static_cast<std::size_t>(a.instances));  // the `all` gate's count
   std::vector<Instance*> live;
   int highest = 0;
   for (auto& in : instances_) {
@@ -313,7 +314,8 @@ bool LiveRun::setup() {
     return false;
   }
   if (metrics_ && opt_.progress) fmt::print(stderr, "metrics http://127.0.0.1:{}/metrics\n", metrics_->port());
-  for (const auto& g : sc_.services) proxy_->addPool(g.name);  // a readiness gate can wait for an empty pool
+  // A readiness gate can wait for an empty pool, and `all` for every declared instance.
+  for (const auto& g : sc_.services) proxy_->addPool(g.name, static_cast<std::size_t>(g.instances));
   if (!proxy_->start(&err)) {
     invalid_.push_back("switcher did not start: " + err);
     return false;

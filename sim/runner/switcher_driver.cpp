@@ -16,7 +16,7 @@ class BuiltinDriver final : public SwitcherDriver {
   bool start(std::string* error) override { return proxy_.start(error); }
   std::uint16_t port() const override { return proxy_.port(); }
   pid_t pid() const override { return ::getpid(); }
-  void addPool(const std::string& pool) override { proxy_.addPool(pool); }
+  void addPool(const std::string& pool, std::size_t expected) override { proxy_.addPool(pool, expected); }
   switcher::Proxy* builtinProxy() override { return &proxy_; }
   void addBackend(const std::string& pool, const std::string& instance, std::uint16_t port) override {
     proxy_.addBackend(pool, instance, port, true);  // seen ready by the runner

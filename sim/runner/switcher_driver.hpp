@@ -50,7 +50,7 @@ class SwitcherDriver {
   // The runner already saw the instance ready.
   // A pool the scenario starts, known before any instance is ready (the
   // built-in switcher's readiness gate can then wait for it).
-  virtual void addPool(const std::string& /*pool*/) {}
+  virtual void addPool(const std::string& /*pool*/, std::size_t /*expected*/) {}
   // The built-in proxy, for --metrics-port; nullptr for nginx and HAProxy.
   virtual switcher::Proxy* builtinProxy() { return nullptr; }
   virtual void addBackend(const std::string& pool, const std::string& instance, std::uint16_t port) = 0;

@@ -40,6 +40,11 @@ Core::PoolIndex Core::ensurePool(const std::string& name) {
   return index;
 }
 
+void Core::addPool(const std::string& pool, std::size_t expected) {
+  const PoolIndex p = ensurePool(pool);
+  if (expected > 0) pools_[p].expected = expected;
+}
+
 BackendId Core::allocSlot() {
   if (!free_slots_.empty()) {
     const BackendId id = free_slots_.back();
@@ -148,9 +153,10 @@ std::optional<std::string> Core::readinessFailure(const Pool& pool) const {
     return std::nullopt;  // no gate: requests get a marked 503 until a backend is routable
   if (pool.members.empty()) return "pool " + pool.name + " has no backend";
   if (options_.readiness.kind == ReadinessGate::Kind::all) {
-    if (healthy < pool.members.size())
-      return "pool " + pool.name + " has " + std::to_string(healthy) + " of " +
-             std::to_string(pool.members.size()) + " backends healthy (all required)";
+    const std::size_t want = std::max(pool.expected, pool.members.size());
+    if (healthy < want)
+      return "pool " + pool.name + " has " + std::to_string(healthy) + " of " + std::to_string(want) +
+             " backends healthy (all required)";
     return std::nullopt;
   }
   const std::size_t need = options_.readiness.count;

@@ -266,8 +266,12 @@ class Core {
   // `healthy` says (e.g. true when the runner already saw it ready).
   // Makes `pool` known with no backend (idempotent). A switch to a known but
   // empty pool is judged by the readiness gate (and may wait for it); to an
-  // unknown one it is refused at once.
-  void addPool(const std::string& pool) { ensurePool(pool); }
+  // unknown one it is refused at once. `expected` (when above 0) is how many
+  // backends the pool is meant to have (its declared instances, updated on
+  // scale): the `all` gate waits for that many, not only for those added so
+  // far, so a pool whose instances become ready one by one is not "all
+  // healthy" at its first.
+  void addPool(const std::string& pool, std::size_t expected = 0);
   bool addBackend(const std::string& pool, const std::string& instance, std::uint16_t port,
                   Instant now);
   bool addBackend(const std::string& pool, const std::string& instance, std::uint16_t port,
@@ -357,6 +361,7 @@ class Core {
   struct Pool {
     std::string name;
     std::vector<BackendId> members;  // routable candidates, in insertion order
+    std::size_t expected = 0;        // declared size (addPool); 0: the members there are
     std::size_t cursor = 0;          // round robin position in members
     std::uint32_t in_flight = 0;
     bool draining = false;

@@ -223,9 +223,9 @@ bool Proxy::start(std::string* error) { return impl_->start(error); }
 void Proxy::stop() { impl_->stop(); }
 std::uint16_t Proxy::port() const { return impl_->port(); }
 
-void Proxy::addPool(const std::string& pool) {
-  (void)impl_->call([this, pool] {
-    impl_->core_.addPool(pool);
+void Proxy::addPool(const std::string& pool, std::size_t expected) {
+  (void)impl_->call([this, pool, expected] {
+    impl_->core_.addPool(pool, expected);
     return true;
   });
 }

@@ -87,7 +87,7 @@ class Proxy {
   // Makes `pool` known with no backend yet (Core::addPool): a switch to it
   // is then judged by the readiness gate (and may wait) instead of refused
   // as an unknown pool.
-  void addPool(const std::string& pool);
+  void addPool(const std::string& pool, std::size_t expected = 0);
   void addBackend(const std::string& pool, const std::string& instance, std::uint16_t port);
   void addBackend(const std::string& pool, const std::string& instance, std::uint16_t port, bool healthy);
   void removeBackend(const std::string& instance);

@@ -278,11 +278,15 @@ TEST(Lessons, ColdStartMakesTheFirstSecondsAfterTheSwitchSlow) {
   // Warm service p99 is 15 ms (7.5 ms scaled); x20 while cold.
   EXPECT_GT(r["summary"]["latency_by_version"]["v2"]["p99_ms"].get<double>(), 50.0);
 
-  // Switching after the warm-up (1 s scaled) keeps p99 near its warm value
-  // (bounds loose enough for the sanitizer builds: cold is ~150 ms scaled).
+  // Switching after the warm-up (1 s scaled) keeps green's latency near its
+  // warm value. Compared by p90 against the cold run (dev build: 70 ms cold,
+  // 6 ms warm): a loaded sanitizer build stretches the tail of both runs
+  // alike (a warm p99 of 78 ms was seen under ASan), not the bulk.
   const auto fixed = runLesson("cold-start", {"--set", "timeline.2.at=3s", "--set", "expect.p99=< 200ms"});
   ASSERT_EQ(fixed.code, 0) << why(fixed);
-  EXPECT_LT(fixed.report["summary"]["latency_by_version"]["v2"]["p99_ms"].get<double>(), 75.0);
+  const double coldP90 = r["summary"]["latency_by_version"]["v2"]["p90_ms"].get<double>();
+  EXPECT_LT(fixed.report["summary"]["latency_by_version"]["v2"]["p90_ms"].get<double>(), coldP90 / 3)
+      << fixed.report["summary"]["latency_by_version"].dump();
 }
 
 // Lesson 9, immediate shutdown: L4-pinned keep-alive clients stay on blue

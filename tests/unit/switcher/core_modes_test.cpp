@@ -247,6 +247,29 @@ TEST(SwitcherReadinessWait, ADeclaredEmptyPoolIsWaitedForAnUnknownOneRefused) {
   EXPECT_NE(unknown.reason.find("unknown pool"), std::string::npos);
 }
 
+// `all` means every declared instance: with two declared, the first one
+// ready does not open the gate (the lesson switch-with-readiness-gate).
+TEST(SwitcherReadinessWait, AllWaitsForEveryDeclaredInstanceNotOnlyThoseAddedSoFar) {
+  CoreOptions options = waiting(seconds(5));
+  options.readiness.kind = ReadinessGate::Kind::all;
+  Core core(options);
+  core.addBackend("blue", "blue-1", 9001, kT0);
+  ASSERT_TRUE(core.switchTo("blue", kT0).ok);
+  core.addPool("green", 2);
+  EXPECT_TRUE(core.switchTo("green", kT0 + seconds(1)).pending);
+  core.addBackend("green", "green-1", 9101, kT0 + seconds(2), true);
+  EXPECT_EQ(core.activePool(), "blue");  // 1 of 2: still pending
+  EXPECT_EQ(core.pendingPool(), "green");
+  core.addBackend("green", "green-2", 9102, kT0 + seconds(3), true);
+  EXPECT_EQ(core.activePool(), "green");
+  // Scaled up to 3: a switch back and forth now needs the third as well.
+  core.addPool("green", 3);
+  ASSERT_TRUE(core.switchTo("blue", kT0 + seconds(4)).ok);
+  const auto r = core.switchTo("green", kT0 + seconds(4));
+  EXPECT_TRUE(r.pending);
+  EXPECT_NE(r.reason.find("2 of 3"), std::string::npos) << r.reason;
+}
+
 TEST(SwitcherReadinessWait, RequireZeroIsNoGate) {
   CoreOptions options;
   options.readiness.count = 0;
