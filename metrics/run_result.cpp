@@ -142,6 +142,8 @@ RunSummary summarize(const std::vector<RequestRecord>& records, const std::vecto
   s.max_send_lateness_ms = s.lateness.max_ms;
   s.achieved_rate_per_s = o.length_s > 0 ? static_cast<double>(s.sent) / o.length_s : 0;
   s.series = buildSeries(buckets, names, s.bucket_width_s);
+  const Duration span = o.span > Duration::zero() ? o.span : Duration(static_cast<std::int64_t>(o.length_s * 1e9));
+  s.worst_window = worstWindows(records, t0, span, o.window);
   return s;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "metrics/request_record.hpp"
+#include "metrics/windows.hpp"
 #include "sim/core/time.hpp"
 
 namespace cutover {
@@ -61,6 +62,7 @@ struct RunSummary {
   LatenessSummary lateness;
   double bucket_width_s = 0.1;
   std::vector<TimeBucket> series;  // consecutive buckets from t=0 (empty ones included)
+  WorstWindows worst_window;       // p90/p99 and dropped rate "in any 1 s window"
 };
 
 struct TimedEvent {
@@ -154,6 +156,9 @@ struct SummaryOptions {
   std::optional<std::int64_t> t0_ns;
   Duration bucket = std::chrono::milliseconds(100);
   std::size_t max_buckets = 36'000;  // an hour of 100 ms buckets; later records go in the last
+  // worst_window: windows of this width over [t0, t0 + span) (span 0: length_s).
+  Duration window = std::chrono::seconds(1);
+  Duration span{0};
 };
 
 // Counts, latencies, lateness and the time series of a run's request

@@ -50,6 +50,10 @@ std::string numbersTable(const json& report) {
   row("app\\_error", std::to_string(count(report, "summary.outcomes.app_error")));
   row("latency p50 / p99", millis(num(report, "summary.latency.p50_ms")) + " / " +
                                millis(num(report, "summary.latency.p99_ms")));
+  if (count(report, "summary.worst_window.windows") > 0)
+    row(fmt::format("worst {:g} s window: p99 (at)", num(report, "summary.worst_window.width_s")),
+        fmt::format("{} ({:.1f} s)", millis(num(report, "summary.worst_window.p99_ms")),
+                    num(report, "summary.worst_window.p99_at_s")));
   std::set<std::string> shown;
   for (const auto& m : kNamedMeasures) {
     row(m.label, measureCell(report, m.key));

@@ -47,6 +47,9 @@ void measureRun(const Scenario& s, const RunTrace& trace, RunResult& r, std::vec
   so.intended = trace.intended;
   so.length_s = trace.load_length_s;
   so.t0_ns = trace.t0_ns;
+  so.span = s.duration;
+  // "In any 1 s window": a second of the file, so --time-scale shortens it with every other time.
+  so.window = Duration(static_cast<std::int64_t>(1e9 * s.time_scale));
   r.summary = summarize(trace.records, trace.names, so);
   if (trace.check_load && !s.load.empty()) {
     const auto& first = s.load[0];

@@ -37,6 +37,12 @@ std::optional<double> measured(const RunResult& r, const std::string& measure) {
   if (measure == "summary.latency.p90_ms") return s.latency.p90_ms;
   if (measure == "summary.latency.p99_ms") return s.latency.p99_ms;
   if (measure == "summary.latency.max_ms") return s.latency.max_ms;
+  if (measure.starts_with("summary.worst_window.")) {
+    if (s.worst_window.windows == 0) return std::nullopt;  // no window had a request
+    if (measure == "summary.worst_window.p90_ms") return s.worst_window.p90_ms;
+    if (measure == "summary.worst_window.p99_ms") return s.worst_window.p99_ms;
+    if (measure == "summary.worst_window.dropped_rate") return s.worst_window.dropped_rate;
+  }
   const auto it = r.measures.find(measure);
   if (it == r.measures.end()) return std::nullopt;
   return it->second;
