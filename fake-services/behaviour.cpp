@@ -190,7 +190,10 @@ HealthAnswer Behaviour::health(Instant now) const {
 }
 
 bool Behaviour::closeConnections() const {
-  return phase_ == ShutdownPhase::draining && spec_.shutdown.close_keepalive;
+  // From SIGTERM on: through the pre-stop delay every client on a kept-alive
+  // connection is told to go (and reconnects through the switcher) while
+  // this process still serves; by the drain few connections are left to close.
+  return (phase_ == ShutdownPhase::pre_stop || phase_ == ShutdownPhase::draining) && spec_.shutdown.close_keepalive;
 }
 
 void Behaviour::handle(const Event& event, Instant now) {

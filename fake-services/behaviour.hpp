@@ -182,7 +182,8 @@ class Behaviour {
   bool ready() const {
     return ready_ && (phase_ == ShutdownPhase::none || phase_ == ShutdownPhase::pre_stop);
   }
-  // Responses written now must carry "Connection: close".
+  // Responses written now must carry "Connection: close" (shutting down,
+  // with shutdown.close_keepalive: the pre-stop delay and the drain).
   bool closeConnections() const;
   ShutdownPhase phase() const { return phase_; }
   std::size_t inFlight() const { return serving_ + queue_.size(); }

@@ -143,7 +143,8 @@ json eventJson(const Event& e) {
 json statsJson(const ProxyStats& s) {
   return json{{"client_connections", s.client_connections}, {"requests", s.requests},
               {"switch_errors", s.switch_errors},           {"upstream_connects", s.upstream_connects},
-              {"upstream_reuses", s.upstream_reuses},       {"upstream_retries", s.upstream_retries}};
+              {"upstream_reuses", s.upstream_reuses},       {"upstream_retries", s.upstream_retries},
+              {"upstream_closed_idle", s.upstream_closed_idle}};
 }
 
 AdminResponse state(AdminContext& ctx) {

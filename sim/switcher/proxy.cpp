@@ -27,17 +27,11 @@ namespace cutover::switcher {
 
 using namespace proxy_detail;
 
-namespace {
-
-// An idle kept-alive connection is usable when the peer has neither closed it
-// nor sent anything unexpected: a non-blocking peek finds nothing to read.
-bool idleLooksAlive(tcp::socket& s) {
+bool proxy_detail::idleLooksAlive(tcp::socket& s) {
   char byte = 0;
   const auto n = ::recv(s.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
-
-}  // namespace
 
 Proxy::Impl::Impl(ProxyOptions options)
     : options_(std::move(options)),
@@ -210,6 +204,7 @@ ProxyStats Proxy::Impl::stats() const {
   s.upstream_connects = stats_.upstream_connects.load();
   s.upstream_reuses = stats_.upstream_reuses.load();
   s.upstream_retries = stats_.upstream_retries.load();
+  s.upstream_closed_idle = stats_.upstream_closed_idle.load();
   return s;
 }
 

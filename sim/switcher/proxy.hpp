@@ -39,6 +39,9 @@ struct ProxyStats {
   // Idempotent requests retried: after a stale idle connection (same backend,
   // fresh connection) and on another backend (core.retry).
   std::uint64_t upstream_retries = 0;
+  // l4: client connections closed because their backend closed the idle
+  // path under them (a draining server ending keep-alive connections).
+  std::uint64_t upstream_closed_idle = 0;
 };
 
 // One finished client exchange, as the proxy saw it (for metrics).

@@ -66,7 +66,12 @@ struct AtomicStats {
   std::atomic<std::uint64_t> upstream_connects{0};
   std::atomic<std::uint64_t> upstream_reuses{0};
   std::atomic<std::uint64_t> upstream_retries{0};
+  std::atomic<std::uint64_t> upstream_closed_idle{0};
 };
+
+// An idle kept-alive connection is usable when the peer has neither closed it
+// nor sent anything unexpected: a non-blocking peek finds nothing to read.
+bool idleLooksAlive(tcp::socket& s);
 
 }  // namespace proxy_detail
 
@@ -167,6 +172,9 @@ class Proxy::Impl::Session : public std::enable_shared_from_this<Session> {
   void onClientWrite(error_code ec, std::size_t);
   void reportExchange();
   void closeUpstream();
+  bool l4() const { return hub_.core_.options().mode == Mode::l4; }
+  void watchUpstream();
+  void onUpstreamIdleEvent(error_code ec, std::uint64_t generation);
 
   Impl& hub_;
   const std::uint64_t id_;  // the Core's connection id (l4 pinning)
@@ -179,7 +187,13 @@ class Proxy::Impl::Session : public std::enable_shared_from_this<Session> {
   bool routed_ = false;  // route_ holds an in-flight count in the Core
   Instant read_at_{};    // the request was read
   Instant routed_at_{};  // the current attempt was routed
+  // l7: the attempt's connection, from and back to the hub's idle pool.
+  // l4: this client connection's own path to its pinned backend, kept
+  // between requests and never shared; when the backend closes it while no
+  // request is on it, the client's connection is closed too (watchUpstream),
+  // as a TCP-level balancer passes a FIN on.
   proxy_detail::UpstreamPtr upstream_;
+  std::uint64_t watch_generation_ = 0;  // a watch of an older idle period is stale
   bool reused_ = false;
   bool stale_retried_ = false;        // the retry on a fresh connection after a stale idle one
   std::uint32_t other_retries_ = 0;   // retries on another backend (Core::mayRetry)

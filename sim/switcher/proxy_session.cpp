@@ -21,7 +21,11 @@
 // no backend could be routed (no_active_pool, no_backend), 502 for a stale
 // l4 pin (pinned_backend_gone), a failed connect or a reset, 504 on timeout.
 // In l4 mode the Core pins this connection to one backend; ~Session releases
-// the pin (Core::closeConnection).
+// the pin (Core::closeConnection). The session then owns one upstream
+// connection (no idle pool): kept between requests, watched while idle, and
+// when the backend closes it (a draining server ending its keep-alive
+// connections) the client's connection is closed at once, so the client
+// reconnects, is pinned anew, and does not send into a dead path.
 #include <algorithm>
 
 #include "metrics/request_record.hpp"
@@ -82,6 +86,11 @@ void Proxy::Impl::Session::onRead(error_code ec, std::size_t) {
     return;
   }
   ++hub_.stats_.requests;
+  if (upstream_) {  // l4: the idle watch ends, the kept path serves this request
+    ++watch_generation_;
+    error_code ignored;
+    upstream_->stream.socket().cancel(ignored);
+  }
   upreq_ = req_parser_->release();
   client_keep_alive_ = upreq_.keep_alive();
   stripHopByHop(upreq_);
@@ -112,7 +121,13 @@ void Proxy::Impl::Session::useBackend() {
     exchange_.pool = b->pool;
     exchange_.instance = b->instance;
   }
-  upstream_ = hub_.takeIdle(route_.port);
+  if (l4()) {
+    // Its own path when it still leads to the pinned backend and looks open.
+    if (upstream_ && (upstream_->port != route_.port || !idleLooksAlive(upstream_->stream.socket())))
+      closeUpstream();
+  } else {
+    upstream_ = hub_.takeIdle(route_.port);
+  }
   reused_ = upstream_ != nullptr;
   if (reused_) {
     ++hub_.stats_.upstream_reuses;
@@ -171,10 +186,15 @@ void Proxy::Impl::Session::onUpstreamRead(error_code ec, std::size_t) {
   // backend; when the backend ends it (Connection: close), the client's ends
   // too, and its next connection is pinned anew.
   if (hub_.core_.options().mode == Mode::l4 && !upstreamKeeps) client_keep_alive_ = false;
-  // Reuse the connection only when the upstream keeps it and left no extra bytes.
+  // Reuse the connection only when the upstream keeps it and left no extra
+  // bytes: l7 through the hub's idle pool, l4 as this session's own path.
   if (upstreamKeeps && upstream_->buffer.size() == 0 && !hub_.stopping_) {
-    hub_.returnIdle(std::move(upstream_));
-    upstream_.reset();
+    if (l4()) {
+      upstream_->stream.expires_never();
+    } else {
+      hub_.returnIdle(std::move(upstream_));
+      upstream_.reset();
+    }
   } else {
     closeUpstream();
   }
@@ -276,6 +296,26 @@ void Proxy::Impl::Session::onClientWrite(error_code ec, std::size_t) {
     return;
   }
   doRead();
+  if (upstream_) watchUpstream();  // l4: its kept path, idle now
+}
+
+// l4, between requests: wait (without reading) until the kept upstream
+// connection is readable, which while idle means the backend closed it or
+// broke the protocol.
+void Proxy::Impl::Session::watchUpstream() {
+  const std::uint64_t generation = ++watch_generation_;
+  upstream_->stream.socket().async_wait(
+      tcp::socket::wait_read, [self = shared_from_this(), generation](error_code ec) {
+        self->onUpstreamIdleEvent(ec, generation);
+      });
+}
+
+void Proxy::Impl::Session::onUpstreamIdleEvent(error_code ec, std::uint64_t generation) {
+  if (ec || generation != watch_generation_ || !upstream_ || hub_.stopping_) return;
+  // The backend ended the path while no request was on it: end the client's
+  // connection too (its pending read ends, and with it this session).
+  ++hub_.stats_.upstream_closed_idle;
+  close();
 }
 
 // Once per response written (or whose write ended in an error), not during stop.

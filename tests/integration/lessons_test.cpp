@@ -27,69 +27,15 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-struct LessonRun {
-  int code = -1;
-  std::string err;  // the run's stderr
-  json report;
-};
+using LessonRun = ScenarioRun;
 
-// One `cutover run -q` to completion; stderr to a file in `dir`.
-LessonRun runOnce(const std::string& lesson, const fs::path& dir, std::vector<std::string> extra) {
-  std::vector<std::string> all = {cutoverBinary(), "run", "-q", sourceDir() + "/scenarios/" + lesson + ".yaml",
-                                  "--out", dir.string()};
-  all.insert(all.end(), extra.begin(), extra.end());
-#if defined(__SANITIZE_THREAD__)
-  // Under ThreadSanitizer the load generator cannot keep its schedule; these
-  // tests are about what the run measures, so only lateness is loosened there.
-  all.insert(all.end(), {"--set", "validity.max_late_sends=100%"});
-#endif
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  fs::create_directories(dir);
-  const std::string err_path = (dir / "stderr.txt").string();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int devnull = ::open("/dev/null", O_WRONLY);
-    ::dup2(err, STDERR_FILENO);
-    ::dup2(devnull, STDOUT_FILENO);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  LessonRun run;
-  run.code = waitExit(pid, std::chrono::seconds(90));
-  std::ifstream err_in(err_path);
-  run.err.assign(std::istreambuf_iterator<char>(err_in), std::istreambuf_iterator<char>());
-  std::ifstream in(dir / "report.json");
-  if (in) run.report = json::parse(in, nullptr, false);
-  return run;
-}
-
-constexpr int kAttempts = 3;
-
-bool onlyLate(const LessonRun& run) {
-  if (run.code != 3 || !run.report.is_object()) return false;
-  const auto& reasons = run.report["verdict"]["invalid_reasons"];
-  if (reasons.empty()) return false;
-  for (const auto& r : reasons)
-    if (r.get<std::string>().find("load generator fell behind") == std::string::npos) return false;
-  return true;
-}
-
-// Runs a lesson (repeated, up to kAttempts runs, while only lateness made it
-// invalid: the machine is shared and the load generator then falls behind). The
-// report is removed with the directory; the result keeps it in memory.
+// Runs a lesson (runScenario: repeated while only lateness made it invalid).
+// The report is removed with the directory; the result keeps it in memory.
 LessonRun runLesson(const std::string& lesson, std::vector<std::string> extra = {},
                     std::string scale = "0.5") {
   if (!scale.empty()) extra.insert(extra.end(), {"--time-scale", scale});
   const auto dir = fs::temp_directory_path() / ("cutover-lesson-" + lesson + "-" + std::to_string(::getpid()));
-  LessonRun run;
-  for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    fs::remove_all(dir);
-    run = runOnce(lesson, dir, extra);
-    if (!onlyLate(run)) break;
-  }
+  auto run = runScenario(sourceDir() + "/scenarios/" + lesson + ".yaml", dir, extra);
   fs::remove_all(dir);
   return run;
 }
@@ -116,6 +62,14 @@ int droppedByCausePrefix(const json& report, const std::string& prefix) {
   return n;
 }
 
+// Dropped requests whose cause text contains `part`.
+int droppedByCauseContaining(const json& report, const std::string& part) {
+  int n = 0;
+  for (const auto& [cause, k] : report["summary"]["dropped_by_cause"].items())
+    if (cause.find(part) != std::string::npos) n += k.get<int>();
+  return n;
+}
+
 // Lesson 4 without a gate: a timed switch to a green that is not ready yet
 // happens anyway; every request until green is ready gets the switcher's 503.
 TEST(Lessons, SwitchBeforeReadyWithoutAGateAnswers503sUntilGreenIsReady) {
@@ -124,7 +78,12 @@ TEST(Lessons, SwitchBeforeReadyWithoutAGateAnswers503sUntilGreenIsReady) {
   const auto& r = run.report;
   EXPECT_GT(dropped(r), 0);
   EXPECT_EQ(r["summary"]["outcomes"]["switch_error"].get<int>(), dropped(r));
-  EXPECT_EQ(droppedByCausePrefix(r, "503: no healthy backend in green"), dropped(r)) << r["summary"].dump(1);
+  // Every drop is the switcher's 503 for want of a healthy backend in green.
+  // The cause names the pool active when the client sent the request, so one
+  // sent just before the switch and routed just after it (a loaded machine)
+  // is named after blue: a stray one or two are allowed.
+  EXPECT_EQ(r["summary"]["dropped_by_class"]["no_healthy_backend"].get<int>(), dropped(r)) << r["summary"].dump(1);
+  EXPECT_GE(droppedByCausePrefix(r, "503: no healthy backend in green"), dropped(r) - 2) << r["summary"].dump(1);
   EXPECT_EQ(r["summary"]["final_active"], "green");
   // The default gate (at least one ready backend) refuses the same switch: the run is invalid.
   const auto gated = runLesson("switch-before-ready", {"--set", "switcher.switch.require_healthy=1"});
@@ -277,12 +236,23 @@ TEST(Lessons, ColdStartMakesTheFirstSecondsAfterTheSwitchSlow) {
   EXPECT_EQ(dropped(r), 0);
   // Warm service p99 is 15 ms (7.5 ms scaled); x20 while cold.
   EXPECT_GT(r["summary"]["latency_by_version"]["v2"]["p99_ms"].get<double>(), 50.0);
+  // The worst window (0.5 s scaled) is worse than the run as a whole, and it
+  // begins within one window before the switch or in green's cold first second.
+  const auto& worst = r["summary"]["worst_window"];
+  EXPECT_GE(worst["p99_ms"].get<double>(), r["summary"]["latency"]["p99_ms"].get<double>());
+  double switched = -1;
+  for (const auto& e : events(r, "switched"))
+    if (e["target"] == "green") switched = e["t_s"].get<double>();
+  ASSERT_GE(switched, 0.0);
+  EXPECT_GE(worst["p99_at_s"].get<double>(), switched - worst["width_s"].get<double>()) << worst.dump();
+  EXPECT_LE(worst["p99_at_s"].get<double>(), switched + 1.0) << worst.dump();
 
   // Switching after the warm-up (1 s scaled) keeps green's latency near its
   // warm value. Compared by p90 against the cold run (dev build: 70 ms cold,
   // 6 ms warm): a loaded sanitizer build stretches the tail of both runs
   // alike (a warm p99 of 78 ms was seen under ASan), not the bulk.
-  const auto fixed = runLesson("cold-start", {"--set", "timeline.2.at=3s", "--set", "expect.p99=< 200ms"});
+  const auto fixed = runLesson("cold-start", {"--set", "timeline.2.at=3s", "--set", "expect.p99=< 200ms",
+                                             "--set", "expect.p99_in_any_1s=< 400ms"});
   ASSERT_EQ(fixed.code, 0) << why(fixed);
   const double coldP90 = r["summary"]["latency_by_version"]["v2"]["p90_ms"].get<double>();
   EXPECT_LT(fixed.report["summary"]["latency_by_version"]["v2"]["p90_ms"].get<double>(), coldP90 / 3)
@@ -295,24 +265,18 @@ TEST(Lessons, L4PinnedClientsFailWhenBlueExitsAtOnce) {
   const auto run = runLesson("l4-pinned-immediate-shutdown");
   ASSERT_EQ(run.code, 0) << why(run);
   const auto& r = run.report;
+  // About rate x service time (200/s x 20 ms scaled: 4) in flight on blue at
+  // its exit, each dropped and named after the blue instance it was on.
   EXPECT_GT(dropped(r), 0);
-  EXPECT_EQ(r["summary"]["by_version"]["v1"]["switch_error"].get<int>() +
-                r["summary"]["by_version"]["v1"]["reset"].get<int>(),
-            dropped(r));
+  EXPECT_EQ(droppedByCauseContaining(r, "blue-"), dropped(r)) << r["summary"]["dropped_by_cause"].dump();
   // The pinned connections kept blue busy long after the switch.
   EXPECT_GT(r["measures"]["switch_latency_ms"].get<double>(), 300.0);
 }
 
-// Lesson 9, pre-stop delay and graceful drain: pinned clients reconnect to
-// green on Connection: close; nothing dropped.
-// DISABLED: an l4 client connection now ends when its backend answers
-// Connection: close or its path fails, but the proxy still draws upstream
-// connections from a shared idle pool: when draining blue closes an idle
-// upstream connection, the pinned client does not see it, and its next
-// request meets the closed connection and blue's closed listener (one
-// marked 502 in a run). Enable once an l4 session owns its upstream
-// connection and closes the client's when the backend closes it.
-TEST(Lessons, DISABLED_L4PinnedClientsMoveToGreenWithAPreStopDelayAndGracefulDrain) {
+// Lesson 9, pre-stop delay and graceful drain: pinned clients get
+// Connection: close from blue's SIGTERM on, reconnect and are pinned to
+// green while blue still serves; nothing dropped.
+TEST(Lessons, L4PinnedClientsMoveToGreenWithAPreStopDelayAndGracefulDrain) {
   const auto run = runLesson("l4-pinned-graceful-drain");
   ASSERT_EQ(run.code, 0) << why(run);
   EXPECT_EQ(dropped(run.report), 0);
@@ -329,14 +293,25 @@ TEST(Lessons, DISABLED_L4PinnedClientsMoveToGreenWithAPreStopDelayAndGracefulDra
 // Lesson 14: no Connection: close while draining: requests on reused
 // (pinned keep-alive) connections fail when blue closes them.
 TEST(Lessons, NoConnectionCloseWhileDrainingFailsRequestsOnReusedConnections) {
-  const auto run = runLesson("no-connection-close-while-draining");
+  // A race: runs at 1000/s here dropped 3 or 4 each; up to three runs for one
+  // that shows it (a run with none fails the file's `dropped: "> 0"`: exit 1).
+  LessonRun run;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    run = runLesson("no-connection-close-while-draining");
+    if (run.code != 1) break;  // 1: "dropped > 0" did not hold
+  }
   ASSERT_EQ(run.code, 0) << why(run);
   const auto& r = run.report;
   EXPECT_GT(dropped(r), 0);
+  int checked = 0;
   for (const auto& d : r["dropped_requests"]["first"]) {
-    EXPECT_EQ(d["version"], "v1") << d.dump();
+    // Blue's, on a reused connection (no response: the cause names the
+    // instance the pinned connection led to).
+    EXPECT_NE(d["cause"].get<std::string>().find("blue-"), std::string::npos) << d.dump();
     EXPECT_GT(d["connection_reuse"].get<int>(), 0) << "dropped on a reused connection: " << d.dump();
+    ++checked;
   }
+  EXPECT_EQ(checked, std::min(dropped(r), 100)) << "the first (up to 100) dropped requests are listed";
 }
 
 }  // namespace

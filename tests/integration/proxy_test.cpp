@@ -572,6 +572,32 @@ TEST(Proxy, L4PinsAKeepAliveConnectionToItsBackendAcrossASwitch) {
   EXPECT_EQ(blue1.requests(), 6u);
 }
 
+// l4: a client connection has its own upstream connection (not a shared
+// pool), and when the backend closes it while idle, the client's connection
+// is closed too, as a TCP balancer passes the FIN on: the client reconnects
+// instead of sending its next request into a dead path.
+TEST(Proxy, L4ClientConnectionOwnsItsUpstreamAndIsClosedWhenTheBackendClosesIt) {
+  TinyHttpServer blue1(serviceHandler("blue", "blue-1"));
+  ProxyOptions options;
+  options.core.mode = Mode::l4;
+  auto proxy = startProxy(options);
+  proxy->addBackend("blue", "blue-1", blue1.port());
+  ASSERT_TRUE(proxy->switchTo("blue").ok);
+  Client a(proxy->port());
+  Client b(proxy->port());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(a.send("GET", "/").status, 200);
+    ASSERT_EQ(b.send("GET", "/").status, 200);
+  }
+  EXPECT_EQ(blue1.connections(), 2u);  // one path per client connection, each reused
+  EXPECT_EQ(proxy->stats().upstream_reuses, 4u);
+  blue1.closeIdle();  // blue drains: it ends both idle keep-alive connections
+  EXPECT_TRUE(a.closedByPeer());
+  EXPECT_TRUE(b.closedByPeer());
+  EXPECT_TRUE(waitFor([&] { return proxy->stats().upstream_closed_idle == 2; }, 5s));
+  EXPECT_EQ(proxy->stats().switch_errors, 0u);
+}
+
 TEST(Proxy, L4ConnectionPinnedToARemovedBackendGetsAMarked502) {
   TinyHttpServer blue1(serviceHandler("blue", "blue-1"));
   TinyHttpServer blue2(serviceHandler("blue", "blue-2"));

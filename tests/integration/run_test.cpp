@@ -138,12 +138,9 @@ namespace {
 // 200 ms service time keeps 40 requests in flight on blue.
 TEST(Lessons, KillOldAtOnceDropsTheInFlightRequestsWithTheirCause) {
   const auto dir = tempDir("kill-old");
-  auto child = spawnCutover({"run", sourceDir() + "/scenarios/kill-old-at-once.yaml", "--out", dir.string(),
-                             "--set", "duration=3s"});
-  const int code = waitExit(child.pid, std::chrono::seconds(60));
-  child.readUntil(std::regex("$"), 0, std::chrono::milliseconds(0));
-  ASSERT_EQ(code, 0) << child.err;
-  const auto report = readReport(dir);
+  const auto run = runScenario(sourceDir() + "/scenarios/kill-old-at-once.yaml", dir, {"--set", "duration=3s"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  const auto& report = run.report;
   const auto dropped = report["summary"]["dropped"].get<int>();
   // In flight = rate x service time = 40; generous bounds for scheduling.
   EXPECT_GE(dropped, 30) << report["summary"].dump(2);

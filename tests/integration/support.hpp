@@ -50,6 +50,22 @@ int waitExit(CutoverChild& child, std::chrono::milliseconds timeout);
 // ARGS redirects them), bounded by `timeout`; its exit code (124: timed out).
 int runCutoverShell(const std::string& args, std::chrono::seconds timeout = std::chrono::seconds(120));
 
+// A whole `cutover run -q FILE --out DIR EXTRA...` (stderr kept, stdout
+// thrown away), bounded by 90 s; report.json read back when there is one.
+struct ScenarioRun {
+  int code = -1;
+  std::string err;
+  nlohmann::json report;
+};
+// The run is repeated (at most 3 runs) while the only reason it was invalid
+// is the load generator falling behind its schedule: the machine is shared,
+// and these tests are about what a run measures. Under ThreadSanitizer the
+// run gets --set validity.max_late_sends=100% instead.
+ScenarioRun runScenario(const std::string& file, const std::filesystem::path& dir,
+                        const std::vector<std::string>& extra = {});
+// Exit 3 with "load generator fell behind" as its only invalid reason.
+bool onlyLate(const ScenarioRun& run);
+
 // ---- files -----------------------------------------------------------------------------
 
 // A fresh directory under the system temp dir: cutover-<prefix>-<name>-<pid>.
@@ -107,6 +123,9 @@ class TinyHttpServer {
   unsigned short port() const { return port_; }
   std::size_t requests() const { return requests_.load(); }
   std::size_t connections() const { return connections_.load(); }
+  // From now on, as a draining server: every kept-alive connection is closed
+  // (FIN) as soon as no request is on it, now or after its next reply.
+  void closeIdle() { close_idle_ = true; }
   void stop();
 
  private:
@@ -117,6 +136,7 @@ class TinyHttpServer {
   int listen_fd_ = -1;
   unsigned short port_ = 0;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> close_idle_{false};
   std::atomic<std::size_t> requests_{0};
   std::atomic<std::size_t> connections_{0};
   std::thread acceptor_;

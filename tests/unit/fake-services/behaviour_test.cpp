@@ -181,7 +181,10 @@ TEST(BehaviourShutdown, GracefulKeepsServingDuringPreStopThenDrains) {
   EXPECT_TRUE(names(drain(b)).empty());  // only a note
   EXPECT_TRUE(b.ready());
   EXPECT_EQ(b.phase(), ShutdownPhase::pre_stop);
-  EXPECT_FALSE(b.planRequest(sig + 500ms).close_connection);  // still serving normally
+  // Still serving, but telling keep-alive clients to go (close_keepalive).
+  const auto during = b.planRequest(sig + 500ms);
+  EXPECT_TRUE(during.close_connection);
+  EXPECT_EQ(during.status, 200);
   EXPECT_EQ(b.nextDeadline(), sig + 1s);
   b.onTimeout(sig + 999ms);
   EXPECT_TRUE(drain(b).empty());
