@@ -79,6 +79,17 @@ struct PlanRequest {
 // "Capacity planning"). Exit 0: the question has an answer (or none was
 // asked), 1: no point satisfies it, 2: bad input, 3: interrupted.
 int cmdPlan(const PlanRequest& request);
+struct CalibrateRequest {
+  std::vector<std::string> files;  // empty: every scenarios/*.yaml (the library)
+  scenario::LoadOptions load;      // --set, --time-scale (applied to every run)
+  std::string out_dir;             // "" = reports/out/calibrate
+  bool quiet = false;
+};
+// `cutover calibrate [FILES...]`: each scenario live and simulated, a table of
+// the differences (metrics/calibration.hpp) on stdout, OUT/calibration.md and
+// OUT/calibration.json. Exit 0, 2 on bad input (nothing runs), 3 when a run
+// was invalid or the command was interrupted; differences are reported, not judged.
+int cmdCalibrate(const CalibrateRequest& request);
 // `cutover report RUN_DIR`: junit.xml, summary.md, report.html from report.json.
 int cmdReport(const std::string& dir);
 

@@ -1,0 +1,45 @@
+#include "metrics/calibration.hpp"
+
+#include <cmath>
+
+namespace cutover {
+namespace {
+
+std::optional<double> measure(const RunResult& r, const char* key) {
+  const auto it = r.measures.find(key);
+  if (it == r.measures.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace
+
+std::optional<double> ModePair::difference() const {
+  if (!live || !sim) return std::nullopt;
+  return *live - *sim;
+}
+
+CalibrationRow calibrate(const std::string& scenario, const RunResult& live, const RunResult& sim,
+                         double health_check_interval_ms) {
+  CalibrationRow row;
+  row.scenario = scenario;
+  row.live_valid = live.verdict.valid;
+  row.sim_valid = sim.verdict.valid;
+  const auto dropped = [](const RunResult& r) { return static_cast<double>(r.summary.outcomes.dropped()); };
+  row.dropped = {dropped(live), dropped(sim)};
+  const auto latency = [](const RunResult& r, double LatencySummary::*p) -> std::optional<double> {
+    if (r.summary.latency.count == 0) return std::nullopt;
+    return r.summary.latency.*p;
+  };
+  row.p50_ms = {latency(live, &LatencySummary::p50_ms), latency(sim, &LatencySummary::p50_ms)};
+  row.p99_ms = {latency(live, &LatencySummary::p99_ms), latency(sim, &LatencySummary::p99_ms)};
+  row.rollback_detect_ms = {measure(live, "rollback_detect_latency_ms"), measure(sim, "rollback_detect_latency_ms")};
+  row.dropped_agrees = row.live_valid && row.sim_valid && *row.dropped.difference() == 0;
+  row.rollback_tolerance_ms = health_check_interval_ms;
+  if (const auto d = row.rollback_detect_ms.difference())
+    row.rollback_agrees = std::abs(*d) <= health_check_interval_ms;
+  else if (row.rollback_detect_ms.live.has_value() != row.rollback_detect_ms.sim.has_value())
+    row.rollback_agrees = false;  // one mode rolled back, the other did not
+  return row;
+}
+
+}  // namespace cutover
