@@ -90,6 +90,17 @@ struct CalibrateRequest {
 // OUT/calibration.json. Exit 0, 2 on bad input (nothing runs), 3 when a run
 // was invalid or the command was interrupted; differences are reported, not judged.
 int cmdCalibrate(const CalibrateRequest& request);
+struct ExploreRequest {
+  std::string file;
+  scenario::LoadOptions load;         // --set, --time-scale
+  int runs = 100;                     // seeds first .. first + runs - 1
+  std::optional<std::uint64_t> seed;  // the first seed; default: the file's seed
+  int shrink = 3;                     // failing seeds shrunk (the first ones)
+  std::string out_dir;                // "" = reports/out/<name>-explore
+};
+// `cutover explore FILE --runs N`: fault search in the simulator (docs/simulation.md,
+// "Fault search"). Exit 0: no failing seed; 1: some; 2: bad input; 3: interrupted.
+int cmdExplore(const ExploreRequest& request);
 // `cutover report RUN_DIR`: junit.xml, summary.md, report.html from report.json.
 int cmdReport(const std::string& dir);
 

@@ -180,6 +180,17 @@ int main(int argc, char** argv) {
   calibrate->add_option("--time-scale", calReq.load.time_scale, "As for run");
   calibrate->add_flag("-q,--quiet", calReq.quiet, "No progress lines");
 
+  auto* explore = app.add_subcommand("explore", "Fault search: draw fault schedules from explore.faults, simulate, shrink failures");
+  cli::ExploreRequest exReq;
+  explore->add_option("scenario", exReq.file, "Scenario file with an explore.faults block")->required();
+  explore->add_option("--runs", exReq.runs, "Seeds to try (default 100)");
+  explore->add_option("--seed", exReq.seed, "First seed (default: the file's seed)");
+  explore->add_option("--shrink", exReq.shrink, "Failing seeds to shrink to a minimal file (default 3)");
+  explore->add_option("--out", exReq.out_dir, "Output directory (default reports/out/<name>-explore)");
+  explore->add_option("--set", exReq.load.overrides, "Override a scenario key (as for run)")
+      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  explore->add_option("--time-scale", exReq.load.time_scale, "As for run");
+
   app.add_subcommand("version", "Print the version");
 
   try {
@@ -204,6 +215,7 @@ int main(int argc, char** argv) {
   }
   if (*report) return cli::cmdReport(reportDir);
   if (*calibrate) return cli::cmdCalibrate(calReq);
+  if (*explore) return cli::cmdExplore(exReq);
   if (*plan) return cli::cmdPlan(planReq);
   if (*list) return cmdList(listDir);
   if (*validate) return cmdValidate(file, {sets, timeScale});

@@ -313,13 +313,36 @@ std::optional<Condition> readCondition(Ctx& ctx, const YAML::Node& node, const s
   return c;
 }
 
-std::optional<TimelineStep> readStep(Ctx& ctx, const YAML::Node& node, const std::string& path) {
+// A timeline step; with `between` (explore.faults) an action with
+// `between: [from, to]` instead of `at`/`when`.
+constexpr std::size_t kMaxExploreFaults = 32;
+
+std::optional<TimelineStep> readStep(Ctx& ctx, const YAML::Node& node, const std::string& path,
+                                     ExploreFault* between = nullptr) {
   TimelineStep step;
   step.loc = locOf(node);
   MapReader r(ctx, node, path);
-  const auto when = r.get("when");
-  r.duration("at", step.at, !when);
-  if (when) step.when = readCondition(ctx, when, path + ".when");
+  if (between) {
+    between->loc = step.loc;
+    const auto b = r.get("between", true);
+    const auto dur = [&](const YAML::Node& v) -> std::optional<Duration> {
+      const auto d = v.IsScalar() ? parseDuration(v.Scalar()) : std::nullopt;
+      if (!d) ctx.error(v, path + ".between", "expected a duration with a unit, like 250ms or 2s");
+      return d ? std::optional<Duration>(ctx.scaled(*d)) : std::nullopt;
+    };
+    if (b && (!b.IsSequence() || b.size() != 2)) {
+      ctx.error(b, path + ".between", "expected [from, to], like [1s, 4s]");
+    } else if (b) {
+      const auto from = dur(b[0]);
+      const auto to = dur(b[1]);
+      if (from && to && *to < *from) ctx.error(b, path + ".between", "from must not be after to");
+      if (from && to) between->from = *from, between->to = *to;
+    }
+  } else {
+    const auto when = r.get("when");
+    r.duration("at", step.at, !when);
+    if (when) step.when = readCondition(ctx, when, path + ".when");
+  }
   int actions = 0;
   if (const auto v = r.get("start")) {
     ++actions;
@@ -551,6 +574,31 @@ void checkSemantics(Ctx& ctx, const YAML::Node& root, Scenario& s) {
       }
     }
   }
+  for (std::size_t i = 0; i < s.explore.size(); ++i) {
+    const auto& f = s.explore[i];
+    const std::string key = "explore.faults." + std::to_string(i);
+    if (f.to > s.duration)
+      where(f.loc, key + ".between", "ends at " + formatDuration(f.to) + ", after the end of the run (" +
+                                         formatDuration(s.duration) + ")");
+    std::string target;
+    if (std::holds_alternative<StartAction>(f.step.action))
+      where(f.loc, key + ".start", "a fault cannot start a pool (start it in the timeline)");
+    if (const auto* sw = std::get_if<SwitchAction>(&f.step.action)) target = sw->pool;
+    if (const auto* sig = std::get_if<SignalAction>(&f.step.action)) target = sig->target;
+    if (const auto* st = std::get_if<StopAction>(&f.step.action)) target = st->target;
+    if (const auto* fa = std::get_if<FaultAction>(&f.step.action)) target = fa->target;
+    if (const auto* h = std::get_if<HealAction>(&f.step.action)) target = h->target;
+    if (const auto* sc = std::get_if<ScaleAction>(&f.step.action)) target = sc->pool;
+    if (target.empty()) continue;
+    const auto dash = target.rfind('-');
+    const std::string pool = pools.count(target) || dash == std::string::npos ? target : target.substr(0, dash);
+    if (!pools.count(pool)) {
+      const auto hint = suggestKey(target, names);
+      where(f.loc, key, "no service named '" + target + "'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+    } else if (!startedAnywhere.count(pool)) {
+      where(f.loc, key, "'" + pool + "' is never started by the timeline");
+    }
+  }
   const auto firstTimed = std::find_if(s.timeline.begin(), s.timeline.end(),
                                        [](const TimelineStep& st) { return !st.when; });
   const bool startsAtZero = firstTimed != s.timeline.end() && firstTimed->at == Duration::zero() &&
@@ -617,6 +665,24 @@ LoadOutcome loadFromNode(Ctx& ctx, const YAML::Node& root) {
         if (axis.key == "matrix" || axis.key.rfind("matrix.", 0) == 0)
           ctx.error(kv.first, key, "a matrix cannot vary itself");
         s.matrix.push_back(std::move(axis));
+      }
+    }
+  }
+  if (const auto ex = r.get("explore")) {
+    MapReader er(ctx, ex, "explore");
+    const auto faults = er.get("faults", true);
+    er.finish();
+    if (faults && (!faults.IsSequence() || faults.size() == 0 || faults.size() > kMaxExploreFaults)) {
+      ctx.error(faults, "explore.faults",
+                "expected a list of 1 to " + std::to_string(kMaxExploreFaults) +
+                    " faults like {between: [1s, 4s], kill: green-1}");
+    } else if (faults) {
+      for (std::size_t i = 0; i < faults.size(); ++i) {
+        ExploreFault f;
+        if (auto step = readStep(ctx, faults[i], "explore.faults." + std::to_string(i), &f)) {
+          f.step = std::move(*step);
+          s.explore.push_back(std::move(f));
+        }
       }
     }
   }
@@ -744,6 +810,58 @@ LoadOutcome loadScenarioFile(const std::string& path, const LoadOptions& options
   std::ostringstream buf;
   buf << in.rdbuf();
   return loadScenarioText(buf.str(), path, options);
+}
+
+}  // namespace cutover::scenario
+
+namespace cutover::scenario {
+
+std::optional<std::string> scheduleAsYaml(const std::string& path, const LoadOptions& options,
+                                          const std::vector<std::pair<std::size_t, Duration>>& steps,
+                                          std::uint64_t seed, const std::string& note, std::string* error) {
+  std::ifstream in(path);
+  if (!in) {
+    *error = "cannot read " + path;
+    return std::nullopt;
+  }
+  try {
+    YAML::Node root = YAML::Load(in);
+    for (const auto& o : options.overrides)
+      if (const auto err = applyOverride(root, o); !err.empty()) {
+        *error = err;
+        return std::nullopt;
+      }
+    const YAML::Node faults = root["explore"]["faults"];
+    YAML::Node timeline = root["timeline"];
+    for (const auto& [index, at] : steps) {
+      if (!faults.IsSequence() || index >= faults.size()) {
+        *error = "explore.faults has no entry " + std::to_string(index);
+        return std::nullopt;
+      }
+      YAML::Node step = YAML::Clone(faults[index]);
+      step.remove("between");
+      // In the file's own time: the run that reads it applies --time-scale again.
+      const double ms = toMillis(at) / options.time_scale;
+      const long long us = std::llround(ms * 1000.0);
+      std::ostringstream text;
+      if (us % 1'000'000 == 0) text << us / 1'000'000 << "s";
+      else if (us % 1000 == 0) text << us / 1000 << "ms";
+      else text << us << "us";
+      YAML::Node timed;
+      timed["at"] = text.str();
+      for (const auto& kv : step) timed[kv.first] = kv.second;
+      timeline.push_back(timed);
+    }
+    root.remove("explore");
+    root["seed"] = seed;
+    if (!note.empty()) root["description"] = note;
+    YAML::Emitter out;
+    out << root;
+    return std::string(out.c_str()) + "\n";
+  } catch (const YAML::Exception& e) {
+    *error = path + ": " + e.what();
+    return std::nullopt;
+  }
 }
 
 }  // namespace cutover::scenario

@@ -38,6 +38,15 @@ LoadOutcome loadScenarioFile(const std::string& path, const std::vector<std::str
 LoadOutcome loadScenarioText(const std::string& text, const std::string& file_name,
                              const std::vector<std::string>& overrides = {});
 LoadOutcome loadScenarioFile(const std::string& path, const LoadOptions& options);
+
+// The file at `path` (with options.overrides applied) as YAML text with extra
+// timeline steps: for each (i, at), explore.faults[i] with `at` in place of
+// `between` (in the file's own time: `at` divided by options.time_scale);
+// the `explore` block removed, `seed` set, `description` replaced by `note`
+// when given. cutover explore writes its minimal failing schedules with it.
+std::optional<std::string> scheduleAsYaml(const std::string& path, const LoadOptions& options,
+                                          const std::vector<std::pair<std::size_t, Duration>>& steps,
+                                          std::uint64_t seed, const std::string& note, std::string* error);
 LoadOutcome loadScenarioText(const std::string& text, const std::string& file_name, const LoadOptions& options);
 
 // Closest of `candidates` to `word` within a small edit distance, or "".

@@ -159,6 +159,15 @@ struct MatrixAxis {
   SourceLoc loc;
 };
 
+// One candidate of `explore.faults`: a timeline action (kill, stop, signal,
+// fault, heal, scale, switch, rollback) without `at`, and the bounds its
+// time is drawn from.
+struct ExploreFault {
+  TimelineStep step;  // `at` unset (0): set per draw
+  Duration from{0}, to{0};
+  SourceLoc loc;
+};
+
 struct Scenario {
   std::string file;
   std::string name;
@@ -179,6 +188,9 @@ struct Scenario {
   // `matrix:` runs the scenario once per combination of values (cutover run
   // writes one report per combination and an aggregate).
   std::vector<MatrixAxis> matrix;
+  // `explore:` faults that `cutover explore` may add to the timeline
+  // (sim/scenario/explore.hpp); ignored by `run`.
+  std::vector<ExploreFault> explore;
 
   const ServiceGroup* service(const std::string& name) const;
 };

@@ -212,11 +212,9 @@ namespace {
 // (sent in the 0.5 s before the switch, each taking 1.5 s) are dropped.
 TEST(Lessons, SigtermIgnoredIsKilledAfterTheGracePeriodWithRequestsInFlight) {
   const auto dir = tempDir("sigterm-ignored");
-  auto child = spawnCutover({"run", sourceDir() + "/scenarios/sigterm-ignored.yaml", "--out", dir.string()});
-  const int code = waitExit(child.pid, std::chrono::seconds(60));
-  child.readUntil(std::regex("$"), 0, std::chrono::milliseconds(0));
-  const auto report = readReport(dir);
-  ASSERT_EQ(code, 0) << child.err << report["verdict"].dump(2);
+  const auto run = runScenario(sourceDir() + "/scenarios/sigterm-ignored.yaml", dir);
+  const auto& report = run.report;
+  ASSERT_EQ(run.code, 0) << run.err << report["verdict"].dump(2);
   double killedAt = -1;
   for (const auto& e : report["events"])
     if (e["kind"] == "killed" && killedAt < 0) killedAt = e["t_s"].get<double>();

@@ -109,3 +109,52 @@ TEST(Calibrate, BadInputRunsNothing) {
 
 }  // namespace
 }  // namespace cutover::testing
+
+namespace cutover::testing {
+namespace {
+
+// `cutover explore` on the quickstart's explore block: failing seeds found,
+// each with its replay command; the shrunk file is a plain scenario that
+// fails when run on its own; the same seed replays the same failure.
+TEST(Explore, FindsShrinksAndReplaysFailingSeeds) {
+  const auto dir = tempDir("explore", "quickstart");
+  const std::string file = std::string(CUTOVER_SOURCE_DIR) + "/scenarios/quickstart.yaml";
+  ASSERT_EQ(runCutoverShell("explore " + file + " --runs 12 --shrink 1 --out " + dir.string() + " > " +
+                            (dir.string() + ".txt")),
+            1);
+  const auto text = slurp(dir.string() + ".txt");
+  const auto doc = readJson(dir / "explore.json");
+  ASSERT_GE(doc["failures"].size(), 1u) << text;
+  EXPECT_EQ(doc["runs"], 12);
+  const auto& first = doc["failures"][0];
+  const auto seed = first["seed"].get<std::uint64_t>();
+  EXPECT_NE(text.find("reproduce: cutover explore " + file + " --seed " + std::to_string(seed) + " --runs 1"),
+            std::string::npos)
+      << text;
+  ASSERT_TRUE(first.contains("minimal")) << first.dump();
+  EXPECT_EQ(first["minimal"]["confirmed"], true);
+  EXPECT_LE(first["minimal"]["faults"].size(), first["faults"].size());
+  EXPECT_GE(first["minimal"]["faults"].size(), 1u);
+  // The minimal file fails on its own (exit 1 or 3), as a plain `run`.
+  const std::string minimal = first["minimal"]["file"];
+  const int rc = runCutoverShell("run --mode sim -q " + minimal + " --out " + (dir / "replay").string());
+  EXPECT_TRUE(rc == 1 || rc == 3) << rc;
+  EXPECT_EQ(slurp(minimal).find("explore:"), std::string::npos);
+  // The same seed replays the same failure.
+  ASSERT_EQ(runCutoverShell("explore " + file + " --seed " + std::to_string(seed) + " --runs 1 --shrink 0 --out " +
+                            (dir / "again").string()),
+            1);
+  const auto again = readJson(dir / "again" / "explore.json");
+  ASSERT_EQ(again["failures"].size(), 1u);
+  EXPECT_EQ(again["failures"][0]["reason"], first["reason"]);
+  EXPECT_EQ(again["failures"][0]["faults"], first["faults"]);
+  fs::remove_all(dir);
+  fs::remove(dir.string() + ".txt");
+}
+
+TEST(Explore, AFileWithoutAnExploreBlockIsBadInput) {
+  EXPECT_EQ(runCutoverShell("explore " + std::string(CUTOVER_SOURCE_DIR) + "/scenarios/kill-old-at-once.yaml"), 2);
+}
+
+}  // namespace
+}  // namespace cutover::testing

@@ -1,0 +1,144 @@
+// `cutover explore FILE --runs N`: fault search in the simulator. Each run
+// draws a fault schedule from the file's `explore.faults` (swarm: each fault
+// on or off, its time within its bounds; sim/scenario/explore.hpp), runs the
+// scenario with it in virtual time, and judges the file's `expect:` as
+// invariants. Each failing seed is printed with a command that reproduces
+// it; the first few are shrunk to a minimal schedule that still fails,
+// written as a scenario file (checked by running it once more).
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "sim/cli/commands.hpp"
+#include "sim/des/sim_runner.hpp"
+#include "sim/scenario/explore.hpp"
+#include "sim/scenario/verdict.hpp"
+
+namespace cutover::cli {
+namespace {
+
+constexpr int kMaxRuns = 100'000;
+
+struct Judged {
+  bool failed = false;
+  std::string reason;  // the first failure or invalid reason
+};
+
+Judged runWith(const scenario::Scenario& base, const std::vector<scenario::FaultDraw>& draws, std::uint64_t seed) {
+  auto s = scenario::withFaults(base, draws);
+  s.seed = seed;
+  RunResult r = des::runSim(s, des::SimOptions{});
+  scenario::judge(s, r);
+  Judged j;
+  j.failed = !r.verdict.valid || !r.verdict.passed;
+  if (!r.verdict.invalid_reasons.empty()) j.reason = "invalid: " + r.verdict.invalid_reasons.front();
+  else if (!r.verdict.failures.empty()) j.reason = r.verdict.failures.front();
+  return j;
+}
+
+// The flags that make `cutover explore`/`run` load the file as this run did.
+std::string loadFlags(const scenario::LoadOptions& load) {
+  std::string out;
+  for (const auto& o : load.overrides) out += " --set '" + o + "'";
+  if (load.time_scale != 1.0) out += fmt::format(" --time-scale {}", load.time_scale);
+  return out;
+}
+
+nlohmann::json drawsJson(const scenario::Scenario& s, const std::vector<scenario::FaultDraw>& draws) {
+  auto out = nlohmann::json::array();
+  for (const auto& d : draws)
+    out.push_back({{"fault", d.fault}, {"action", scenario::describeAction(s.explore[d.fault].step.action)},
+                   {"at_s", toSeconds(d.at)}});
+  return out;
+}
+
+}  // namespace
+
+int cmdExplore(const ExploreRequest& req) {
+  const auto base = loadOrReport(req.file, req.load);
+  if (!base) return kExitBadInput;
+  if (base->explore.empty()) {
+    fmt::print(stderr, "error: {}: no explore.faults to draw from (docs/simulation.md, \"Fault search\")\n", req.file);
+    return kExitBadInput;
+  }
+  if (req.runs < 1 || req.runs > kMaxRuns) {
+    fmt::print(stderr, "error: --runs must be 1 to {}\n", kMaxRuns);
+    return kExitBadInput;
+  }
+  const std::uint64_t first = req.seed.value_or(base->seed);
+  const std::filesystem::path out = req.out_dir.empty() ? "reports/out/" + base->name + "-explore" : req.out_dir;
+  installInterruptHandlers();
+  struct Failure {
+    std::uint64_t seed;
+    std::vector<scenario::FaultDraw> draws;
+    std::string reason;
+  };
+  std::vector<Failure> failures;
+  int done = 0;
+  for (int i = 0; i < req.runs && g_interrupted.load() == 0; ++i, ++done) {
+    const std::uint64_t seed = first + static_cast<std::uint64_t>(i);
+    Rng rng(seed);
+    auto draws = scenario::drawFaults(*base, rng);
+    const auto j = runWith(*base, draws, seed);
+    if (!j.failed) continue;
+    fmt::print("FAIL seed {}: {}\n  faults: {}\n  reproduce: cutover explore {} --seed {} --runs 1{}\n", seed, j.reason,
+               scenario::describeDraws(*base, draws), req.file, seed, loadFlags(req.load));
+    failures.push_back({seed, std::move(draws), j.reason});
+  }
+  nlohmann::json doc = {{"scenario", base->name}, {"file", req.file}, {"runs", done}, {"first_seed", first},
+                        {"failures", nlohmann::json::array()}};
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  for (std::size_t k = 0; k < failures.size(); ++k) {
+    const auto& f = failures[k];
+    nlohmann::json fj = {{"seed", f.seed}, {"reason", f.reason}, {"faults", drawsJson(*base, f.draws)}};
+    if (static_cast<int>(k) < req.shrink && g_interrupted.load() == 0) {
+      const auto shrunk = scenario::shrink(f.draws, *base, [&](const std::vector<scenario::FaultDraw>& c) {
+        return runWith(*base, c, f.seed).failed;
+      });
+      std::vector<std::pair<std::size_t, Duration>> steps;
+      for (const auto& d : shrunk.draws) steps.emplace_back(d.fault, d.at);
+      std::string err;
+      const std::string note = fmt::format("{}: the minimal failing fault schedule cutover explore found (seed {}, "
+                                           "{} of {} faults, {} simulations to shrink).",
+                                           base->name, f.seed, shrunk.draws.size(), f.draws.size(), shrunk.runs);
+      const auto yaml = scenario::scheduleAsYaml(req.file, req.load, steps, f.seed, note, &err);
+      const auto file = out / fmt::format("seed-{}-min.yaml", f.seed);
+      if (!yaml) {
+        fmt::print(stderr, "error: cannot write the minimal schedule of seed {}: {}\n", f.seed, err);
+      } else {
+        std::ofstream(file) << *yaml;
+        // The file must fail as the schedule did: loaded and run once more.
+        scenario::LoadOptions again;
+        again.time_scale = req.load.time_scale;
+        const auto reloaded = scenario::loadScenarioFile(file.string(), again);
+        bool confirmed = false;
+        std::string why;
+        if (reloaded.scenario) {
+          const auto j = runWith(*reloaded.scenario, {}, f.seed);
+          confirmed = j.failed;
+          why = j.reason;
+        } else {
+          why = reloaded.errors.front().str();
+        }
+        fmt::print("minimal seed {}: {} ({} simulations)\n  {}: {}\n  reproduce: cutover run --mode sim {}{}\n", f.seed,
+                   scenario::describeDraws(*base, shrunk.draws), shrunk.runs, confirmed ? "still fails" : "DOES NOT FAIL",
+                   why, file.string(),
+                   req.load.time_scale != 1.0 ? fmt::format(" --time-scale {}", req.load.time_scale) : "");
+        fj["minimal"] = {{"file", file.string()}, {"faults", drawsJson(*base, shrunk.draws)},
+                         {"simulations", shrunk.runs}, {"confirmed", confirmed}, {"reason", why}};
+      }
+    }
+    doc["failures"].push_back(std::move(fj));
+  }
+  if (g_interrupted.load() != 0) doc["interrupted"] = true;
+  std::ofstream(out / "explore.json") << doc.dump(2) << "\n";
+  fmt::print("explore    {} runs, {} failing seeds (from seed {}); {}\n", done, failures.size(), first,
+             (out / "explore.json").string());
+  if (g_interrupted.load() != 0) return kExitInvalid;
+  return failures.empty() ? 0 : 1;
+}
+
+}  // namespace cutover::cli
