@@ -63,6 +63,10 @@ int cmdExplore(const ExploreRequest& req) {
     fmt::print(stderr, "error: {}: no explore.faults to draw from (docs/simulation.md, \"Fault search\")\n", req.file);
     return kExitBadInput;
   }
+  if (const auto late = scenario::windowsPastTheEnd(*base); !late.empty()) {
+    for (const auto& l : late) fmt::print(stderr, "error: {}\n", l);
+    return kExitBadInput;
+  }
   if (req.runs < 1 || req.runs > kMaxRuns) {
     fmt::print(stderr, "error: --runs must be 1 to {}\n", kMaxRuns);
     return kExitBadInput;

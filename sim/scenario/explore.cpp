@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "sim/core/units.hpp"
+
 namespace cutover::scenario {
 
 std::vector<FaultDraw> drawFaults(const Scenario& s, Rng& rng) {
@@ -15,6 +17,18 @@ std::vector<FaultDraw> drawFaults(const Scenario& s, Rng& rng) {
     const auto span = std::chrono::duration_cast<std::chrono::milliseconds>(f.to - f.from).count();
     const auto ms = static_cast<std::int64_t>(u * static_cast<double>(span + 1));
     out.push_back({i, f.from + std::chrono::milliseconds(std::min<std::int64_t>(ms, span))});
+  }
+  return out;
+}
+
+std::vector<std::string> windowsPastTheEnd(const Scenario& s) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < s.explore.size(); ++i) {
+    const auto& f = s.explore[i];
+    if (f.to <= s.duration) continue;
+    out.push_back(s.file + ":" + std::to_string(f.loc.line) + ":" + std::to_string(f.loc.column) + ": explore.faults." +
+                  std::to_string(i) + ".between: ends at " + formatDuration(f.to) + ", after the end of the run (" +
+                  formatDuration(s.duration) + ")");
   }
   return out;
 }

@@ -26,6 +26,11 @@ struct FaultDraw {
 
 std::vector<FaultDraw> drawFaults(const Scenario& s, Rng& rng);
 
+// Faults whose window ends after the run (checked by `cutover explore`, not
+// by the loader: `run --set duration=3s` ignores the block): one
+// "FILE:line:col: explore.faults.N.between: ..." line each.
+std::vector<std::string> windowsPastTheEnd(const Scenario& s);
+
 // `base` with the drawn faults as timeline steps (kept in time order) and
 // its `explore` block dropped.
 Scenario withFaults(const Scenario& base, const std::vector<FaultDraw>& draws);

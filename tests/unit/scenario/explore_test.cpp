@@ -123,9 +123,20 @@ TEST(Explore, BadBlocksNameFileLineAndKey) {
   // Checks against the rest of the file (once it reads).
   const auto semantic = errorsOf("    - { between: [1s, 9s], stop: purple }\n"
                                  "    - { between: [1s, 2s], start: green }\n");
-  EXPECT_THAT(semantic, HasSubstr("explore.faults.4.between: ends at 9.000 s, after the end of the run"));
   EXPECT_THAT(semantic, HasSubstr("explore.faults.4: no service named 'purple'"));
   EXPECT_THAT(semantic, HasSubstr("explore.faults.5.start: a fault cannot start a pool"));
+}
+
+// A window past the end of the run: `run` (which ignores the block) loads
+// the file, `cutover explore` refuses it with file:line:col and key.
+TEST(Explore, AWindowPastTheEndIsForExploreToRefuse) {
+  const auto out = loadScenarioText(kFile, "ex.yaml", {"duration=4s"});
+  ASSERT_TRUE(out.errors.empty()) << out.errors.front().str();
+  const auto late = windowsPastTheEnd(*out.scenario);
+  ASSERT_EQ(late.size(), 2u);
+  EXPECT_EQ(late[0], "ex.yaml:12:7: explore.faults.0.between: ends at 5.000 s, after the end of the run (4.000 s)");
+  EXPECT_THAT(late[1], HasSubstr("explore.faults.3.between: ends at 6.000 s"));
+  EXPECT_TRUE(windowsPastTheEnd(load()).empty());
 }
 
 }  // namespace
