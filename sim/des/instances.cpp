@@ -177,6 +177,12 @@ void Sim::afterCore(bool rearm) {
     if (!e) break;
     rearm = true;
     if (e->kind == "switched" || e->kind == "rollback") active_ = e->pool;
+    // As the live runner: a pending switch ends switched, or refused at its deadline.
+    if (e->kind == "switched" && e->pool == pending_switch_) pending_switch_.clear();
+    if (e->kind == "switch_refused" && !pending_switch_.empty() && e->pool == pending_switch_) {
+      invalid_.push_back("switch to " + pending_switch_ + " never happened: " + e->detail);
+      pending_switch_.clear();
+    }
     event(toNanos(e->at), "switcher", e->kind, e->pool, e->detail);
     if (conditions_) {
       conditions_->observe(e->kind, e->pool, Duration(toNanos(e->at) - t0_));

@@ -84,6 +84,30 @@ TEST(SimRunner, KillOldAtOnceDropsExactlyWhatWasInFlight) {
   EXPECT_TRUE(r.verdict.passed);
 }
 
+// A switch the readiness gate holds is pending, then happens when all of
+// green is ready (both instances at 2.6 s): a valid run. A gate whose wait
+// ends first refuses it: invalid, "never happened".
+TEST(SimRunner, AWaitingReadinessGateSwitchesWhenAllOfGreenIsReadyOrRefuses) {
+  const auto sc = load("switch-with-readiness-gate.yaml");
+  auto r = runSim(sc);
+  EXPECT_TRUE(r.verdict.valid) << (r.verdict.invalid_reasons.empty() ? "" : r.verdict.invalid_reasons[0]);
+  EXPECT_EQ(dropped(r), 0u);
+  EXPECT_EQ(r.final_active, "green");
+  double pending = -1, switched = -1;
+  for (const auto& e : r.events) {
+    if (e.kind == "switch_pending" && e.target == "green") pending = e.t_s;
+    if (e.kind == "switched" && e.target == "green") switched = e.t_s;
+  }
+  EXPECT_DOUBLE_EQ(pending, 1.3);
+  EXPECT_GT(switched, 2.5);  // green is ready 1.5 s after its start at 1 s (+ its probe)
+  const auto refused = load("switch-with-readiness-gate.yaml", {"switcher.switch.wait=500ms"});
+  auto rr = runSim(refused);
+  ASSERT_FALSE(rr.verdict.valid);
+  EXPECT_NE(rr.verdict.invalid_reasons[0].find("switch to green never happened"), std::string::npos)
+      << rr.verdict.invalid_reasons[0];
+  EXPECT_EQ(rr.final_active, "blue");
+}
+
 TEST(SimRunner, GreenFailingAfterTheSwitchIsRolledBack) {
   const auto sc = load("green-fails-after-switch.yaml");
   auto r = runSim(sc);
