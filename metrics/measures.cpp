@@ -85,8 +85,11 @@ std::vector<SwitchMeasure> switchMeasures(const RunView& run) {
     m.from = activePoolAt(run.events, c->t_s, /*strictly_before=*/true);
     if (m.from.empty() || m.from == m.to) continue;
     const std::int64_t at = toNs(c->t_s, run.t0_ns);
-    // Only requests sent while this switch held: a later rollback or switch
-    // back to `from` makes its responses legitimate again.
+    // Only requests sent while this switch held, answered before it ended: a
+    // later rollback or switch back to `from` makes its responses legitimate
+    // again, and a request sent just before that and answered after it may
+    // have been routed after it (the client's clock and the switcher's
+    // event differ by the hop: milliseconds under a sanitizer).
     std::int64_t until = std::numeric_limits<std::int64_t>::max();
     for (const auto& e : run.events)
       if (e.source == "switcher" && (e.kind == "switched" || e.kind == "rollback") && e.target != m.to &&
@@ -95,7 +98,8 @@ std::vector<SwitchMeasure> switchMeasures(const RunView& run) {
       }
     std::int64_t last = at;
     for (const auto& r : run.records)
-      if (r.sent_ns >= at && r.sent_ns < until && r.status != 0 && r.done_ns != 0 && poolOfRecord(r, pools) == m.from)
+      if (r.sent_ns >= at && r.sent_ns < until && r.status != 0 && r.done_ns != 0 && r.done_ns < until &&
+          poolOfRecord(r, pools) == m.from)
         last = std::max(last, r.done_ns);
     m.switch_latency_ms = msBetween(at, last);
     m.drain_time_ms = drainTime(run, m.from, c->t_s);

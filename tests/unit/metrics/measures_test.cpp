@@ -74,10 +74,14 @@ TEST(SwitchMeasures, ResponsesAfterARollbackDoNotCountAsSwitchLatency) {
   f.events.push_back(ev(1.0, "switcher", "switched", "green", "from blue"));
   f.events.push_back(ev(3.0, "switcher", "rollback", "blue", "error rate"));
   f.records = {rec(1000, 1001, Outcome::ok, kV2, kGreen1),
-               rec(3500, 3502, Outcome::ok, kV1, kBlue1)};  // blue again, after the rollback
+               rec(3500, 3502, Outcome::ok, kV1, kBlue1),   // blue again, after the rollback
+               rec(2999, 3003, Outcome::ok, kV1, kBlue1)};  // sent before it, routed after it
   const auto m = switchMeasures(f.view());
   ASSERT_EQ(m.size(), 1u);
   EXPECT_EQ(m[0].switch_latency_ms, 0.0);
+  // Blue answering while green was active still counts.
+  f.records.push_back(rec(1500, 1502, Outcome::ok, kV1, kBlue1));
+  EXPECT_EQ(switchMeasures(f.view())[0].switch_latency_ms, 502.0);
 }
 
 TEST(SwitchMeasures, AtomicSwitchIsZeroAndUndrainedPoolHasNoDrainTime) {
