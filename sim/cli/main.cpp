@@ -18,6 +18,12 @@
 
 namespace {
 
+// --set KEY=VALUE, repeatable, one value per flag: a positional after it is
+// not taken as a second value.
+void addSetOption(CLI::App* cmd, std::vector<std::string>& into, const std::string& help) {
+  cmd->add_option("--set", into, help)->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+}
+
 using namespace cutover;
 
 using cli::kExitBadInput;
@@ -97,8 +103,7 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "Run a scenario end to end and write its report");
   run->add_option("scenario", file, "Scenario file (YAML)")->required();
   run->add_option("--out", outDir, "Output directory (default reports/out/<name>)");
-  run->add_option("--set", sets, "Override a scenario key: --set load.0.rate=200/s (repeatable)")
-      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  addSetOption(run, sets, "Override a scenario key: --set load.0.rate=200/s (repeatable)");
   run->add_flag("-q,--quiet", quiet, "No progress lines");
   std::optional<std::uint64_t> seed;
   run->add_option("--seed", seed, "Seed of the run (same as --set seed=N)");
@@ -115,8 +120,7 @@ int main(int argc, char** argv) {
 
   auto* validate = app.add_subcommand("validate", "Check a scenario file; exit 2 with file:line:col errors");
   validate->add_option("scenario", file, "Scenario file (YAML)")->required();
-  validate->add_option("--set", sets, "Override a scenario key (as for run)")
-      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  addSetOption(validate, sets, "Override a scenario key (as for run)");
   validate->add_option("--time-scale", timeScale, "As for run");
 
   std::string switcherConfig;
@@ -156,8 +160,7 @@ int main(int argc, char** argv) {
   plan->add_option("--max-app-errors", planReq.max_app_errors, "The question also asks for at most N app errors per run");
   plan->add_option("--out", planReq.out_dir, "Output directory (default reports/out/<name>-plan)");
   plan->add_option("--seed", planReq.seed, "Seed of every point");
-  plan->add_option("--set", planReq.load.overrides, "Override a scenario key for every point (repeatable)")
-      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  addSetOption(plan, planReq.load.overrides, "Override a scenario key for every point (repeatable)");
   plan->add_option("--time-scale", planReq.load.time_scale, "As for run");
   plan->add_flag("-q,--quiet", planReq.quiet, "No progress lines");
 
@@ -166,8 +169,7 @@ int main(int argc, char** argv) {
   compare->add_option("scenario", file, "Scenario file (YAML)")->required();
   compare->add_option("--switchers", switchers, "Comma-separated: builtin, nginx, haproxy (default: all three)");
   compare->add_option("--out", outDir, "Output directory (default reports/out/<name>-compare)");
-  compare->add_option("--set", sets, "Override a scenario key (as for run)")
-      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  addSetOption(compare, sets, "Override a scenario key (as for run)");
   compare->add_option("--time-scale", timeScale, "As for run");
   compare->add_flag("-q,--quiet", quiet, "No progress lines");
 
@@ -175,8 +177,7 @@ int main(int argc, char** argv) {
   cli::CalibrateRequest calReq;
   calibrate->add_option("scenarios", calReq.files, "Scenario files (default: every scenarios/*.yaml)");
   calibrate->add_option("--out", calReq.out_dir, "Output directory (default reports/out/calibrate)");
-  calibrate->add_option("--set", calReq.load.overrides, "Override a scenario key in every file (as for run)")
-      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  addSetOption(calibrate, calReq.load.overrides, "Override a scenario key in every file (as for run)");
   calibrate->add_option("--time-scale", calReq.load.time_scale, "As for run");
   calibrate->add_flag("-q,--quiet", calReq.quiet, "No progress lines");
 
@@ -187,8 +188,7 @@ int main(int argc, char** argv) {
   explore->add_option("--seed", exReq.seed, "First seed (default: the file's seed)");
   explore->add_option("--shrink", exReq.shrink, "Failing seeds to shrink to a minimal file (default 3)");
   explore->add_option("--out", exReq.out_dir, "Output directory (default reports/out/<name>-explore)");
-  explore->add_option("--set", exReq.load.overrides, "Override a scenario key (as for run)")
-      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  addSetOption(explore, exReq.load.overrides, "Override a scenario key (as for run)");
   explore->add_option("--time-scale", exReq.load.time_scale, "As for run");
 
   app.add_subcommand("version", "Print the version");

@@ -112,12 +112,6 @@ TEST(Calibrate, BadInputRunsNothing) {
   fs::remove_all(dir);
 }
 
-}  // namespace
-}  // namespace cutover::testing
-
-namespace cutover::testing {
-namespace {
-
 // `cutover explore` on the quickstart's explore block: failing seeds found,
 // each with its replay command; the shrunk file is a plain scenario that
 // fails when run on its own; the same seed replays the same failure.
