@@ -110,21 +110,21 @@ void Proxy::Impl::armDrainTimer() {
   });
 }
 
-UpstreamPtr Proxy::Impl::takeIdle(std::uint16_t port) {
+UpstreamPtr Proxy::Impl::takeIdle(std::uint16_t port, Instant now) {
   const auto it = idle_.find(port);
   if (it == idle_.end()) return nullptr;
   auto& conns = it->second;
   while (!conns.empty()) {
     UpstreamPtr c = std::move(conns.back());
     conns.pop_back();
-    if (idleLooksAlive(c->stream.socket())) return c;
+    if (now - c->idle_since < kIdleCheckAfter || idleLooksAlive(c->stream.socket())) return c;
     error_code ec;
     c->stream.socket().close(ec);
   }
   return nullptr;
 }
 
-void Proxy::Impl::returnIdle(UpstreamPtr conn) {
+void Proxy::Impl::returnIdle(UpstreamPtr conn, Instant now) {
   auto& conns = idle_[conn->port];
   if (conns.size() >= kMaxIdlePerBackend) {
     error_code ec;
@@ -132,6 +132,7 @@ void Proxy::Impl::returnIdle(UpstreamPtr conn) {
     return;
   }
   conn->stream.expires_never();
+  conn->idle_since = now;
   conns.push_back(std::move(conn));
 }
 

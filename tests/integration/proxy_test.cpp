@@ -77,6 +77,11 @@ class Client {
     if (method == "POST" || method == "PUT") req += "Content-Length: 0\r\n";
     if (close) req += "Connection: close\r\n";
     req += "\r\n";
+    return sendRaw(req);
+  }
+
+  // Sends `req` as it is and reads one response (its body by Content-Length).
+  Reply sendRaw(const std::string& req) {
     Reply reply;
     if (!connected_ || ::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
       return reply;
@@ -371,6 +376,63 @@ TEST(Proxy, ClientConnectionCloseIsHonoured) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(lower(r.header("connection")), "close");
   EXPECT_TRUE(client.closedByPeer());
+}
+
+// A body the proxy's parser de-chunked goes on with a Content-Length, both
+// ways: the proxy writes messages by hand (one gather write), not through
+// Beast's serializer, and must frame them itself.
+TEST(Proxy, ChunkedBodiesAreReframedWithAContentLength) {
+  const int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(lfd, 0);
+  timeval tv{5, 0};  // accept and every read are bounded
+  ::setsockopt(lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(lfd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(lfd, 4), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::string seen;  // the request as the upstream received it
+  std::thread upstream([&] {
+    const int c = ::accept(lfd, nullptr, nullptr);
+    if (c < 0) return;
+    ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char chunk[4096];
+    std::size_t want = std::string::npos;
+    while (want == std::string::npos || seen.size() < want) {
+      const auto n = ::recv(c, chunk, sizeof chunk, 0);
+      if (n <= 0) break;
+      seen.append(chunk, static_cast<std::size_t>(n));
+      const auto end = seen.find("\r\n\r\n");
+      if (end == std::string::npos) continue;
+      const auto at = lower(seen).find("content-length: ");
+      want = end + 4 + (at == std::string::npos || at > end ? 0 : std::stoul(seen.substr(at + 16)));
+    }
+    const std::string reply =
+        "HTTP/1.1 200 OK\r\nx-cutover-version: blue\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5\r\nhello\r\n0\r\n\r\n";
+    ::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
+    ::close(c);
+  });
+  auto proxy = startProxy();
+  proxy->addBackend("blue", "blue-1", ntohs(addr.sin_port));
+  ASSERT_TRUE(proxy->switchTo("blue").ok);
+  Client client(proxy->port());
+  const Reply r = client.sendRaw(
+      "POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+  upstream.join();
+  ::close(lfd);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "hello");
+  EXPECT_EQ(r.header("content-length"), "5");
+  EXPECT_EQ(r.header("transfer-encoding"), "");
+  const std::string head = lower(seen.substr(0, seen.find("\r\n\r\n") + 4));
+  EXPECT_EQ(head.rfind("post /upload http/1.1\r\n", 0), 0u) << seen;
+  EXPECT_NE(head.find("content-length: 3\r\n"), std::string::npos) << seen;
+  EXPECT_EQ(head.find("transfer-encoding"), std::string::npos) << seen;
+  EXPECT_EQ(seen.substr(seen.size() - 3), "abc") << seen;
 }
 
 TEST(Proxy, UpstreamConnectionCloseIsHandled) {
