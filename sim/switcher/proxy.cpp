@@ -27,7 +27,7 @@ namespace cutover::switcher {
 
 using namespace proxy_detail;
 
-bool proxy_detail::idleLooksAlive(tcp::socket& s) {
+bool proxy_detail::idleLooksAlive(Socket& s) {
   char byte = 0;
   const auto n = ::recv(s.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
@@ -68,10 +68,10 @@ std::vector<Event> Proxy::Impl::takeEvents() {
 // ---- Impl: accept, pool, timer ----------------------------------------------------
 
 void Proxy::Impl::doAccept() {
-  acceptor_.async_accept(ioc_, beast::bind_front_handler(&Impl::onAccept, this));
+  acceptor_.async_accept(ioc_.get_executor(), beast::bind_front_handler(&Impl::onAccept, this));
 }
 
-void Proxy::Impl::onAccept(error_code ec, tcp::socket socket) {
+void Proxy::Impl::onAccept(error_code ec, Socket socket) {
   if (stopping_ || !acceptor_.is_open()) return;
   if (ec) {
     // E.g. out of file descriptors: back off instead of spinning.

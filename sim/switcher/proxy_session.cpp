@@ -97,7 +97,7 @@ void formatHead(std::string& out, const Response& r) {
 
 }  // namespace
 
-Proxy::Impl::Session::Session(Impl& hub, tcp::socket socket)
+Proxy::Impl::Session::Session(Impl& hub, Socket socket)
     : hub_(hub), id_(hub.next_connection_++), client_(std::move(socket)) {}
 
 Proxy::Impl::Session::~Session() {
