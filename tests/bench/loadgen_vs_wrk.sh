@@ -11,6 +11,8 @@
 # 4. pacing: loadgen_pacing at 5000/s, ROUNDS times (achieved rate error,
 #    send lateness p50/p99, sends later than 10 ms, the client's CPU): medians
 # 5. RATES="10000 20000" also steps the open loop through those rates
+# 6. MEMORY_SECONDS=600 also runs one open loop at 5000/s that long and prints
+#    the client's peak RSS (the goal: a 10-minute run at 5k/s under 200 MB)
 # nginx is killed on exit, whatever happens. Needs nginx, wrk, cmake, ninja.
 set -euo pipefail
 SECONDS_RUN=${1:-5}
@@ -73,3 +75,9 @@ echo -n "median:"
 for k in rate_error_pct lateness_p50_ms lateness_p99_ms late_10ms client_thread_cpu_pct; do echo -n " $k=$(median <"$TMP/$k")"; done
 echo
 echo "== record size: $("$TMP/loadgen_pacing" "$PORT" 5000 1 "$CONNS" | tr ' ' '\n' | grep -E '^record_bytes|capacity_bytes' | tr '\n' ' ')"
+if [[ -n "${MEMORY_SECONDS:-}" ]]; then
+  echo "== memory, open loop at 5000/s for ${MEMORY_SECONDS}s"
+  "$TMP/loadgen_pacing" "$PORT" 5000 "$MEMORY_SECONDS" "$CONNS" | tr ' ' '\n' |
+    grep -E '^(intended|dropped|rate_error_pct|lateness_p99_ms|peak_rss_mb|record_bytes|records_capacity_bytes_per_record)=' | tr '\n' ' '
+  echo
+fi
