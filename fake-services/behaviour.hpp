@@ -204,6 +204,12 @@ class Behaviour {
 
   BehaviourSpec spec_;
   Rng rng_;
+  struct LognormalParams {
+    Duration p50{-1};
+    Duration p99{-1};
+    double mu = 0;
+    double sigma = 0;
+  } lognormal_;  // drawServiceTime's memo of the last lognormal spec's parameters
   Instant listen_at_;
   std::optional<Instant> ready_at_;  // known once listening
   bool listening_ = false;       // the listener has opened once
