@@ -22,26 +22,35 @@ std::string whatIsMissing(const std::string& measure) {
 }  // namespace
 
 std::vector<std::string> loadValidityProblems(const RunSummary& s, double target_rate_per_s,
-                                              const ValidityLimits& limits) {
+                                              const ValidityLimits& limits, LoadSender sender) {
   std::vector<std::string> out;
+  // The simulated client is never late by itself: its requests waited for a
+  // connection of their block, all busy (load.connections against the rate
+  // and the service time).
+  const std::string who = sender == LoadSender::live
+                              ? "load generator fell behind"
+                              : "simulated load held back: every client connection was busy";
+  const std::string hint = sender == LoadSender::live ? "" : " (raise load.connections or lower the rate)";
   if (s.sent == 0) {
     out.push_back("no request was sent");
     return out;
   }
   if (target_rate_per_s > 0) {
     if (s.achieved_rate_per_s < limits.min_rate_fraction * target_rate_per_s)
-      out.push_back(format("load generator fell behind: achieved %.1f/s of a %.1f/s target (%.2f%%, minimum %.0f%%)",
-                           s.achieved_rate_per_s, target_rate_per_s, 100.0 * s.achieved_rate_per_s / target_rate_per_s,
-                           100.0 * limits.min_rate_fraction));
+      out.push_back(who + format(": achieved %.1f/s of a %.1f/s target (%.2f%%, minimum %.0f%%)",
+                                 s.achieved_rate_per_s, target_rate_per_s,
+                                 100.0 * s.achieved_rate_per_s / target_rate_per_s, 100.0 * limits.min_rate_fraction) +
+                    hint);
   } else if (static_cast<double>(s.sent) < limits.min_rate_fraction * static_cast<double>(s.intended)) {
     out.push_back(format("load not delivered: sent %.0f of %.0f intended requests (minimum %.0f%%)",
                          static_cast<double>(s.sent), static_cast<double>(s.intended), 100.0 * limits.min_rate_fraction));
   }
   const double late = static_cast<double>(s.late_sends) / static_cast<double>(s.sent);
   if (late > limits.max_late_fraction)
-    out.push_back(format("load generator fell behind: %.2f%% of sends later than 10 ms (maximum %.0f%%); "
-                         "lateness p99 %.3f ms, max %.3f ms",
-                         100.0 * late, 100.0 * limits.max_late_fraction, s.lateness.p99_ms, s.max_send_lateness_ms));
+    out.push_back(who + format(": %.2f%% of sends later than 10 ms (maximum %.0f%%); lateness p99 %.3f ms, max %.3f ms",
+                               100.0 * late, 100.0 * limits.max_late_fraction, s.lateness.p99_ms,
+                               s.max_send_lateness_ms) +
+                  hint);
   return out;
 }
 

@@ -15,12 +15,18 @@ struct ValidityLimits {
   double max_late_fraction = 0.01;  // sends later than 10 ms at most this fraction
 };
 
+// Who sent the load. A live load generator can fall behind by itself (a
+// busy machine); the simulated client never does: its sends are late only
+// when every connection of its block was busy, and the reasons say so.
+enum class LoadSender { live, simulated };
+
 // Reasons the load invalidates the run: no request sent; achieved send rate
 // under min_rate_fraction of `target_rate_per_s` (when it is <= 0, requests
 // sent are compared with requests intended instead); more than
 // max_late_fraction of sends later than 10 ms (with the lateness figures).
 std::vector<std::string> loadValidityProblems(const RunSummary& summary, double target_rate_per_s,
-                                              const ValidityLimits& limits = {});
+                                              const ValidityLimits& limits = {},
+                                              LoadSender sender = LoadSender::live);
 
 // Reasons for expected measures whose inputs never happened, e.g.
 // "rollback_detect_latency_ms was expected but no rollback happened".

@@ -55,7 +55,8 @@ void measureRun(const Scenario& s, const RunTrace& trace, RunResult& r, std::vec
     const auto& first = s.load[0];
     const bool steady = s.load.size() == 1 && first.model == LoadModel::open &&
                         (first.arrivals == ArrivalKind::constant || first.arrivals == ArrivalKind::poisson);
-    for (auto& p : loadValidityProblems(r.summary, steady ? first.rate_per_s : 0.0, s.validity))
+    for (auto& p : loadValidityProblems(r.summary, steady ? first.rate_per_s : 0.0, s.validity,
+                                        trace.simulated ? LoadSender::simulated : LoadSender::live))
       invalid.push_back(std::move(p));
   }
   const RunView view{trace.records, trace.names, trace.events, r.instances, trace.t0_ns};

@@ -34,6 +34,7 @@ struct RunTrace {
   std::uint64_t intended = 0;  // requests the load meant to send
   double load_length_s = 0;    // the longest block
   bool check_load = true;      // false when the run stopped early (interrupted, failed setup)
+  bool simulated = false;      // from the discrete-event engine (its client is never late by itself)
 };
 
 // Fills r.summary, r.measures, r.dropped_by_* and adds load validity problems

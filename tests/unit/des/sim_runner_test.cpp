@@ -154,6 +154,26 @@ timeline:
   EXPECT_TRUE(exited);
 }
 
+TEST(SimRunner, TooFewClientConnectionsMakeTheRunInvalidAndSaySo) {
+  // 200/s against a 100 ms service needs ~20 connections; 4 hold sends back.
+  auto sc = text(R"(name: t
+duration: 2s
+services:
+  blue: { version: v1, instances: 4, latency: 100ms }
+load:
+  - { rate: 200/s, connections: 4 }
+timeline:
+  - { at: 0s, start: blue }
+)");
+  const auto r = runSim(sc);
+  EXPECT_FALSE(r.verdict.valid);
+  ASSERT_FALSE(r.verdict.invalid_reasons.empty());
+  for (const auto& reason : r.verdict.invalid_reasons) {
+    EXPECT_NE(reason.find("every client connection was busy"), std::string::npos) << reason;
+    EXPECT_EQ(reason.find("load generator fell behind"), std::string::npos) << reason;
+  }
+}
+
 TEST(SimRunner, ConnectsToAClosedListenerAreSwitcherErrors) {
   // Green is never ready for the switch: the switch is refused and the run invalid.
   auto sc = text(R"(name: t

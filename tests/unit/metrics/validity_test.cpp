@@ -51,6 +51,16 @@ TEST(LoadValidity, MoreThanOnePercentLateSends) {
   EXPECT_TRUE(mentions(r, "p99 12.500 ms")) << r[0];
 }
 
+TEST(LoadValidity, SimulatedLateSendsBlameBusyConnectionsNotTheGenerator) {
+  const auto r = loadValidityProblems(summary(1000, 500, 100, 500), 1000, {}, LoadSender::simulated);
+  ASSERT_EQ(r.size(), 2u);
+  for (const auto& reason : r) {
+    EXPECT_EQ(reason.find("fell behind"), std::string::npos) << reason;
+    EXPECT_NE(reason.find("every client connection was busy"), std::string::npos) << reason;
+    EXPECT_NE(reason.find("load.connections"), std::string::npos) << reason;
+  }
+}
+
 TEST(LoadValidity, BothRulesReportedTogether) {
   EXPECT_EQ(loadValidityProblems(summary(1000, 500, 100, 500), 1000).size(), 2u);
 }
