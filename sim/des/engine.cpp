@@ -59,6 +59,7 @@ Sim::Sim(const scenario::Scenario& s, const SimOptions& o)
   const auto& c = s.switcher.core;
   core_hot_ = c.outlier.consecutive_5xx > 0 || !c.rollback.on.empty();
   inst_of_backend_.assign(c.max_backends, kNone);
+  l4_ = c.mode == switcher::Mode::l4;
 }
 
 void Sim::event(std::int64_t at, std::string source, std::string kind, std::string target, std::string detail) {

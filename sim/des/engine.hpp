@@ -75,6 +75,11 @@ struct ClientConn {
   std::uint16_t reuse = 0;
   bool open = false;
   bool busy = false;
+  // switcher.mode l4: the connection is pinned by the Core (key: id) to
+  // instance `pinned`, and owns one upstream connection to it, open or not.
+  std::uint32_t pinned = kNone;
+  bool upstream_open = false;
+  bool close_after = false;  // the switcher ends it after this response (l4)
 };
 
 struct Block {
@@ -218,6 +223,8 @@ class Sim {
                     const char* how);
   void toClient(std::uint32_t x, std::uint16_t status, Outcome outcome, SwitcherReason reason);
   void onAtClient(std::uint16_t b, std::uint32_t slot, std::uint32_t conn_id);
+  ClientConn* connOf(const Exchange& ex);      // its client connection while still open
+  void closePinnedIdle(std::uint32_t inst);    // l4: the backend ended them, the switcher passes it on
   std::uint32_t allocExchange();
   void freeExchange(std::uint32_t x);
   void leaveService(std::uint32_t x);
@@ -232,6 +239,7 @@ class Sim {
   std::int64_t now_ = 0;
   std::int64_t t0_ = 0;
   switcher::Core core_;
+  bool l4_ = false;                  // switcher.mode l4: client connections pinned (see requests.cpp)
   bool core_hot_ = false;            // per-request calls may move the Core's deadline
   std::uint32_t core_gen_ = 0;
   std::optional<std::int64_t> core_at_;

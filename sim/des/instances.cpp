@@ -95,6 +95,7 @@ void Sim::pumpInstance(std::uint32_t i) {
       if (insts_[i].model->health(fromNanos(now_)).status == 200) markReady(i);
     } else if (std::holds_alternative<service::CloseIdleConnections>(*action)) {
       insts_[i].idle_upstream = 0;
+      closePinnedIdle(i);
     } else if (const auto* start = std::get_if<service::StartRequest>(&*action)) {
       auto& queued = insts_[i].queued;
       const auto it = queued.find(start->id);
@@ -137,6 +138,7 @@ void Sim::exitInstance(std::uint32_t i, const std::string& exit, bool reset_in_f
   in.info.exit = exit;
   in.idle_upstream = 0;
   event(now_, stopping_ ? "runner" : "service", stopping_ ? "stopped" : "exited", in.info.id, exit);
+  closePinnedIdle(i);
   if (!in.ready && !in.failed) {
     in.failed = true;
     invalid_.push_back("service " + in.info.id + " exited before it was ready (" + exit + ")");

@@ -128,8 +128,45 @@ void Sim::closeConn(std::uint16_t bi, std::uint32_t slot) {
   c.open = false;
   c.busy = false;
   c.record = kNone;
+  if (l4_) {  // the switcher's side of it ends too: the pin is released
+    core_.closeConnection(c.id, fromNanos(now_));
+    afterCore(true);
+  }
+  c.pinned = kNone;
+  c.upstream_open = false;
+  c.close_after = false;
   --b.open;
   b.free_conns.push_back(slot);
+}
+
+ClientConn* Sim::connOf(const Exchange& ex) {
+  ClientConn& c = blocks_[ex.block].conns[ex.conn_slot];
+  return c.open && c.id == ex.conn_id ? &c : nullptr;
+}
+
+// l4: the backend closed its connections (a drain, an exit): the switcher
+// closes each idle client connection that owned one, at once, as the live
+// proxy's idle watch does; a busy one ends after its response.
+void Sim::closePinnedIdle(std::uint32_t inst) {
+  if (!l4_) return;
+  for (std::uint16_t bi = 0; bi < blocks_.size(); ++bi) {
+    Block& b = blocks_[bi];
+    for (std::size_t k = 0; k < b.idle.size();) {
+      const std::uint32_t slot = b.idle[k];
+      ClientConn& c = b.conns[slot];
+      if (c.open && !c.busy && c.pinned == inst && c.upstream_open) {
+        b.idle[k] = b.idle.back();
+        b.idle.pop_back();
+        closeConn(bi, slot);
+        feedWaiting(bi, std::nullopt);
+      } else {
+        if (c.pinned == inst) c.upstream_open = false;
+        ++k;
+      }
+    }
+    for (auto& c : b.conns)
+      if (c.open && c.pinned == inst) c.upstream_open = false;
+  }
 }
 
 // A connection freed up (reusable: that slot; else one was closed): the
@@ -216,8 +253,9 @@ void Sim::onAtClient(std::uint16_t bi, std::uint32_t slot, std::uint32_t conn_id
   // block's requests goes out on a fresh connection.
   using scenario::ConnectionPolicy;
   const auto policy = b.spec->connection_policy;
-  const bool keep = policy == ConnectionPolicy::keepalive ||
-                    (policy == ConnectionPolicy::mixed && b.connection_rng.uniform() >= b.spec->fresh_fraction);
+  const bool keep = (policy == ConnectionPolicy::keepalive ||
+                     (policy == ConnectionPolicy::mixed && b.connection_rng.uniform() >= b.spec->fresh_fraction)) &&
+                    !c.close_after;
   if (keep) {
     feedWaiting(bi, slot);
   } else {
@@ -257,9 +295,14 @@ void Sim::freeExchange(std::uint32_t x) {
 void Sim::onAtSwitcher(std::uint32_t x) {
   Exchange& ex = ex_[x];
   const Instant now = fromNanos(now_);
-  const auto route = core_.route(now);
+  ClientConn* conn = l4_ ? connOf(ex) : nullptr;
+  // l4: the Core pins the client connection (by its id) to a backend.
+  const auto route = core_.route(now, conn ? conn->id : 0);
   if (!route) {
     afterCore(core_hot_);  // a no_backend answer is a rollback sample
+    if (conn) conn->close_after = true;  // l4: an error ends the client's connection
+    if (route.error == switcher::RouteError::pinned_backend_gone)  // the live proxy's 502 (reason "other")
+      return toClient(x, 502, Outcome::switch_error, SwitcherReason::other);
     const auto reason = route.error == switcher::RouteError::no_active_pool ? SwitcherReason::no_active_pool
                                                                              : SwitcherReason::no_backend;
     return toClient(x, 503, Outcome::switch_error, reason);
@@ -267,6 +310,10 @@ void Sim::onAtSwitcher(std::uint32_t x) {
   ex.backend = route.backend;
   ex.inst = route.backend < inst_of_backend_.size() ? inst_of_backend_[route.backend] : kNone;
   CUTOVER_ASSERT(ex.inst != kNone);
+  if (conn) {
+    if (conn->pinned != ex.inst) conn->upstream_open = false;
+    conn->pinned = ex.inst;
+  }
   ex.routed = now_;
   ex.deadline = now_ + sc_.switcher.upstream_timeout.count();
   if (core_hot_) afterCore(true);
@@ -276,8 +323,13 @@ void Sim::onAtSwitcher(std::uint32_t x) {
 void Sim::upstreamSend(std::uint32_t x) {
   Exchange& ex = ex_[x];
   Inst& in = insts_[ex.inst];
-  if (in.alive && in.idle_upstream > 0) {
-    --in.idle_upstream;
+  // l4: the client connection's own upstream connection when open; l7: the
+  // switcher's idle pool for the backend.
+  ClientConn* conn = l4_ ? connOf(ex) : nullptr;
+  const bool reuse = conn ? conn->upstream_open : in.idle_upstream > 0;
+  if (in.alive && reuse) {
+    if (conn) conn->upstream_open = false;  // in use; open again after a kept response
+    else --in.idle_upstream;
     ex.reused = true;
     q_.push(now_ + hop_ns_, kAtService, x, ex.gen, hop_lane_);
   } else {
@@ -391,7 +443,16 @@ void Sim::onAtSwitcherResponse(std::uint32_t x) {
   Inst& in = insts_[ex.inst];
   switch (ex.result) {
     case UpResult::response:
-      if (!ex.close_conn && in.alive) ++in.idle_upstream;
+      if (l4_) {
+        // The upstream kept: the client connection keeps its path; it
+        // closed (Connection: close): the client's connection ends too.
+        if (ClientConn* conn = connOf(ex)) {
+          conn->upstream_open = !ex.close_conn && in.alive;
+          if (!conn->upstream_open) conn->close_after = true;
+        }
+      } else if (!ex.close_conn && in.alive) {
+        ++in.idle_upstream;
+      }
       return upstreamDone(x, ex.status >= 500 ? Upstream::server_error : Upstream::response, ex.status,
                           SwitcherReason::none, nullptr);
     case UpResult::no_bytes_reset:
@@ -420,6 +481,8 @@ void Sim::upstreamDone(std::uint32_t x, Upstream u, std::uint16_t status, Switch
   core_.onRequestDone(ex.backend, fromNanos(now_), u, Duration{now_ - ex.routed});
   afterCore(core_hot_);
   if (reason != SwitcherReason::none && ex.accepted != 0 && how) logService(ex, 0, how);
+  if (l4_ && reason != SwitcherReason::none)  // a failed path ends the client's connection (as a reset one)
+    if (ClientConn* conn = connOf(ex)) conn->close_after = true;
   toClient(x, status, reason == SwitcherReason::none ? (status >= 500 ? Outcome::app_error : Outcome::ok)
                                                      : Outcome::switch_error,
            reason);

@@ -154,6 +154,39 @@ timeline:
   EXPECT_TRUE(exited);
 }
 
+// switcher.mode l4: client connections are pinned by the real Core. Blue
+// exiting at once drops what it had in flight, and the pinned connections
+// kept blue busy after the switch until it exited.
+TEST(SimRunner, L4PinnedClientsStayOnBlueAndFailWhenItExitsAtOnce) {
+  const auto sc = load("l4-pinned-immediate-shutdown.yaml");
+  auto r = runSim(sc);
+  EXPECT_TRUE(r.verdict.valid);
+  EXPECT_GT(dropped(r), 0u);
+  EXPECT_EQ(dropped(r), r.dropped_by_class["in_flight_at_exit"]);
+  ASSERT_TRUE(r.measures.count("switch_latency_ms"));
+  EXPECT_GT(r.measures["switch_latency_ms"], 300.0);
+
+  // The same file in l7: each request is routed anew, nothing stays on blue.
+  auto l7 = load("l4-pinned-immediate-shutdown.yaml", {"switcher.mode=l7"});
+  auto r7 = runSim(l7);
+  EXPECT_EQ(dropped(r7), 0u);
+  EXPECT_LT(r7.measures["switch_latency_ms"], 100.0);
+}
+
+// With a pre-stop delay and Connection: close while draining, pinned clients
+// leave blue on its responses, reconnect and are pinned to green.
+TEST(SimRunner, L4PinnedClientsMoveToGreenOnConnectionClose) {
+  const auto sc = load("l4-pinned-graceful-drain.yaml");
+  auto r = runSim(sc);
+  EXPECT_TRUE(r.verdict.valid);
+  EXPECT_EQ(dropped(r), 0u);
+  EXPECT_EQ(r.final_active, "green");
+  std::uint64_t v2 = 0;
+  for (const auto& [version, counts] : r.summary.by_version)
+    if (version == "v2") v2 = counts.of(Outcome::ok);
+  EXPECT_GT(v2, 0u);
+}
+
 TEST(SimRunner, TooFewClientConnectionsMakeTheRunInvalidAndSaySo) {
   // 200/s against a 100 ms service needs ~20 connections; 4 hold sends back.
   auto sc = text(R"(name: t
