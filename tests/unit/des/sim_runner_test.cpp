@@ -35,6 +35,13 @@ std::string serialize(const SimTrace& t) {
 
 std::uint64_t dropped(const RunResult& r) { return r.summary.outcomes.dropped(); }
 
+// A valid run that dropped requests, every one in flight at an instance's exit.
+void expectOnlyDropsInFlightAtExit(RunResult& r) {
+  EXPECT_TRUE(r.verdict.valid);
+  EXPECT_GT(dropped(r), 0u);
+  EXPECT_EQ(dropped(r), r.dropped_by_class["in_flight_at_exit"]);
+}
+
 TEST(SimRunner, SameSeedGivesByteIdenticalTraces) {
   const auto sc = load("quickstart.yaml");
   const auto a = simulate(sc);
@@ -125,9 +132,7 @@ TEST(SimRunner, GreenFailingAfterTheSwitchIsRolledBack) {
 TEST(SimRunner, SigtermIgnoredIsKilledAfterTheGracePeriodWithRequestsInFlight) {
   const auto sc = load("sigterm-ignored.yaml");
   auto r = runSim(sc);
-  EXPECT_TRUE(r.verdict.valid);
-  EXPECT_GT(dropped(r), 0u);
-  EXPECT_EQ(dropped(r), r.dropped_by_class["in_flight_at_exit"]);
+  expectOnlyDropsInFlightAtExit(r);
   bool killed = false;
   for (const auto& e : r.events) killed |= e.source == "runner" && e.kind == "killed";
   EXPECT_TRUE(killed);
@@ -160,9 +165,7 @@ timeline:
 TEST(SimRunner, L4PinnedClientsStayOnBlueAndFailWhenItExitsAtOnce) {
   const auto sc = load("l4-pinned-immediate-shutdown.yaml");
   auto r = runSim(sc);
-  EXPECT_TRUE(r.verdict.valid);
-  EXPECT_GT(dropped(r), 0u);
-  EXPECT_EQ(dropped(r), r.dropped_by_class["in_flight_at_exit"]);
+  expectOnlyDropsInFlightAtExit(r);
   ASSERT_TRUE(r.measures.count("switch_latency_ms"));
   EXPECT_GT(r.measures["switch_latency_ms"], 300.0);
 
