@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numbers>
 
 #include "sim/core/assert.hpp"
 #include "sim/core/units.hpp"
+#include "sim/core/ziggurat.hpp"
 
 namespace cutover::service {
 namespace {
@@ -20,14 +20,6 @@ Duration nanos(double ns) {
 }
 
 double ns(Duration d) { return static_cast<double>(d.count()); }
-
-// Standard normal draw (Box-Muller; one of the pair is discarded so the number
-// of draws per request is fixed).
-double standardNormal(Rng& rng) {
-  const double u1 = 1.0 - rng.uniform();  // (0, 1]
-  const double u2 = rng.uniform();
-  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
-}
 
 std::string_view signalName(Signal s) { return s == Signal::term ? "sigterm" : "sigint"; }
 int signalNumber(Signal s) { return s == Signal::term ? 15 : 2; }  // POSIX SIGTERM, SIGINT

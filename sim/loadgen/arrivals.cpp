@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "sim/core/assert.hpp"
+#include "sim/core/ziggurat.hpp"
 
 namespace cutover::loadgen {
 namespace {
@@ -70,7 +71,7 @@ class ProfileArrivals final : public Arrivals {
     done_ = true;
     return std::nullopt;
   }
-  double exponential() { return -std::log1p(-rng_->uniform()); }
+  double exponential() { return standardExponential(*rng_); }
 
   Instant start_;
   std::vector<RateSegment> segments_;

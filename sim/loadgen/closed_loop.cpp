@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "sim/core/assert.hpp"
+#include "sim/core/ziggurat.hpp"
 
 namespace cutover::loadgen {
 
@@ -50,7 +51,7 @@ void ClosedLoop::onDone(std::uint32_t worker, Instant now) {
 
 Duration ClosedLoop::drawThink() {
   if (!spec_.exponential_think || spec_.think.count() == 0) return spec_.think;
-  const double x = -std::log1p(-rng_.uniform());  // Exp(1)
+  const double x = standardExponential(rng_);  // Exp(1)
   return Duration{std::llround(x * static_cast<double>(spec_.think.count()))};
 }
 
