@@ -81,7 +81,10 @@ bool Core::addBackend(const std::string& pool, const std::string& instance, std:
   s.used = true;
   s.healthy = healthy;
   s.next_check = now + jitter();
+  s.member_at = static_cast<std::uint32_t>(pools_[p].members.size());
   pools_[p].members.push_back(id);
+  pools_[p].load.push_back(0);
+  refreshLoad(s);
   backend_by_instance_[instance] = id;
   emit(now, "backend_added", pool,
        instance + " on port " + std::to_string(port) + (healthy ? "" : " (starts unhealthy)"));
@@ -100,6 +103,9 @@ bool Core::removeBackend(const std::string& instance, Instant now) {
   CUTOVER_ASSERT(pos != pool.members.end());
   const auto removed_at = static_cast<std::size_t>(pos - pool.members.begin());
   pool.members.erase(pos);
+  pool.load.erase(pool.load.begin() + static_cast<std::ptrdiff_t>(removed_at));
+  s.member_at = kNoMember;
+  renumberMembers(pool);
   // Keep the round robin order of the others: the next one after the removed.
   if (removed_at < pool.cursor) --pool.cursor;
   if (pool.cursor >= pool.members.size()) pool.cursor = 0;
@@ -108,6 +114,10 @@ bool Core::removeBackend(const std::string& instance, Instant now) {
        instance + (s.in_flight ? " with " + std::to_string(s.in_flight) + " in flight" : ""));
   releaseIfIdle(id);
   return true;
+}
+
+void Core::renumberMembers(Pool& pool) {
+  for (std::size_t k = 0; k < pool.members.size(); ++k) slots_[pool.members[k]].member_at = static_cast<std::uint32_t>(k);
 }
 
 bool Core::setHealthy(const std::string& instance, bool healthy, Instant now) {

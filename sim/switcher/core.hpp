@@ -345,6 +345,7 @@ class Core {
     PoolIndex pool = kNoPool;
     std::uint16_t port = 0;
     std::uint32_t in_flight = 0;
+    std::uint32_t member_at = kNoMember;  // index in its pool's members (kNoMember: not a member)
     bool used = false;
     bool removed = false;  // out of its pool, waiting for in-flight to reach 0
     bool healthy = true;
@@ -361,6 +362,9 @@ class Core {
   struct Pool {
     std::string name;
     std::vector<BackendId> members;  // routable candidates, in insertion order
+    // Beside members, what least outstanding compares: the member's in-flight
+    // count, or kUnroutable; a dense array scanned per route (refreshLoad).
+    std::vector<std::uint32_t> load;
     std::size_t expected = 0;        // declared size (addPool); 0: the members there are
     std::size_t cursor = 0;          // round robin position in members
     std::uint32_t in_flight = 0;
@@ -375,6 +379,13 @@ class Core {
   void releaseIfIdle(BackendId id);
   std::size_t healthyCount(const Pool& pool) const;
   bool routable(const Slot& s) const { return s.healthy && !s.ejected; }
+  static constexpr std::uint32_t kNoMember = 0xFFFFFFFFu;
+  static constexpr std::uint32_t kUnroutable = 0xFFFFFFFFu;
+  // Its pool's load entry after a change of in_flight, healthy or ejected.
+  void refreshLoad(const Slot& s) {
+    if (s.member_at != kNoMember) pools_[s.pool].load[s.member_at] = routable(s) ? s.in_flight : kUnroutable;
+  }
+  void renumberMembers(Pool& pool);
   Duration jitter();
   void setSlotHealth(BackendId id, bool healthy, Instant now, const std::string& why);
   void dueHealthChecks(Instant now);
@@ -401,6 +412,7 @@ class Core {
   BackendId pick(Pool& pool, BackendId exclude, bool any);
   BackendId pickRoundRobin(Pool& pool, BackendId exclude, bool any);
   BackendId pickLeastOutstanding(Pool& pool, BackendId exclude, bool any);
+  BackendId pickLeastOutstandingAny(Pool& pool, BackendId exclude);
   void startDrain(PoolIndex index, Instant now);
   void emit(Instant at, std::string kind, std::string pool, std::string detail);
 

@@ -22,6 +22,7 @@ void Core::setSlotHealth(BackendId id, bool healthy, Instant now, const std::str
   s.fails = 0;
   if (s.healthy == healthy) return;
   s.healthy = healthy;
+  refreshLoad(s);
   emit(now, "health_changed", pools_[s.pool].name,
        s.instance + (healthy ? " healthy: " : " unhealthy: ") + why);
   if (s.pool == active_) checkRollback(now);  // a healthy floor
@@ -88,6 +89,7 @@ void Core::tryEject(BackendId id, Instant now) {
   const Duration grown = o.ejection * s.times_ejected;
   const Duration length = std::min(grown, o.max_ejection);
   s.ejected = true;
+  refreshLoad(s);
   s.ejected_until = now + length;
   emit(now, "ejected", pool.name,
        s.instance + " for " + formatDuration(length) + " after " + std::to_string(s.consecutive_failures) +
@@ -100,6 +102,7 @@ void Core::endEjections(Instant now) {
   for (Slot& s : slots_) {
     if (!s.used || s.removed || !s.ejected || s.ejected_until > now) continue;
     s.ejected = false;
+    refreshLoad(s);
     emit(now, "unejected", pools_[s.pool].name, s.instance);
     healthImproved(now);
   }

@@ -2,6 +2,7 @@
 // routing and retries on another backend; the rules are in core.hpp's theory
 // of operation. route() is the hot path (see tests/bench/switcher_core_bench).
 #include <array>
+#include <utility>
 
 #include "sim/core/assert.hpp"
 #include "sim/core/units.hpp"
@@ -40,10 +41,37 @@ BackendId Core::pickRoundRobin(Pool& pool, BackendId exclude, bool any) {
   return kNoBackend;
 }
 
-// The scan starts at the round robin cursor, so ties go round robin; it wraps
-// by compare, not by `%` (a division per member was a third of a route in the
-// simulator's profile).
+// The least loaded routable member; ties go to the first at or after the
+// round robin cursor. Two passes over the pool's dense load array (the
+// minimum, then where it first occurs from the cursor) instead of one over
+// the slots: the simulator routes every request through here.
 BackendId Core::pickLeastOutstanding(Pool& pool, BackendId exclude, bool any) {
+  if (any) return pickLeastOutstandingAny(pool, exclude);
+  const std::size_t n = pool.members.size();
+  if (n == 0) return kNoBackend;
+  std::uint32_t* load = pool.load.data();
+  const bool hide = exclude < slots_.size() && slots_[exclude].member_at < n &&
+                    pool.members[slots_[exclude].member_at] == exclude;
+  std::uint32_t hidden = 0;
+  if (hide) hidden = std::exchange(load[slots_[exclude].member_at], kUnroutable);
+  std::uint32_t least = kUnroutable;
+  for (std::size_t k = 0; k < n; ++k) least = load[k] < least ? load[k] : least;
+  std::size_t at = n;
+  if (least != kUnroutable) {
+    const std::size_t start = pool.cursor < n ? pool.cursor : pool.cursor % n;
+    for (std::size_t k = start; k < n && at == n; ++k)
+      if (load[k] == least) at = k;
+    for (std::size_t k = 0; k < start && at == n; ++k)
+      if (load[k] == least) at = k;
+  }
+  if (hide) load[slots_[exclude].member_at] = hidden;
+  if (at == n) return kNoBackend;
+  pool.cursor = at + 1 == n ? 0 : at + 1;
+  return pool.members[at];
+}
+
+// Panic routing: among all members, routable or not (rare; by the slots).
+BackendId Core::pickLeastOutstandingAny(Pool& pool, BackendId exclude) {
   const std::size_t n = pool.members.size();
   BackendId best = kNoBackend;
   std::uint32_t best_in_flight = 0;
@@ -52,7 +80,7 @@ BackendId Core::pickLeastOutstanding(Pool& pool, BackendId exclude, bool any) {
   for (std::size_t i = 0; i < n; ++i, at = at + 1 == n ? 0 : at + 1) {
     const BackendId id = pool.members[at];
     const Slot& s = slots_[id];
-    if (id == exclude || !(any || routable(s))) continue;
+    if (id == exclude) continue;
     if (best == kNoBackend || s.in_flight < best_in_flight) {
       best = id;
       best_in_flight = s.in_flight;
@@ -68,6 +96,7 @@ void Core::take(BackendId id) {
   Slot& s = slots_[id];
   ++s.in_flight;
   ++pools_[s.pool].in_flight;
+  refreshLoad(s);
 }
 
 void Core::release(BackendId id, Instant now) {
@@ -76,6 +105,7 @@ void Core::release(BackendId id, Instant now) {
   CUTOVER_ASSERT(s.in_flight > 0 && pool.in_flight > 0);
   --s.in_flight;
   --pool.in_flight;
+  refreshLoad(s);
   if (pool.draining && pool.in_flight == 0) {
     pool.draining = false;
     emit(now, "drained", pool.name, "drain time " + formatDuration(now - pool.drain_started));

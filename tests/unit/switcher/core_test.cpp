@@ -105,6 +105,103 @@ TEST(SwitcherCore, LeastOutstandingPicksTheLeastLoaded) {
   EXPECT_EQ(core.backend(a.backend)->in_flight, 2u);
 }
 
+// Least outstanding against a reference written from its definition (the
+// least in-flight routable member, ties to the first at or after the round
+// robin cursor), over seeded random sequences of routes, retries, finished
+// requests, health changes, removals and additions, with and without panic.
+TEST(SwitcherCore, LeastOutstandingAgreesWithAReferenceOverRandomOperations) {
+  struct Member {
+    std::string instance;
+    bool healthy = true;
+    std::uint32_t in_flight = 0;
+  };
+  for (const bool panic : {false, true}) {
+    for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+      CoreOptions options;
+      options.policy = Policy::least_outstanding;
+      options.panic = panic;
+      Core core(options);
+      std::vector<Member> ref;
+      std::map<std::string, std::uint32_t> in_flight_of_removed;
+      std::size_t cursor = 0;
+      int added = 0;
+      auto add = [&] {
+        const std::string name = "blue-" + std::to_string(++added);
+        ASSERT_TRUE(core.addBackend("blue", name, static_cast<std::uint16_t>(9000 + added), kT0, true));
+        ref.push_back({name, true, 0});
+      };
+      for (int k = 0; k < 6; ++k) add();
+      ASSERT_TRUE(core.switchTo("blue", kT0).ok);
+      // The reference pick; `tried` is left out (a retry).
+      auto pickRef = [&](const std::string& tried) -> int {
+        const std::size_t n = ref.size();
+        int best = -1;
+        bool any_routable = false;
+        for (const auto& m : ref) any_routable |= m.healthy && m.instance != tried;
+        const bool among_all = !any_routable && panic && tried.empty();
+        for (std::size_t i = 0; i < n; ++i) {
+          const std::size_t at = (cursor + i) % n;
+          const Member& m = ref[at];
+          if (m.instance == tried || !(m.healthy || among_all)) continue;
+          if (best < 0 || m.in_flight < ref[static_cast<std::size_t>(best)].in_flight) best = static_cast<int>(at);
+        }
+        if (best >= 0) cursor = (static_cast<std::size_t>(best) + 1) % n;
+        return best;
+      };
+      std::vector<std::pair<BackendId, std::string>> held;
+      Rng rng(seed);
+      for (int step = 0; step < 400; ++step) {
+        const auto op = rng() % 10;
+        if (op < 4 || held.empty()) {  // route
+          const int want = pickRef("");
+          const Route r = core.route(kT0);
+          ASSERT_EQ(static_cast<bool>(r), want >= 0) << "seed " << seed << " step " << step;
+          if (!r) continue;
+          const auto& m = ref[static_cast<std::size_t>(want)];
+          ASSERT_EQ(instanceOf(core, r), m.instance) << "seed " << seed << " step " << step;
+          ++ref[static_cast<std::size_t>(want)].in_flight;
+          held.emplace_back(r.backend, m.instance);
+        } else if (op < 7) {  // a request finishes
+          const std::size_t h = rng() % held.size();
+          const auto [id, name] = held[h];
+          held.erase(held.begin() + static_cast<std::ptrdiff_t>(h));
+          core.onRequestDone(id, kT0, Upstream::response);
+          for (auto& m : ref)
+            if (m.instance == name) --m.in_flight;
+        } else if (op == 7) {  // a retry away from a held one
+          const std::string tried = held[rng() % held.size()].second;
+          const auto tried_id = core.findBackend(tried);
+          if (!tried_id) continue;  // removed meanwhile
+          const int want = pickRef(tried);
+          const Route r = core.routeRetry(kT0, *tried_id);
+          ASSERT_EQ(static_cast<bool>(r), want >= 0) << "seed " << seed << " step " << step;
+          if (!r) continue;
+          ASSERT_EQ(instanceOf(core, r), ref[static_cast<std::size_t>(want)].instance);
+          ++ref[static_cast<std::size_t>(want)].in_flight;
+          held.emplace_back(r.backend, ref[static_cast<std::size_t>(want)].instance);
+        } else if (op == 8) {  // health changes
+          auto& m = ref[rng() % ref.size()];
+          m.healthy = rng() % 3 != 0;
+          core.setHealthy(m.instance, m.healthy, kT0);
+        } else if (ref.size() > 2 && rng() % 2 == 0) {  // a removal keeps the others' order
+          const std::size_t at = rng() % ref.size();
+          ASSERT_TRUE(core.removeBackend(ref[at].instance, kT0));
+          ref.erase(ref.begin() + static_cast<std::ptrdiff_t>(at));
+          if (at < cursor) --cursor;
+          if (cursor >= ref.size()) cursor = 0;
+        } else if (ref.size() < 10) {
+          add();
+        }
+      }
+      for (const auto& m : ref) {
+        const auto id = core.findBackend(m.instance);
+        ASSERT_TRUE(id);
+        EXPECT_EQ(core.backend(*id)->in_flight, m.in_flight) << m.instance;
+      }
+    }
+  }
+}
+
 TEST(SwitcherCore, LeastOutstandingAvoidsASlowBackend) {
   Core core = blueGreen(Policy::least_outstanding);
   ASSERT_TRUE(core.switchTo("green", kT0).ok);
