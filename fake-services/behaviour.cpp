@@ -306,22 +306,6 @@ void Behaviour::onTimeout(Instant now) {
   }
 }
 
-std::optional<Instant> Behaviour::nextDeadline() const {
-  switch (phase_) {
-    case ShutdownPhase::none:
-      if (!listening_) return listen_at_;
-      if (!ready_) return ready_at_;
-      return std::nullopt;
-    case ShutdownPhase::pre_stop:
-      return pre_stop_end_;
-    case ShutdownPhase::draining:
-      return drain_deadline_;
-    case ShutdownPhase::exited:
-      return std::nullopt;
-  }
-  return std::nullopt;
-}
-
 std::optional<Action> Behaviour::pollAction() {
   CUTOVER_ASSERT(actions_.size() <= kMaxQueuedActions);
   if (actions_.empty()) return std::nullopt;

@@ -161,8 +161,17 @@ class Behaviour {
   RequestPlan planRequest(Instant now, std::string_view path = {});
   void handle(const Event& event, Instant now);
   void onTimeout(Instant now);
-  std::optional<Instant> nextDeadline() const;
+  std::optional<Instant> nextDeadline() const {  // inline: the simulator asks after every request
+    switch (phase_) {
+      case ShutdownPhase::none: return !listening_ ? std::optional<Instant>(listen_at_) : !ready_ ? ready_at_ : std::nullopt;
+      case ShutdownPhase::pre_stop: return pre_stop_end_;
+      case ShutdownPhase::draining: return drain_deadline_;
+      case ShutdownPhase::exited: return std::nullopt;
+    }
+    return std::nullopt;
+  }
   std::optional<Action> pollAction();
+  bool hasActions() const { return !actions_.empty(); }
 
   // One draw from the latency distribution (no faults applied).
   Duration drawServiceTime() { return drawServiceTime(spec_.latency); }

@@ -87,6 +87,7 @@ void Sim::armInstance(std::uint32_t i) {
 
 // Carries the model's actions out, then re-arms its timer.
 void Sim::pumpInstance(std::uint32_t i) {
+  if (!insts_[i].model->hasActions()) return armInstance(i);  // the common case: a request came or went
   for (int n = 0; n < 1024 && insts_[i].alive; ++n) {
     auto action = insts_[i].model->pollAction();
     if (!action) break;

@@ -24,6 +24,7 @@ double areaUpTo(const RateSegment& s, double seconds_in) {
 double timeForArea(const RateSegment& s, double x) {
   if (x <= 0.0) return 0.0;
   const double a = s.from_per_s;
+  if (s.to_per_s == a && a > 0.0) return x / a;  // constant rate: the same root, without the sqrt
   const double slope = (s.to_per_s - a) / seconds(s.length);
   const double disc = std::max(0.0, a * a + 2.0 * slope * x);
   const double denom = a + std::sqrt(disc);
