@@ -16,7 +16,7 @@ constexpr double kZ99 = 2.3263;
 Duration nanos(double ns) {
   if (!(ns > 0.0)) return Duration{0};
   constexpr double kMaxNs = 1e15;  // ~11.6 days: far beyond any sane service time
-  return Duration{static_cast<std::int64_t>(std::llround(std::min(ns, kMaxNs)))};
+  return Duration{roundNonNegative(std::min(ns, kMaxNs))};
 }
 
 double ns(Duration d) { return static_cast<double>(d.count()); }

@@ -22,4 +22,8 @@ std::optional<std::size_t> parseSize(std::string_view text);
 // "1.500 s", "250 ms", "80 us": for messages and summaries.
 std::string formatDuration(Duration d);
 
+// Nearest integer of a finite v >= 0 (halves up), inline: std::llround is a
+// library call, and the simulator rounds two draws per request.
+inline std::int64_t roundNonNegative(double v) { return static_cast<std::int64_t>(v + 0.5); }
+
 }  // namespace cutover

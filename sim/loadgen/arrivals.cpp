@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "sim/core/assert.hpp"
+#include "sim/core/units.hpp"
 #include "sim/core/ziggurat.hpp"
 
 namespace cutover::loadgen {
@@ -60,7 +61,7 @@ class ProfileArrivals final : public Arrivals {
     if (segment_ == segments_.size()) return finish();
     const auto& s = segments_[segment_];
     const double into = timeForArea(s, x - cumulative_[segment_]);
-    const Duration offset = offsets_[segment_] + Duration{std::llround(into * 1e9)};
+    const Duration offset = offsets_[segment_] + Duration{roundNonNegative(into * 1e9)};
     if (offset >= end_) return finish();
     // Rounding must never move time backwards.
     last_ = std::max(last_, offset);
