@@ -140,7 +140,7 @@ struct Inst {
   bool ready = false;
   bool failed = false;
   bool initial = false;              // started in setup (t = 0 steps)
-  bool stopping = false;             // scaled down: out of the switcher, SIGTERM sent
+  bool stopping = false;             // scaled down: out of the switcher, stop signal sent
   int number = 0;                    // the n of <pool>-<n>
   std::uint32_t timer_gen = 0;
   std::optional<std::int64_t> timer_at;

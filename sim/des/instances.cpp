@@ -9,9 +9,12 @@ namespace cutover::des::detail {
 namespace {
 
 // POSIX numbers, without <signal.h> (the sim touches no process).
+constexpr int kSigHup = 1;
 constexpr int kSigInt = 2;
+constexpr int kSigQuit = 3;
 constexpr int kSigKill = 9;
 constexpr int kSigTerm = 15;
+constexpr int kSigCont = 18;
 
 }  // namespace
 
@@ -44,7 +47,7 @@ void Sim::spawnInstance(const scenario::ServiceGroup& g, int number) {
 }
 
 // As the live runner: more instances start; surplus ones (highest number
-// first) leave the switcher, then get SIGTERM and SIGKILL after the grace.
+// first) leave the switcher, then get their stop signal and SIGKILL after the grace.
 void Sim::scale(const scenario::ScaleAction& a) {
   const auto* g = sc_.service(a.pool);
   CUTOVER_ASSERT(g != nullptr);
@@ -68,8 +71,9 @@ void Sim::scale(const scenario::ScaleAction& a) {
     insts_[i].stopping = true;
     core_.removeBackend(insts_[i].info.id, fromNanos(now_));
     afterCore(true);
-    event(now_, "runner", "scaled_down", insts_[i].info.id, "removed from the switcher, then SIGTERM");
-    signal(i, 15, "SIGTERM");
+    event(now_, "runner", "scaled_down", insts_[i].info.id,
+          "removed from the switcher, then " + insts_[i].group->stop_signal_name);
+    signal(i, insts_[i].group->stop_signal, insts_[i].group->stop_signal_name);
     if (insts_[i].alive) q_.push(now_ + insts_[i].group->stop_grace.count(), kKillAt, i);
   }
 }
@@ -160,9 +164,14 @@ void Sim::exitInstance(std::uint32_t i, const std::string& exit, bool reset_in_f
 
 void Sim::kill(std::uint32_t i) { exitInstance(i, "signal " + std::to_string(kSigKill), true); }
 
+// As the live fake service: SIGTERM and SIGINT go to its Behaviour; SIGHUP
+// and SIGQUIT, which it does not catch, end it at once (their default
+// action), as SIGKILL does; SIGCONT to a running process does nothing.
 void Sim::signal(std::uint32_t i, int signo, const std::string& name) {
   if (!insts_[i].alive) return;
-  if (signo == kSigKill) return kill(i);
+  if (signo == kSigKill || signo == kSigHup || signo == kSigQuit)
+    return exitInstance(i, "signal " + std::to_string(signo), true);
+  if (signo == kSigCont) return;
   if (signo != kSigTerm && signo != kSigInt) {
     event(now_, "runner", "signal_not_modeled", insts_[i].info.id, name);
     return;

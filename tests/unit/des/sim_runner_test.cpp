@@ -159,6 +159,42 @@ timeline:
   EXPECT_TRUE(exited);
 }
 
+// `stop` sends the group's shutdown.stop_signal, as the live runner does: a
+// graceful service drains on SIGTERM, and SIGQUIT (not caught by the fake
+// service) ends it at once with what it had in flight.
+TEST(SimRunner, StopSendsTheGroupsStopSignal) {
+  const std::string yaml = R"(name: t
+duration: 3s
+services:
+  blue: { version: v1, instances: 1, latency: 100ms, shutdown: { on_sigterm: graceful, stop_signal: STOPSIG } }
+  green: { version: v2, instances: 1, latency: 100ms }
+load:
+  - { rate: 100/s, connections: 32 }
+timeline:
+  - { at: 0s, start: blue }
+  - { at: 500ms, start: green }
+  - { at: 1s, switch: green }
+  - { at: 1s, stop: blue }
+)";
+  const auto with = [&](const std::string& sig) {
+    std::string y = yaml;
+    y.replace(y.find("STOPSIG"), 7, sig);
+    return runSim(text(y));
+  };
+  const auto exitOf = [](const RunResult& r) {
+    for (const auto& e : r.events)
+      if ((e.kind == "exited" || e.kind == "stopped") && e.target == "blue-1") return e.detail;
+    return std::string("none");
+  };
+  auto term = with("SIGTERM");
+  EXPECT_EQ(dropped(term), 0u);
+  EXPECT_EQ(exitOf(term), "code 0");
+  auto quit = with("SIGQUIT");
+  EXPECT_EQ(dropped(quit), 10u);  // 100/s x 100 ms in flight at the stop
+  EXPECT_EQ(exitOf(quit), "signal 3");
+  EXPECT_EQ(dropped(quit), quit.dropped_by_class["in_flight_at_exit"]);
+}
+
 // switcher.mode l4: client connections are pinned by the real Core. Blue
 // exiting at once drops what it had in flight, and the pinned connections
 // kept blue busy after the switch until it exited.
