@@ -112,8 +112,12 @@ TEST(Plan, MoreInstancesNeverRaiseSwitchWindowP99MuchOnAnOverloadedGrid) {
 TEST(Plan, AnswerLineForAKnownCaseAndNoneInTheGrid) {
   const auto dir = tempDir("plan", "answer");
   const auto file = writeScenario(dir, kQueueing);
-  const std::string grid = file.string() + " --sweep services.green.instances=1..5 --sweep load.0.rate=200/s,400/s";
-  // Two instances carry 400/s at utilisation 1.1 (the queue grows); three at 0.75.
+  // A 2 s window (the switch to the end): at 400/s two instances run at
+  // utilisation 1.1 and their queue grows for 2 s (p99 over 200 ms at seeds
+  // 5, 6 and 7); three run at 0.75 (p99 about 32 ms). A shorter window would
+  // end before the queue has grown and make the answer a matter of the draws.
+  const std::string grid = file.string() +
+                           " --sweep services.green.instances=1..5 --sweep load.0.rate=200/s,400/s --min-window 2s";
   const auto r = plan(dir, grid + " --p99-under 50ms --rate 0.4k/s --out " + (dir / "a").string());
   EXPECT_EQ(r.rc, 0) << r.out;
   const std::string want =
