@@ -41,6 +41,27 @@ std::string_view actionName(const Action& action) {
   return std::visit(Visitor{}, action);
 }
 
+Duration meanServiceTime(const LatencySpec& l) {
+  switch (l.distribution) {
+    case LatencyDistribution::fixed: return l.value;
+    case LatencyDistribution::uniform: return (l.min + l.max) / 2;
+    case LatencyDistribution::normal: return l.p50;
+    case LatencyDistribution::lognormal: {
+      if (l.p50.count() <= 0) return Duration{0};
+      const double ratio = ns(l.p99) / ns(l.p50);
+      const double sigma = ratio > 1.0 ? std::log(ratio) / kZ99 : 0.0;
+      return nanos(ns(l.p50) * std::exp(sigma * sigma / 2));
+    }
+    case LatencyDistribution::empirical: {
+      if (l.samples.empty()) return Duration{0};
+      double sum = 0;
+      for (const auto d : l.samples) sum += ns(d);
+      return nanos(sum / static_cast<double>(l.samples.size()));
+    }
+  }
+  return Duration{0};
+}
+
 Behaviour::Behaviour(const BehaviourSpec& spec, Rng rng, Instant started)
     : spec_(spec), rng_(rng), listen_at_(started + spec.startup.listen_after) {}
 

@@ -153,6 +153,12 @@ struct HealthAnswer {
 
 enum class ShutdownPhase { none, pre_stop, draining, exited };
 
+// The mean of the service times drawServiceTime gives for `latency` (no
+// faults, no warm-up): fixed, the mean of uniform, the normal's p50 (its
+// mean, clipping at 0 aside), p50 e^(sigma^2/2) for the lognormal, the
+// samples' mean for empirical. For queueing estimates (cutover plan).
+Duration meanServiceTime(const LatencySpec& latency);
+
 class Behaviour {
  public:
   Behaviour(const BehaviourSpec& spec, Rng rng, Instant started);

@@ -13,6 +13,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "fake-services/behaviour.hpp"
+#include "metrics/queueing.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/core/units.hpp"
 #include "sim/des/sim_runner.hpp"
@@ -99,26 +101,6 @@ std::optional<Sweep> parseSweep(const std::string& text, int steps, std::string&
 
 // ---- the queueing estimate ------------------------------------------------
 
-double meanServiceMs(const service::LatencySpec& l) {
-  const auto ms = [](Duration d) { return toSeconds(d) * 1e3; };
-  switch (l.distribution) {
-    case service::LatencyDistribution::fixed: return ms(l.value);
-    case service::LatencyDistribution::uniform: return (ms(l.min) + ms(l.max)) / 2;
-    case service::LatencyDistribution::normal: return ms(l.p50);
-    case service::LatencyDistribution::lognormal: {
-      const double ratio = l.p50.count() > 0 ? ms(l.p99) / ms(l.p50) : 1.0;
-      const double sigma = ratio > 1.0 ? std::log(ratio) / 2.3263478740 : 0.0;
-      return ms(l.p50) * std::exp(sigma * sigma / 2);
-    }
-    case service::LatencyDistribution::empirical: {
-      double sum = 0;
-      for (auto d : l.samples) sum += ms(d);
-      return l.samples.empty() ? 0 : sum / static_cast<double>(l.samples.size());
-    }
-  }
-  return 0;
-}
-
 struct Capacity {
   std::string pool;
   int instances = 0;
@@ -137,7 +119,7 @@ Capacity capacityOf(const scenario::Scenario& s) {
   c.pool = g->name;
   c.instances = g->instances;
   c.max_in_flight = g->behaviour.capacity.max_in_flight;
-  c.mean_service_ms = meanServiceMs(g->behaviour.latency);
+  c.mean_service_ms = toSeconds(service::meanServiceTime(g->behaviour.latency)) * 1e3;
   for (const auto& b : s.load) {
     if (b.model != scenario::LoadModel::open) continue;
     double r = b.rate_per_s;
@@ -148,36 +130,17 @@ Capacity capacityOf(const scenario::Scenario& s) {
   return c;
 }
 
-// Erlang C for M/M/c: a = lambda/mu erlangs on c servers. Erlang B by its
-// stable recursion, then C = B / (1 - rho (1 - B)).
+// The Erlang-C estimate (metrics/queueing.hpp) of the pool after the cutover, in ms.
 json erlangC(const Capacity& cap) {
-  const double mu = cap.mean_service_ms > 0 ? 1e3 / cap.mean_service_ms : 0;  // per s
   const double servers = static_cast<double>(cap.instances) * static_cast<double>(cap.max_in_flight);
-  if (mu <= 0 || servers <= 0) return nullptr;
-  const double a = cap.rate_per_s / mu, rho = a / servers;
-  json out = {{"servers", servers}, {"offered_erlangs", a}, {"rho", rho}};
-  if (rho >= 1.0) {
-    out["stable"] = false;
-    return out;
-  }
-  double b = 1.0;
-  for (int k = 1; k <= static_cast<int>(servers); ++k) b = a * b / (k + a * b);
-  const double pw = b / (1 - rho * (1 - b));
-  const double beta = servers * mu - cap.rate_per_s;  // decay rate of a queued wait, per s
-  // P(T > t), T = wait + Exp(mu) service: (1-C) e^{-mu t} + C P(Exp(beta) + Exp(mu) > t).
-  const auto tail = [&](double t) {
-    const double both = std::abs(beta - mu) < 1e-9 * mu ? (1 + mu * t) * std::exp(-mu * t)
-                                                         : (beta * std::exp(-mu * t) - mu * std::exp(-beta * t)) / (beta - mu);
-    return (1 - pw) * std::exp(-mu * t) + pw * both;
-  };
-  double lo = 0, hi = 1.0 / mu;
-  for (int i = 0; i < 200 && tail(hi) > 0.01; ++i) hi *= 2;
-  for (int i = 0; i < 100; ++i) (tail((lo + hi) / 2) > 0.01 ? lo : hi) = (lo + hi) / 2;
-  out["stable"] = true;
-  out["p_wait"] = pw;
-  out["mean_wait_ms"] = pw / beta * 1e3;
-  out["wait_p99_ms"] = pw <= 0.01 ? 0.0 : std::log(pw / 0.01) / beta * 1e3;
-  out["response_p99_ms"] = hi * 1e3;
+  const auto e = cutover::erlangC(cap.rate_per_s, cap.mean_service_ms / 1e3, servers);
+  if (!e) return nullptr;
+  json out = {{"servers", e->servers}, {"offered_erlangs", e->offered_erlangs}, {"rho", e->rho}, {"stable", e->stable}};
+  if (!e->stable) return out;
+  out["p_wait"] = e->p_wait;
+  out["mean_wait_ms"] = e->mean_wait_s * 1e3;
+  out["wait_p99_ms"] = e->wait_p99_s * 1e3;
+  out["response_p99_ms"] = e->response_p99_s * 1e3;
   return out;
 }
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 namespace cutover::service {
@@ -96,6 +97,34 @@ TEST(BehaviourLatency, LognormalHitsP50AndP99) {
   expectNear(percentile(v, 0.5), 2ms, 0.03);
   expectNear(percentile(v, 0.99), 20ms, 0.08);
   EXPECT_GT(*std::min_element(v.begin(), v.end()), Duration{0});
+}
+
+// meanServiceTime is the mean of what drawServiceTime draws, for every
+// distribution (200k draws: the lognormal's mean has a standard error ~0.3%).
+TEST(BehaviourLatency, MeanServiceTimeIsTheMeanOfTheDraws) {
+  std::vector<LatencySpec> specs(5);
+  specs[0].distribution = LatencyDistribution::fixed;
+  specs[0].value = 7ms;
+  specs[1].distribution = LatencyDistribution::uniform;
+  specs[1].min = 1ms;
+  specs[1].max = 9ms;
+  specs[2].distribution = LatencyDistribution::normal;
+  specs[2].p50 = 10ms;
+  specs[2].p99 = 14ms;
+  specs[3].distribution = LatencyDistribution::lognormal;
+  specs[3].p50 = 2ms;
+  specs[3].p99 = 20ms;
+  specs[4].distribution = LatencyDistribution::empirical;
+  specs[4].samples = {1ms, 2ms, 6ms};
+  for (const auto& l : specs) {
+    const auto v = draws(l, 200000);
+    double sum = 0;
+    for (const auto d : v) sum += static_cast<double>(d.count());
+    const auto mean = Duration{static_cast<std::int64_t>(sum / static_cast<double>(v.size()))};
+    expectNear(meanServiceTime(l), mean, 0.015);
+  }
+  EXPECT_NEAR(static_cast<double>(meanServiceTime(specs[3]).count()), 2e6 * std::exp(0.5 * std::pow(std::log(10.0) / 2.3263, 2)),
+              1.0);  // p50 e^(sigma^2 / 2): 3.2 ms for p50 2 ms, p99 20 ms
 }
 
 TEST(BehaviourLatency, EmpiricalPicksSamplesUniformly) {
