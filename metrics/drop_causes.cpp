@@ -82,7 +82,9 @@ class Joiner {
   Cause switcherError(const RequestRecord& r, const ServiceRequestLog* seen) const {
     const double sent_s = secondsSince0(r.sent_ns, run_.t0_ns);
     if (r.switcher_reason == SwitcherReason::no_backend) {
-      const std::string pool = activePoolAt(run_.events, sent_s);
+      // The switcher names the pool (kHeaderSwitcherPool); switchers that do
+      // not (nginx, HAProxy): the pool active when the request was sent.
+      const std::string pool = r.pool < run_.names.size() ? run_.names[r.pool] : activePoolAt(run_.events, sent_s);
       return {"no_healthy_backend", status(r) + ": no healthy backend in " + (pool.empty() ? "the active pool" : pool)};
     }
     if (r.switcher_reason == SwitcherReason::no_active_pool)

@@ -28,6 +28,10 @@ inline constexpr std::string_view kHeaderRequestId = "x-request-id";
 inline constexpr std::string_view kHeaderSwitcherError = "x-cutover-switcher-error";
 // On such responses, the backend instance the switcher tried, if any.
 inline constexpr std::string_view kHeaderSwitcherBackend = "x-cutover-switcher-backend";
+// On such responses, the pool it routed into: for no_backend, the pool that
+// had no routable backend when the request reached the switcher (which may
+// not be the pool active when the client sent it).
+inline constexpr std::string_view kHeaderSwitcherPool = "x-cutover-switcher-pool";
 
 inline constexpr std::uint16_t kNoName = 0xFFFF;
 
@@ -67,6 +71,7 @@ struct RequestRecord {
   std::uint16_t status = 0;            // HTTP status, 0 if none
   std::uint16_t version = kNoName;     // index into the run's name table
   std::uint16_t instance = kNoName;    // index into the run's name table
+  std::uint16_t pool = kNoName;        // switcher errors: the pool it routed into (kHeaderSwitcherPool)
   Outcome outcome = Outcome::ok;
   SwitcherReason switcher_reason = SwitcherReason::none;  // set with outcome switch_error
 };

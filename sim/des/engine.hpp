@@ -221,7 +221,8 @@ class Sim {
   void onAtSwitcherResponse(std::uint32_t x);
   void upstreamDone(std::uint32_t x, switcher::Upstream u, std::uint16_t status, SwitcherReason reason,
                     const char* how);
-  void toClient(std::uint32_t x, std::uint16_t status, Outcome outcome, SwitcherReason reason);
+  void toClient(std::uint32_t x, std::uint16_t status, Outcome outcome, SwitcherReason reason,
+                std::uint16_t pool = kNoName);
   void onAtClient(std::uint16_t b, std::uint32_t slot, std::uint32_t conn_id);
   ClientConn* connOf(const Exchange& ex);      // its client connection while still open
   void closePinnedIdle(std::uint32_t inst);    // l4: the backend ended them, the switcher passes it on

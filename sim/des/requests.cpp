@@ -299,13 +299,16 @@ void Sim::onAtSwitcher(std::uint32_t x) {
   // l4: the Core pins the client connection (by its id) to a backend.
   const auto route = core_.route(now, conn ? conn->id : 0);
   if (!route) {
+    // The pool without a routable backend (the live proxy's x-cutover-switcher-pool),
+    // named before afterCore may roll the switch back.
+    const std::uint16_t pool = route.error == switcher::RouteError::no_backend ? nameId(core_.activePool()) : kNoName;
     afterCore(core_hot_);  // a no_backend answer is a rollback sample
     if (conn) conn->close_after = true;  // l4: an error ends the client's connection
     if (route.error == switcher::RouteError::pinned_backend_gone)  // the live proxy's 502 (reason "other")
       return toClient(x, 502, Outcome::switch_error, SwitcherReason::other);
     const auto reason = route.error == switcher::RouteError::no_active_pool ? SwitcherReason::no_active_pool
                                                                              : SwitcherReason::no_backend;
-    return toClient(x, 503, Outcome::switch_error, reason);
+    return toClient(x, 503, Outcome::switch_error, reason, pool);
   }
   ex.backend = route.backend;
   ex.inst = route.backend < inst_of_backend_.size() ? inst_of_backend_[route.backend] : kNone;
@@ -485,15 +488,17 @@ void Sim::upstreamDone(std::uint32_t x, Upstream u, std::uint16_t status, Switch
     if (ClientConn* conn = connOf(ex)) conn->close_after = true;
   toClient(x, status, reason == SwitcherReason::none ? (status >= 500 ? Outcome::app_error : Outcome::ok)
                                                      : Outcome::switch_error,
-           reason);
+           reason, reason == SwitcherReason::none ? kNoName : nameId(insts_[ex.inst].info.pool));
 }
 
-void Sim::toClient(std::uint32_t x, std::uint16_t status, Outcome outcome, SwitcherReason reason) {
+void Sim::toClient(std::uint32_t x, std::uint16_t status, Outcome outcome, SwitcherReason reason,
+                   std::uint16_t pool) {
   Exchange& ex = ex_[x];
   Block& b = blocks_[ex.block];
   RequestRecord& r = b.records[ex.record];
   if (r.done_ns == 0) {
     r.status = status;
+    r.pool = pool;
     r.outcome = outcome;
     r.switcher_reason = reason;
     if (ex.inst != kNone) {

@@ -80,6 +80,7 @@ class ResponseParser final : public http::basic_parser<false> {
   std::uint16_t status = 0;
   std::uint16_t version = kNoName;
   std::uint16_t instance = kNoName;
+  std::uint16_t pool = kNoName;
   bool switcher_error = false;
   SwitcherReason switcher_reason = SwitcherReason::none;
 
@@ -93,6 +94,7 @@ class ResponseParser final : public http::basic_parser<false> {
   void on_field_impl(http::field, beast::string_view name, beast::string_view value, error_code&) override {
     if (beast::iequals(name, kHeaderVersion)) version = names_.intern(std::string_view(value.data(), value.size()));
     else if (beast::iequals(name, kHeaderInstance) || beast::iequals(name, kHeaderSwitcherBackend)) instance = names_.intern(std::string_view(value.data(), value.size()));
+    else if (beast::iequals(name, kHeaderSwitcherPool)) pool = names_.intern(std::string_view(value.data(), value.size()));
     else if (beast::iequals(name, kHeaderSwitcherError)) {
       switcher_error = true;
       switcher_reason = switcherReasonFromName(std::string_view(value.data(), value.size()));
@@ -281,7 +283,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     rec.status = parser_->status;
     rec.version = parser_->version;
     rec.instance = parser_->instance;
-    if (outcome == Outcome::switch_error) rec.switcher_reason = parser_->switcher_reason;
+    if (outcome == Outcome::switch_error) rec.switcher_reason = parser_->switcher_reason, rec.pool = parser_->pool;
     const bool reusable = !oneshot_ && !stream_ended && parser_->keep_alive() &&
                           buffer_.size() == 0 && !writing_;
     request_ = kNone;

@@ -152,6 +152,8 @@ void Proxy::Impl::Session::onRead(error_code ec, std::size_t) {
   other_retries_ = 0;
   route_ = hub_.core_.route(now, id_);
   if (!route_) {
+    // The pool without a routable backend, named before pump() may roll back.
+    if (route_.error == RouteError::no_backend) exchange_.pool = hub_.core_.activePool();
     hub_.pump();  // a switcher error may have rolled the switch back
     if (route_.error == RouteError::pinned_backend_gone)
       return respondError(http::status::bad_gateway, routeErrorName(route_.error), Upstream::cancelled, "no_backend");
@@ -328,6 +330,7 @@ void Proxy::Impl::Session::respondError(http::status code, std::string_view reas
   res_.set(kHeaderSwitcherError, reason);
   // The backend it tried, so a client can attribute the failure to it.
   if (!exchange_.instance.empty()) res_.set(kHeaderSwitcherBackend, exchange_.instance);
+  if (!exchange_.pool.empty()) res_.set(kHeaderSwitcherPool, exchange_.pool);
   res_.body() = std::string(reason) + "\n";
   res_.prepare_payload();
   res_.keep_alive(client_keep_alive_);

@@ -138,7 +138,7 @@ TEST(LoadClient, ClassifiesEachOutcome) {
   app.status = 500;
   TinyReply sw;
   sw.status = 503;
-  sw.headers = {{"x-cutover-switcher-error", "no_backend"}};
+  sw.headers = {{"x-cutover-switcher-error", "no_backend"}, {"x-cutover-switcher-pool", "green"}};
   TinyReply not_found;
   not_found.status = 404;
   TinyReply reset;
@@ -166,6 +166,13 @@ TEST(LoadClient, ClassifiesEachOutcome) {
     for (const auto& rec : result.records) {
       EXPECT_EQ(rec.status, c.status) << c.name;
       EXPECT_NE(rec.sent_ns, 0) << c.name;
+      if (c.want == Outcome::switch_error) {  // the switcher's reason and the pool it named
+        EXPECT_EQ(rec.switcher_reason, SwitcherReason::no_backend);
+        ASSERT_LT(rec.pool, result.names.size());
+        EXPECT_EQ(result.names[rec.pool], "green");
+      } else {
+        EXPECT_EQ(rec.pool, kNoName) << c.name;
+      }
       if (c.want == Outcome::timeout) {
         EXPECT_GE(rec.done_ns - rec.intended_ns, 200'000'000) << c.name;
         EXPECT_LT(rec.done_ns - rec.intended_ns, 1'200'000'000) << c.name;

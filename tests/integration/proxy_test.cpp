@@ -269,6 +269,24 @@ TEST(Proxy, SwitchMovesTrafficAtomicallyOnKeepAliveConnections) {
   EXPECT_TRUE(hasEvent(events, "drained", "blue"));
 }
 
+// A pool whose only backend left: 503 no_backend, naming the pool it had no
+// backend in (a client attributes the drop to it, not to the pool that was
+// active when it sent).
+TEST(Proxy, NoBackendAnswers503NamingThePool) {
+  TinyHttpServer blue1(serviceHandler("blue", "blue-1"));
+  auto proxy = startProxy();
+  proxy->addBackend("blue", "blue-1", blue1.port());
+  ASSERT_TRUE(proxy->switchTo("blue").ok);
+  proxy->removeBackend("blue-1");
+  Client client(proxy->port());
+  const Reply r = client.send("GET", "/");
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.header(std::string(kHeaderSwitcherError)), "no_backend");
+  EXPECT_EQ(r.header(std::string(kHeaderSwitcherPool)), "blue");
+  EXPECT_EQ(r.header(std::string(kHeaderSwitcherBackend)), "");
+}
+
 TEST(Proxy, BackendResetGives502Marked) {
   TinyHttpServer reset([](const TinyRequest&) { return act(TinyAction::reset); });
   TinyHttpServer partial([](const TinyRequest&) {
@@ -285,6 +303,8 @@ TEST(Proxy, BackendResetGives502Marked) {
   ASSERT_TRUE(r.ok);
   EXPECT_EQ(r.status, 502);
   EXPECT_EQ(r.header(std::string(kHeaderSwitcherError)), "upstream_reset");
+  EXPECT_EQ(r.header(std::string(kHeaderSwitcherPool)), "a");
+  EXPECT_EQ(r.header(std::string(kHeaderSwitcherBackend)), "a-1");
 
   ASSERT_TRUE(proxy->switchTo("b").ok);
   const Reply p = client.send("GET", "/");

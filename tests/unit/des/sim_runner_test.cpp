@@ -195,6 +195,36 @@ timeline:
   EXPECT_EQ(dropped(quit), quit.dropped_by_class["in_flight_at_exit"]);
 }
 
+// As the live proxy's x-cutover-switcher-pool: a no_backend answer records
+// the pool that had no backend when the request reached the switcher.
+TEST(SimRunner, NoBackendAnswersRecordThePool) {
+  const auto sc = text(R"(name: t
+duration: 3s
+services:
+  blue: { version: v1, instances: 1, latency: 5ms }
+  green: { version: v2, instances: 1, latency: 5ms }
+load:
+  - { rate: 100/s, connections: 32 }
+timeline:
+  - { at: 0s, start: blue }
+  - { at: 0s, start: green }
+  - { at: 1s, switch: green }
+  - { at: 2s, scale: { pool: green, instances: 0 } }
+)");
+  const auto t = simulate(sc);
+  std::size_t no_backend = 0;
+  for (const auto& r : t.records) {
+    if (r.outcome != Outcome::switch_error) {
+      EXPECT_EQ(r.pool, kNoName);
+      continue;
+    }
+    ASSERT_LT(r.pool, t.names.size());
+    EXPECT_EQ(t.names[r.pool], "green");
+    no_backend += r.switcher_reason == SwitcherReason::no_backend;
+  }
+  EXPECT_GT(no_backend, 50u);  // 100/s for the last second
+}
+
 // switcher.mode l4: client connections are pinned by the real Core. Blue
 // exiting at once drops what it had in flight, and the pinned connections
 // kept blue busy after the switch until it exited.

@@ -130,6 +130,24 @@ TEST(DropCauses, SwitcherNoBackendNamesTheActivePool) {
   EXPECT_EQ(a.by_class.at("no_healthy_backend"), 2u);
 }
 
+// A request sent 1 ms before the switch reached the switcher after it: the
+// switcher names the pool it had no backend in (x-cutover-switcher-pool), and
+// that wins over the pool active at the send time.
+TEST(DropCauses, SwitcherNoBackendNamesThePoolTheSwitcherNamed) {
+  Fixture f;
+  std::vector<std::string> names = kNames;
+  names.push_back("green");
+  auto r = rec(1, 3999, Outcome::switch_error);
+  r.status = 503, r.switcher_reason = SwitcherReason::no_backend;
+  r.pool = static_cast<std::uint16_t>(names.size() - 1);
+  f.records = {r};
+  const auto a = attributeDrops(RunView{f.records, names, f.events, f.inst, kT0}, f.log);
+  EXPECT_EQ(a.drops.at(0).cause, "503: no healthy backend in green");
+  f.records[0].pool = kNoName;  // a switcher that does not say: the pool active at the send
+  const auto b = attributeDrops(RunView{f.records, names, f.events, f.inst, kT0}, f.log);
+  EXPECT_EQ(b.drops.at(0).cause, "503: no healthy backend in blue");
+}
+
 TEST(DropCauses, OtherSwitcherErrorsRefusedTimeoutsAndUnsent) {
   Fixture f;
   auto connectFailed = rec(1, 4500, Outcome::switch_error);
