@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/unit/metrics/exact_percentile.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -26,11 +28,7 @@ RequestRecord rec(std::int64_t intended_ms, std::int64_t latency_ms, Outcome o, 
   return r;
 }
 
-double exactMs(std::vector<std::int64_t> v, double p) {
-  std::sort(v.begin(), v.end());
-  const auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
-  return static_cast<double>(v[std::clamp<std::size_t>(rank, 1, v.size()) - 1]) / 1e6;
-}
+using testing::exactMs;
 
 TEST(Summarize, HistogramPercentilesMatchSortedValuesWithinPrecision) {
   Rng rng(5);
