@@ -117,6 +117,7 @@ int cmdExplore(const ExploreRequest& req) {
         // The file must fail as the schedule did: loaded and run once more.
         scenario::LoadOptions again;
         again.time_scale = req.load.time_scale;
+        again.simulated = true;
         const auto reloaded = scenario::loadScenarioFile(file.string(), again);
         bool confirmed = false;
         std::string why;

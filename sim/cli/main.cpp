@@ -122,6 +122,8 @@ int main(int argc, char** argv) {
   validate->add_option("scenario", file, "Scenario file (YAML)")->required();
   addSetOption(validate, sets, "Override a scenario key (as for run)");
   validate->add_option("--time-scale", timeScale, "As for run");
+  validate->add_option("--mode", mode, "live (default) or sim: the bounds of that kind of run (instances per pool)")
+      ->check(CLI::IsMember({"live", "sim"}));
 
   std::string switcherConfig;
   auto* sw = app.add_subcommand("switcher", "Run the built-in switcher standalone (docs/switcher.md)");
@@ -201,7 +203,7 @@ int main(int argc, char** argv) {
   }
   if (*run) {
     if (seed) sets.push_back("seed=" + std::to_string(*seed));
-    cli::RunRequest req{file, {sets, timeScale}, outDir, quiet, mode, metricsPort};
+    cli::RunRequest req{file, {sets, timeScale, mode == "sim"}, outDir, quiet, mode, metricsPort};
     return cli::cmdRun(req, repeat);
   }
   if (*compare) {
@@ -215,10 +217,11 @@ int main(int argc, char** argv) {
   }
   if (*report) return cli::cmdReport(reportDir);
   if (*calibrate) return cli::cmdCalibrate(calReq);
+  exReq.load.simulated = planReq.load.simulated = true;  // both simulate every run
   if (*explore) return cli::cmdExplore(exReq);
   if (*plan) return cli::cmdPlan(planReq);
   if (*list) return cmdList(listDir);
-  if (*validate) return cmdValidate(file, {sets, timeScale});
+  if (*validate) return cmdValidate(file, {sets, timeScale, mode == "sim"});
   if (*sw) {
     installInterruptHandlers();
     return cli::cmdSwitcher(switcherConfig, quiet, g_interrupted);

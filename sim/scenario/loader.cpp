@@ -84,7 +84,8 @@ ServiceGroup readService(Ctx& ctx, const std::string& name, const YAML::Node& no
   const std::string path = "services." + name;
   MapReader r(ctx, node, path);
   r.string("version", g.behaviour.version);
-  r.integer("instances", g.instances, 1, 64);
+  if (!ctx.simOnlyInstances(r.get("instances"), path + ".instances"))
+    r.integer("instances", g.instances, 1, ctx.maxInstances());
   if (const auto lat = r.get("latency")) readLatency(ctx, lat, path + ".latency", g.behaviour.latency);
   r.percent("error_rate", g.behaviour.error_rate);
   r.integer("error_status", g.behaviour.error_status, 500, 599);
@@ -395,7 +396,8 @@ std::optional<TimelineStep> readStep(Ctx& ctx, const YAML::Node& node, const std
     ScaleAction a;
     MapReader sr(ctx, v, path + ".scale");
     sr.string("pool", a.pool, true);
-    sr.integer("instances", a.instances, 0, 64, true);
+    if (!ctx.simOnlyInstances(sr.get("instances"), path + ".scale.instances"))
+      sr.integer("instances", a.instances, 0, ctx.maxInstances(), true);
     sr.finish();
     step.action = a;
   }
@@ -775,6 +777,7 @@ LoadOutcome loadScenarioText(const std::string& text, const std::string& file_na
     return {std::nullopt, ctx.errors};
   }
   ctx.time_scale = options.time_scale;
+  ctx.simulated = options.simulated;
   YAML::Node root;
   try {
     root = YAML::Load(text);

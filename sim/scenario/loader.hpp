@@ -30,6 +30,10 @@ struct LoadOptions {
   // length, latencies, timeouts, windows, duration bounds under expect) is
   // multiplied by it, after the overrides. Rates and counts are not scaled.
   double time_scale = 1.0;
+  // For a simulated run (--mode sim, plan, explore): pools of up to
+  // kMaxSimInstances instances; a live run starts at most kMaxLiveInstances
+  // processes per pool.
+  bool simulated = false;
 };
 
 // overrides: "dotted.key=value" (value is YAML: 3, 500/s, "[a, b]"), applied

@@ -96,6 +96,11 @@ struct RollbackAction {};  // a manual rollback through the switcher
 // once ready); surplus ones (highest numbers first) leave the switcher, then
 // get SIGTERM and, after the grace period, SIGKILL.
 struct ScaleAction { std::string pool; int instances = 1; };
+
+// Instances per pool: a live run starts real processes on this machine; a
+// simulated one only models them (the Core holds up to 4096 backends).
+inline constexpr int kMaxLiveInstances = 64;
+inline constexpr int kMaxSimInstances = 1000;
 using Action = std::variant<StartAction, SwitchAction, SignalAction, StopAction, FaultAction, HealAction,
                             RollbackAction, ScaleAction>;
 

@@ -21,6 +21,24 @@ struct Ctx {
   std::string file;
   std::vector<Diagnostic> errors;
   double time_scale = 1.0;  // --time-scale: every duration read is multiplied by it
+  bool simulated = false;   // LoadOptions::simulated: the instance bounds of a simulated run
+
+  // The most instances per pool this run can have.
+  int maxInstances() const { return simulated ? kMaxSimInstances : kMaxLiveInstances; }
+  // A live run's instance count that only a simulated run could have: says
+  // so (true), so the caller reads no further.
+  bool simOnlyInstances(const YAML::Node& at, const std::string& key) {
+    if (simulated || !at || !at.IsScalar()) return false;
+    int value = 0;
+    const std::string& s = at.Scalar();
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+    if (ec != std::errc{} || end != s.data() + s.size() || value <= kMaxLiveInstances || value > kMaxSimInstances)
+      return false;
+    error(at, key,
+          "a live run starts at most " + std::to_string(kMaxLiveInstances) + " instances per pool, got " + s +
+              " (up to " + std::to_string(kMaxSimInstances) + " with --mode sim)");
+    return true;
+  }
 
   Duration scaled(Duration d) const {
     if (time_scale == 1.0) return d;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <set>
 #include <string>
 
 #include "sim/scenario/loader.hpp"
@@ -223,6 +224,39 @@ timeline:
     no_backend += r.switcher_reason == SwitcherReason::no_backend;
   }
   EXPECT_GT(no_backend, 50u);  // 100/s for the last second
+}
+
+// Hundreds of instances (a simulated run only): a cutover from 300 blue to
+// 300 green instances drops nothing, and least outstanding spreads the load
+// over every instance of each pool.
+TEST(SimRunner, HundredsOfInstancesCutOverWithoutDrops) {
+  scenario::LoadOptions options;
+  options.simulated = true;
+  const auto out = scenario::loadScenarioText(R"(name: wide
+duration: 4s
+services:
+  blue: { version: v1, instances: 300, latency: { distribution: lognormal, p50: 20ms, p99: 80ms } }
+  green: { version: v2, instances: 300, latency: { distribution: lognormal, p50: 20ms, p99: 80ms } }
+load:
+  - { arrivals: poisson, rate: 20k/s, connections: 2048 }
+timeline:
+  - { at: 0s, start: blue }
+  - { at: 0s, start: green }
+  - { at: 2s, switch: green }
+  - { at: 3s, signal: { target: blue, signal: SIGTERM } }
+)", "wide.yaml", options);
+  ASSERT_TRUE(out.errors.empty()) << out.errors[0].str();
+  const auto& sc = *out.scenario;
+  const auto t = simulate(sc);
+  std::set<std::uint16_t> served;
+  for (const auto& r : t.records) served.insert(r.instance);
+  EXPECT_EQ(served.size(), 600u);  // every instance of both pools answered
+  auto r = measureTrace(sc, simulate(sc), sc.seed);
+  EXPECT_TRUE(r.verdict.valid);
+  EXPECT_EQ(dropped(r), 0u);
+  EXPECT_GT(r.summary.by_version["v1"].total(), 30000u);
+  EXPECT_GT(r.summary.by_version["v2"].total(), 30000u);
+  EXPECT_EQ(r.final_active, "green");
 }
 
 // switcher.mode l4: client connections are pinned by the real Core. Blue

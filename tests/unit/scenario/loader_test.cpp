@@ -53,6 +53,44 @@ TEST(ScenarioLoader, UnknownKeyNamesLineColumnAndSuggests) {
   EXPECT_FALSE(out.scenario.has_value());
 }
 
+// Hundreds of instances are for simulated runs; a live run starts at most 64
+// processes per pool, and says so with the key and where it is.
+TEST(ScenarioLoader, InstancesPastTheLiveBoundLoadOnlyForASimulatedRun) {
+  const std::string text = R"(name: big
+duration: 10s
+services:
+  blue: { instances: 300 }
+  green: { instances: 2 }
+load:
+  - { rate: 100/s }
+timeline:
+  - { at: 0s, start: blue }
+  - { at: 0s, start: green }
+  - { at: 5s, scale: { pool: green, instances: 500 } }
+)";
+  const auto live = loadScenarioText(text, "big.yaml", LoadOptions{});
+  ASSERT_EQ(live.errors.size(), 2u);
+  EXPECT_EQ(live.errors[0].key, "services.blue.instances");
+  EXPECT_EQ(live.errors[0].line, 4);
+  EXPECT_THAT(live.errors[0].message, HasSubstr("a live run starts at most 64 instances per pool, got 300"));
+  EXPECT_THAT(live.errors[0].message, HasSubstr("--mode sim"));
+  EXPECT_EQ(live.errors[1].key, "timeline.2.scale.instances");
+  EXPECT_EQ(live.errors[1].line, 11);
+
+  LoadOptions sim;
+  sim.simulated = true;
+  const auto ok = loadScenarioText(text, "big.yaml", sim);
+  ASSERT_TRUE(ok.errors.empty()) << ok.errors[0].str();
+  EXPECT_EQ(ok.scenario->services[0].instances, 300);
+
+  std::string over = text;
+  over.replace(over.find("300"), 3, "1001");
+  const auto bad = loadScenarioText(over, "big.yaml", sim);
+  ASSERT_EQ(bad.errors.size(), 1u);
+  EXPECT_EQ(bad.errors[0].key, "services.blue.instances");
+  EXPECT_THAT(bad.errors[0].message, HasSubstr("1000"));
+}
+
 TEST(ScenarioLoader, ReportsEveryErrorInOnePass) {
   const auto out = loadScenarioText(R"(name: t
 duration: 3
