@@ -504,6 +504,8 @@ void Sim::toClient(std::uint32_t x, std::uint16_t status, Outcome outcome, Switc
     if (ex.inst != kNone) {
       r.instance = insts_[ex.inst].name_instance;
       r.version = insts_[ex.inst].name_version;
+    } else if (pool != kNoName) {  // as the live runner: a no_backend answer counts against the pool's version
+      if (const auto* g = sc_.service(names_[pool])) r.version = nameId(g->behaviour.version);
     }
     q_.push(now_ + hop_ns_, kAtClient, (static_cast<std::uint32_t>(ex.block) << 24) | ex.conn_slot, ex.conn_id,
             hop_lane_);

@@ -640,7 +640,7 @@ void LiveRun::measure(RunResult& r) {
     lg.peak_connections += l->result.peak_connections;
     lg.connections_opened += l->result.connections_opened;
     for (auto rec : l->result.records) {
-      for (auto* field : {&rec.version, &rec.instance}) {
+      for (auto* field : {&rec.version, &rec.instance, &rec.pool}) {
         if (*field >= l->result.names.size()) continue;
         const auto& name = l->result.names[*field];
         auto [it, added] = index.emplace(name, static_cast<std::uint16_t>(names.size()));
@@ -653,13 +653,17 @@ void LiveRun::measure(RunResult& r) {
   }
   if (r.load_generator.wall_s > 0)
     r.load_generator.cpu_pct_of_core = 100.0 * r.load_generator.cpu_s / r.load_generator.wall_s;
-  // The switcher's own errors carry no version, only the backend it tried:
-  // attribute them to that backend's version.
+  // The switcher's own errors carry no version, only the backend it tried
+  // (or, with none, the pool it routed into): attribute them to that
+  // backend's version, else to the pool's.
   std::map<std::string, std::string> versionOf;
   for (const auto& in : instances_) versionOf[in.info.id] = in.info.version;
+  for (const auto& g : sc_.services) versionOf.emplace(g.name, g.behaviour.version);
   for (auto& rec : records) {
-    if (rec.version != kNoName || rec.instance >= names.size()) continue;
-    const auto v = versionOf.find(names[rec.instance]);
+    if (rec.version != kNoName) continue;
+    const auto by = rec.instance < names.size() ? rec.instance : rec.pool;
+    if (by >= names.size()) continue;
+    const auto v = versionOf.find(names[by]);
     if (v == versionOf.end()) continue;
     auto [it, added] = index.emplace(v->second, static_cast<std::uint16_t>(names.size()));
     if (added) names.push_back(v->second);

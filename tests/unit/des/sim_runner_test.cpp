@@ -221,6 +221,8 @@ timeline:
     }
     ASSERT_LT(r.pool, t.names.size());
     EXPECT_EQ(t.names[r.pool], "green");
+    ASSERT_LT(r.version, t.names.size());
+    EXPECT_EQ(t.names[r.version], "v2");  // counted against the pool's version
     no_backend += r.switcher_reason == SwitcherReason::no_backend;
   }
   EXPECT_GT(no_backend, 50u);  // 100/s for the last second
