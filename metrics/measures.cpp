@@ -38,8 +38,10 @@ std::vector<std::string> poolOfNames(const RunView& run) {
   return out;
 }
 
-std::string poolOfRecord(const RequestRecord& r, const std::vector<std::string>& poolOfName) {
+std::string poolOfRecord(const RequestRecord& r, const std::vector<std::string>& poolOfName,
+                         const std::vector<std::string>& names) {
   if (r.instance < poolOfName.size() && !poolOfName[r.instance].empty()) return poolOfName[r.instance];
+  if (r.pool < names.size()) return names[r.pool];  // the switcher's own answer named it
   if (r.version < poolOfName.size()) return poolOfName[r.version];
   return "";
 }
@@ -98,8 +100,10 @@ std::vector<SwitchMeasure> switchMeasures(const RunView& run) {
       }
     std::int64_t last = at;
     for (const auto& r : run.records)
+      // A response from the old version: a backend of it answered (the
+      // switcher's own no_backend 503 names a pool but no backend did).
       if (r.sent_ns >= at && r.sent_ns < until && r.status != 0 && r.done_ns != 0 && r.done_ns < until &&
-          poolOfRecord(r, pools) == m.from)
+          !(r.outcome == Outcome::switch_error && r.instance == kNoName) && poolOfRecord(r, pools, run.names) == m.from)
         last = std::max(last, r.done_ns);
     m.switch_latency_ms = msBetween(at, last);
     m.drain_time_ms = drainTime(run, m.from, c->t_s);
@@ -127,7 +131,7 @@ std::optional<RollbackMeasure> rollbackMeasure(const RunView& run) {
   std::int64_t recovered = onset;
   for (const auto& r : run.records) {
     if (r.done_ns == 0 || r.outcome == Outcome::ok || r.done_ns < onset) continue;
-    std::string pool = poolOfRecord(r, pools);
+    std::string pool = poolOfRecord(r, pools, run.names);
     if (pool.empty()) pool = activePoolAt(run.events, secondsSince0(r.sent_ns != 0 ? r.sent_ns : r.intended_ns, run.t0_ns));
     if (pool == m.faulty_pool) recovered = std::max(recovered, r.done_ns);
   }

@@ -81,7 +81,8 @@ namespace measures_detail {
 std::string activePoolAt(const std::vector<TimedEvent>& events, double t_s, bool strictly_before = false);
 // Pool of every name-table id (instance id or version), "" when unknown.
 std::vector<std::string> poolOfNames(const RunView& run);
-std::string poolOfRecord(const RequestRecord& r, const std::vector<std::string>& poolOfName);
+std::string poolOfRecord(const RequestRecord& r, const std::vector<std::string>& poolOfName,
+                         const std::vector<std::string>& names);
 double secondsSince0(std::int64_t ns, std::int64_t t0_ns);
 }  // namespace measures_detail
 

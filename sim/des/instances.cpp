@@ -124,7 +124,12 @@ void Sim::markReady(std::uint32_t i) {
   in.ready = true;
   in.ready_ns = now_;
   event(now_, "service", "ready", in.info.id, "sim:" + std::to_string(in.port));
-  core_.addBackend(in.info.pool, in.info.id, in.port, fromNanos(now_), true);
+  if (!core_.addBackend(in.info.pool, in.info.id, in.port, fromNanos(now_), true)) {
+    // The Core's slots (switcher max_backends) are full: say so, never drop it silently.
+    invalid_.push_back("the switcher holds at most " + std::to_string(sc_.switcher.core.max_backends) +
+                       " backends: " + in.info.id + " was not added");
+    return;
+  }
   if (const auto id = core_.findBackend(in.info.id)) {
     CUTOVER_ASSERT(*id < inst_of_backend_.size());
     in.backend = *id;

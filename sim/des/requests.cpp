@@ -222,6 +222,7 @@ void Sim::onClientTimeout(std::uint16_t bi, std::uint32_t rec) {
   r.status = 0;
   r.version = kNoName;
   r.instance = kNoName;
+  r.pool = kNoName;
   r.switcher_reason = SwitcherReason::none;
   --b.outstanding;
   if (r.sent_ns > now_) r.sent_ns = 0;  // still connecting: never written
@@ -299,9 +300,10 @@ void Sim::onAtSwitcher(std::uint32_t x) {
   // l4: the Core pins the client connection (by its id) to a backend.
   const auto route = core_.route(now, conn ? conn->id : 0);
   if (!route) {
-    // The pool without a routable backend (the live proxy's x-cutover-switcher-pool),
-    // named before afterCore may roll the switch back.
-    const std::uint16_t pool = route.error == switcher::RouteError::no_backend ? nameId(core_.activePool()) : kNoName;
+    // The pool without a routable backend (the live proxy's x-cutover-switcher-pool;
+    // Route::pool, read before the answer's rollback sample could change it).
+    const std::uint16_t pool =
+        route.error == switcher::RouteError::no_backend ? nameId(core_.poolName(route.pool)) : kNoName;
     afterCore(core_hot_);  // a no_backend answer is a rollback sample
     if (conn) conn->close_after = true;  // l4: an error ends the client's connection
     if (route.error == switcher::RouteError::pinned_backend_gone)  // the live proxy's 502 (reason "other")

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <csignal>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -611,6 +612,19 @@ void checkSemantics(Ctx& ctx, const YAML::Node& root, Scenario& s) {
       where(s.load[i].loc, "load." + std::to_string(i) + ".start", "starts after the end of the run");
   if (s.expect.final_active && !pools.count(*s.expect.final_active))
     where(locOf(root["expect"]), "expect.final_active", "no service named '" + *s.expect.final_active + "'");
+  // Every pool at its largest (its count, or a scale step's): the switcher's
+  // Core holds a bounded number of backends (draining ones included).
+  std::map<std::string, int> most;
+  for (const auto& g : s.services) most[g.name] = g.instances;
+  for (const auto& step : s.timeline)
+    if (const auto* sc = std::get_if<ScaleAction>(&step.action); sc && most.count(sc->pool))
+      most[sc->pool] = std::max(most[sc->pool], sc->instances);
+  int total = 0;
+  for (const auto& [pool, n] : most) total += n;
+  if (total > kMaxTotalInstances)
+    where(locOf(root["services"]), "services",
+          "at most " + std::to_string(kMaxTotalInstances) + " instances in all (every pool at its largest), got " +
+              std::to_string(total));
 }
 
 LoadOutcome loadFromNode(Ctx& ctx, const YAML::Node& root) {

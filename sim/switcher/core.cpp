@@ -388,6 +388,11 @@ const std::string& Core::previousPool() const {
   return previous_ == kNoPool ? kNone : pools_[previous_].name;
 }
 
+const std::string& Core::poolName(std::uint32_t pool) const {
+  static const std::string kNone;
+  return pool < pools_.size() ? pools_[pool].name : kNone;
+}
+
 std::vector<std::string> Core::poolNames() const {
   std::vector<std::string> out;
   for (const Pool& p : pools_) out.push_back(p.name);

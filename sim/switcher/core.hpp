@@ -226,6 +226,9 @@ struct Route {
   BackendId backend = kNoBackend;
   std::uint16_t port = 0;
   RouteError error = RouteError::none;
+  // The pool it routed into (Core::poolName), read before a no_backend
+  // answer could roll the switch back: the pool that had no backend.
+  std::uint32_t pool = 0xFFFFFFFFu;
   explicit operator bool() const { return error == RouteError::none; }
 };
 
@@ -327,6 +330,7 @@ class Core {
   std::optional<BackendView> backend(BackendId id) const;
   std::optional<BackendId> findBackend(const std::string& instance) const;
   std::vector<std::string> poolNames() const;  // in creation order
+  const std::string& poolName(std::uint32_t pool) const;  // of Route::pool; "" when none
   std::vector<BackendView> backends() const;   // live (not removed), pool then insertion order
   std::size_t healthyCount(const std::string& pool) const;  // routable: healthy and not ejected
   const std::string& previousPool() const;  // the rollback target; "" when none

@@ -125,6 +125,7 @@ Route Core::routeActive(Instant now) {
     r.error = RouteError::no_active_pool;
     return r;
   }
+  r.pool = active_;
   Pool& pool = pools_[active_];
   BackendId id = pick(pool, kNoBackend, false);
   if (id != kNoBackend) {

@@ -216,6 +216,7 @@ class Proxy::Impl::Session : public std::enable_shared_from_this<Session> {
   proxy_detail::Response res_;
   std::string head_;  // the start line and fields of the message being written (writeMessage)
   ExchangeInfo exchange_;  // of the request being served, for the observer
+  std::string error_pool_;  // no_backend: the pool without a routable backend (x-cutover-switcher-pool)
 };
 
 // One active health check: a GET of the check path on its own connection,

@@ -148,12 +148,14 @@ void Proxy::Impl::Session::onRead(error_code ec, std::size_t) {
   const Instant now = monoNow();
   read_at_ = now;
   exchange_ = ExchangeInfo{};
+  error_pool_.clear();
   stale_retried_ = false;
   other_retries_ = 0;
   route_ = hub_.core_.route(now, id_);
   if (!route_) {
-    // The pool without a routable backend, named before pump() may roll back.
-    if (route_.error == RouteError::no_backend) exchange_.pool = hub_.core_.activePool();
+    // The pool without a routable backend (Route::pool: read before the
+    // answer's rollback sample could change the active pool).
+    if (route_.error == RouteError::no_backend) error_pool_ = hub_.core_.poolName(route_.pool);
     hub_.pump();  // a switcher error may have rolled the switch back
     if (route_.error == RouteError::pinned_backend_gone)
       return respondError(http::status::bad_gateway, routeErrorName(route_.error), Upstream::cancelled, "no_backend");
@@ -330,7 +332,8 @@ void Proxy::Impl::Session::respondError(http::status code, std::string_view reas
   res_.set(kHeaderSwitcherError, reason);
   // The backend it tried, so a client can attribute the failure to it.
   if (!exchange_.instance.empty()) res_.set(kHeaderSwitcherBackend, exchange_.instance);
-  if (!exchange_.pool.empty()) res_.set(kHeaderSwitcherPool, exchange_.pool);
+  const std::string& pool = exchange_.pool.empty() ? error_pool_ : exchange_.pool;
+  if (!pool.empty()) res_.set(kHeaderSwitcherPool, pool);
   res_.body() = std::string(reason) + "\n";
   res_.prepare_payload();
   res_.keep_alive(client_keep_alive_);

@@ -89,6 +89,27 @@ timeline:
   ASSERT_EQ(bad.errors.size(), 1u);
   EXPECT_EQ(bad.errors[0].key, "services.blue.instances");
   EXPECT_THAT(bad.errors[0].message, HasSubstr("1000"));
+
+  // All pools at their largest (a scale step's count included) within 3000.
+  const auto total = loadScenarioText(R"(name: big
+duration: 10s
+services:
+  blue: { instances: 999 }
+  green: { instances: 2 }
+  red: { instances: 999 }
+  gray: { instances: 5 }
+load:
+  - { rate: 100/s }
+timeline:
+  - { at: 0s, start: blue }
+  - { at: 0s, start: green }
+  - { at: 0s, start: red }
+  - { at: 0s, start: gray }
+  - { at: 5s, scale: { pool: green, instances: 1000 } }
+)", "big.yaml", sim);
+  ASSERT_EQ(total.errors.size(), 1u) << total.errors[0].str();
+  EXPECT_EQ(total.errors[0].key, "services");
+  EXPECT_THAT(total.errors[0].message, HasSubstr("at most 3000 instances in all (every pool at its largest), got 3003"));
 }
 
 TEST(ScenarioLoader, ReportsEveryErrorInOnePass) {

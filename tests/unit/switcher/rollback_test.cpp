@@ -101,7 +101,10 @@ TEST(RollbackPolicy, SwitcherErrorsOfTheNewPoolCount) {
   ASSERT_TRUE(core.setHealthy("green-2", false, now));
   EXPECT_EQ(core.route(now).error, RouteError::no_backend);  // switcher 503s: 1 of 19
   EXPECT_EQ(core.activePool(), "green");
-  EXPECT_EQ(core.route(now).error, RouteError::no_backend);  // 2 of 20: over budget
+  const Route over = core.route(now);  // 2 of 20: over budget, rolled back within route()
+  EXPECT_EQ(over.error, RouteError::no_backend);
+  EXPECT_EQ(core.activePool(), "blue");
+  EXPECT_EQ(core.poolName(over.pool), "green");  // the pool that had no backend, for x-cutover-switcher-pool
   const Route r = core.route(now);  // rolled back to blue already
   ASSERT_TRUE(r);
   EXPECT_EQ(core.backend(r.backend)->pool, "blue");
