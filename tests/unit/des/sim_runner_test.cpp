@@ -139,11 +139,13 @@ TEST(SimRunner, SigtermIgnoredIsKilledAfterTheGracePeriodWithRequestsInFlight) {
   EXPECT_TRUE(killed);
 }
 
-TEST(SimRunner, ImmediateShutdownResetsInFlightAndDrainTimeoutToo) {
-  auto sc = text(R"(name: t
+// Blue and green at 100 ms per request under 100/s, switched at 1 s, when
+// `step` also happens to blue; `shutdown` is blue's shutdown block.
+scenario::Scenario switchAt1s(const std::string& shutdown, const std::string& step) {
+  return text(R"(name: t
 duration: 3s
 services:
-  blue: { version: v1, instances: 1, latency: 100ms, shutdown: { on_sigterm: immediate } }
+  blue: { version: v1, instances: 1, latency: 100ms, shutdown: )" + shutdown + R"( }
   green: { version: v2, instances: 1, latency: 100ms }
 load:
   - { rate: 100/s, connections: 32 }
@@ -151,9 +153,12 @@ timeline:
   - { at: 0s, start: blue }
   - { at: 500ms, start: green }
   - { at: 1s, switch: green }
-  - { at: 1s, signal: { target: blue, signal: SIGTERM } }
+  - { at: 1s, )" + step + R"( }
 )");
-  const auto r = runSim(sc);
+}
+
+TEST(SimRunner, ImmediateShutdownResetsInFlightAndDrainTimeoutToo) {
+  const auto r = runSim(switchAt1s("{ on_sigterm: immediate }", "signal: { target: blue, signal: SIGTERM }"));
   EXPECT_EQ(dropped(r), 10u);  // 100/s x 100 ms
   bool exited = false;
   for (const auto& e : r.events) exited |= e.kind == "exited" && e.target == "blue-1" && e.detail == "code 143";
@@ -164,23 +169,8 @@ timeline:
 // graceful service drains on SIGTERM, and SIGQUIT (not caught by the fake
 // service) ends it at once with what it had in flight.
 TEST(SimRunner, StopSendsTheGroupsStopSignal) {
-  const std::string yaml = R"(name: t
-duration: 3s
-services:
-  blue: { version: v1, instances: 1, latency: 100ms, shutdown: { on_sigterm: graceful, stop_signal: STOPSIG } }
-  green: { version: v2, instances: 1, latency: 100ms }
-load:
-  - { rate: 100/s, connections: 32 }
-timeline:
-  - { at: 0s, start: blue }
-  - { at: 500ms, start: green }
-  - { at: 1s, switch: green }
-  - { at: 1s, stop: blue }
-)";
-  const auto with = [&](const std::string& sig) {
-    std::string y = yaml;
-    y.replace(y.find("STOPSIG"), 7, sig);
-    return runSim(text(y));
+  const auto with = [](const std::string& sig) {
+    return runSim(switchAt1s("{ on_sigterm: graceful, stop_signal: " + sig + " }", "stop: blue"));
   };
   const auto exitOf = [](const RunResult& r) {
     for (const auto& e : r.events)
