@@ -77,6 +77,13 @@ void readCommand(Ctx& ctx, const YAML::Node& node, const std::string& path, std:
   }
 }
 
+// `instances` of a pool or a scale step, within this run's bounds (a live
+// count past 64 is told it would do for a simulated run).
+void readInstances(Ctx& ctx, MapReader& r, const std::string& path, int& out, int lo, bool required) {
+  if (!ctx.simOnlyInstances(r.get("instances"), path + ".instances"))
+    r.integer("instances", out, lo, ctx.maxInstances(), required);
+}
+
 ServiceGroup readService(Ctx& ctx, const std::string& name, const YAML::Node& node) {
   ServiceGroup g;
   g.name = name;
@@ -85,8 +92,7 @@ ServiceGroup readService(Ctx& ctx, const std::string& name, const YAML::Node& no
   const std::string path = "services." + name;
   MapReader r(ctx, node, path);
   r.string("version", g.behaviour.version);
-  if (!ctx.simOnlyInstances(r.get("instances"), path + ".instances"))
-    r.integer("instances", g.instances, 1, ctx.maxInstances());
+  readInstances(ctx, r, path, g.instances, 1, false);
   if (const auto lat = r.get("latency")) readLatency(ctx, lat, path + ".latency", g.behaviour.latency);
   r.percent("error_rate", g.behaviour.error_rate);
   r.integer("error_status", g.behaviour.error_status, 500, 599);
@@ -397,8 +403,7 @@ std::optional<TimelineStep> readStep(Ctx& ctx, const YAML::Node& node, const std
     ScaleAction a;
     MapReader sr(ctx, v, path + ".scale");
     sr.string("pool", a.pool, true);
-    if (!ctx.simOnlyInstances(sr.get("instances"), path + ".scale.instances"))
-      sr.integer("instances", a.instances, 0, ctx.maxInstances(), true);
+    readInstances(ctx, sr, path + ".scale", a.instances, 0, true);
     sr.finish();
     step.action = a;
   }
