@@ -58,13 +58,10 @@ bool gone(pid_t pid) {
 
 TEST(Run, QuickstartEndToEndDropsNothingAndBothVersionsServe) {
   const auto dir = tempDir("quickstart");
-  std::vector<std::string> args = {"run", sourceDir() + "/scenarios/quickstart.yaml", "--out", dir.string()};
-  args.insert(args.end(), kShortQuickstart.begin(), kShortQuickstart.end());
-  auto child = spawnCutover(args);
-  const int code = waitExit(child.pid, std::chrono::seconds(60));
-  child.readUntil(std::regex("$"), 0, std::chrono::milliseconds(0));
-  ASSERT_EQ(code, 0) << child.err;
-  const auto report = readReport(dir);
+  const auto run = runScenario(sourceDir() + "/scenarios/quickstart.yaml", dir,
+                               {kShortQuickstart.begin(), kShortQuickstart.end()});
+  const auto& report = run.report;
+  ASSERT_EQ(run.code, 0) << run.err;
   EXPECT_EQ(report["schema_version"], 1);
   EXPECT_EQ(report["summary"]["dropped"], 0) << report["summary"].dump(2);
   EXPECT_GT(report["summary"]["by_version"]["v1"]["ok"].get<int>(), 0);
@@ -186,12 +183,9 @@ TEST(Cli, ListShowsTheLibraryAndSeedOverrides) {
 // switch and returns traffic to blue within a bounded blast radius.
 TEST(Lessons, GreenFailsAfterSwitchIsRolledBack) {
   const auto dir = tempDir("rollback");
-  auto child = spawnCutover({"run", sourceDir() + "/scenarios/green-fails-after-switch.yaml", "--out",
-                             dir.string(), "--set", "duration=4s"});
-  const int code = waitExit(child.pid, std::chrono::seconds(60));
-  child.readUntil(std::regex("$"), 0, std::chrono::milliseconds(0));
-  const auto report = readReport(dir);
-  ASSERT_EQ(code, 0) << child.err << report["verdict"].dump(2);
+  const auto run = runScenario(sourceDir() + "/scenarios/green-fails-after-switch.yaml", dir, {"--set", "duration=4s"});
+  const auto& report = run.report;
+  ASSERT_EQ(run.code, 0) << run.err << report["verdict"].dump(2);
   EXPECT_EQ(report["summary"]["final_active"], "blue");
   EXPECT_EQ(report["summary"]["dropped"], 0);
   EXPECT_GT(report["summary"]["outcomes"]["app_error"].get<int>(), 0);
