@@ -167,7 +167,18 @@ class Behaviour {
   RequestPlan planRequest(Instant now, std::string_view path = {});
   void handle(const Event& event, Instant now);
   void onTimeout(Instant now);
-  std::optional<Instant> nextDeadline() const {  // inline: the simulator asks after every request
+  // Whether nextDeadline() has one; inline and without an optional, as the
+  // simulator asks after every request (mostly: no).
+  bool hasDeadline() const {
+    switch (phase_) {
+      case ShutdownPhase::none: return !listening_ || (!ready_ && ready_at_.has_value());
+      case ShutdownPhase::pre_stop: return pre_stop_end_.has_value();
+      case ShutdownPhase::draining: return drain_deadline_.has_value();
+      case ShutdownPhase::exited: return false;
+    }
+    return false;
+  }
+  std::optional<Instant> nextDeadline() const {
     switch (phase_) {
       case ShutdownPhase::none: return !listening_ ? std::optional<Instant>(listen_at_) : !ready_ ? ready_at_ : std::nullopt;
       case ShutdownPhase::pre_stop: return pre_stop_end_;

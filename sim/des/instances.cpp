@@ -80,10 +80,8 @@ void Sim::scale(const scenario::ScaleAction& a) {
 
 void Sim::armInstance(std::uint32_t i) {
   Inst& in = insts_[i];
-  if (!in.alive) return;
-  const auto next = in.model->nextDeadline();
-  if (!next) return;
-  const std::int64_t at = std::max(now_, toNanos(*next));
+  if (!in.alive || !in.model->hasDeadline()) return;
+  const std::int64_t at = std::max(now_, toNanos(*in.model->nextDeadline()));
   if (in.timer_at && *in.timer_at == at) return;
   in.timer_at = at;
   q_.push(at, kInstanceTimer, i, ++in.timer_gen);
