@@ -187,6 +187,10 @@ void Sim::signal(std::uint32_t i, int signo, const std::string& name) {
 // Takes the Core's events and actions; re-arms its timer when it may have
 // moved (`rearm`, or whenever the Core said something).
 void Sim::afterCore(bool rearm) {
+  if (!core_.hasOutput()) {
+    if (rearm) rearmCore();
+    return;
+  }
   for (int n = 0; n < 65536; ++n) {
     auto e = core_.pollEvent();
     if (!e) break;
@@ -209,7 +213,11 @@ void Sim::afterCore(bool rearm) {
     if (!a) break;
     if (const auto* c = std::get_if<switcher::StartHealthCheck>(&*a)) startHealthCheck(*c);
   }
-  if (!rearm) return;
+  if (rearm) rearmCore();
+}
+
+// The Core's one timer, at its nextDeadline() (unless an earlier one is armed).
+void Sim::rearmCore() {
   const auto next = core_.nextDeadline();
   if (!next) return;
   const std::int64_t at = std::max(now_, toNanos(*next));

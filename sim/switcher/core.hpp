@@ -320,6 +320,9 @@ class Core {
 
   std::optional<Event> pollEvent();
   std::vector<Event> takeEvents();
+  // Whether pollEvent() or pollAction() has something (inline: the
+  // simulator asks after every request, and mostly there is nothing).
+  bool hasOutput() const { return !events_.empty() || !actions_.empty(); }
   std::uint64_t droppedEvents() const { return dropped_events_; }
 
   // Introspection (for the shell, tests and reports).

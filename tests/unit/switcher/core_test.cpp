@@ -437,6 +437,30 @@ TEST(SwitcherCore, SlotTableIsBounded) {
   EXPECT_TRUE(core.addBackend("blue", "c", 3, kT0));
 }
 
+// hasOutput() is the simulator's check after every request: true exactly
+// while pollEvent() or pollAction() would return something.
+TEST(SwitcherCore, HasOutputWhileEventsOrActionsWait) {
+  Core core = blueGreen(Policy::least_outstanding);
+  const auto drainAll = [&] {
+    (void)core.takeEvents();
+    while (core.pollAction()) {
+    }
+  };
+  drainAll();
+  EXPECT_FALSE(core.hasOutput());
+  ASSERT_TRUE(core.switchTo("blue", kT0).ok);
+  EXPECT_TRUE(core.hasOutput());
+  drainAll();
+  EXPECT_FALSE(core.hasOutput());
+  const Route r = core.route(kT0);  // a routed request and its end say nothing
+  ASSERT_TRUE(r);
+  core.onRequestDone(r.backend, kT0, Upstream::response);
+  EXPECT_FALSE(core.hasOutput());
+  core.removeBackend("blue-1", kT0);
+  const bool said = core.hasOutput();
+  EXPECT_EQ(said, core.pollEvent().has_value());
+}
+
 TEST(SwitcherCore, EventQueueIsBounded) {
   CoreOptions options;
   options.max_events = 3;
