@@ -53,11 +53,15 @@ void Histogram::recordValues(std::int64_t ns, std::uint64_t count) {
   if (total_ == 0 || ns < min_) min_ = ns;
   if (total_ == 0 || ns > max_) max_ = ns;
   total_ += count;
-  sum_ += static_cast<long double>(ns) * static_cast<long double>(count);
+  sum_ += static_cast<Sum>(static_cast<std::uint64_t>(ns)) * count;
 }
 
 double Histogram::mean() const {
-  return total_ == 0 ? 0.0 : static_cast<double>(sum_ / static_cast<long double>(total_));
+  if (total_ == 0) return 0.0;
+  // Whole part exactly, then the remainder: the mean to double precision.
+  const Sum whole = sum_ / total_;
+  const Sum rest = sum_ % total_;
+  return static_cast<double>(whole) + static_cast<double>(rest) / static_cast<double>(total_);
 }
 
 std::int64_t Histogram::valueAtPercentile(double p) const {

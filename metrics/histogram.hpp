@@ -62,7 +62,11 @@ class Histogram {
   std::uint64_t total_ = 0;
   std::int64_t min_ = 0;
   std::int64_t max_ = 0;
-  long double sum_ = 0;  // long double: exact up to 2^64 ns totals
+  // The exact sum of the values: 128-bit integers (a long double sum was
+  // exact only to 2^64 ns, and its x87 arithmetic was the slowest part of
+  // recording a value).
+  __extension__ typedef unsigned __int128 Sum;
+  Sum sum_ = 0;
 };
 
 }  // namespace cutover

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "sim/core/rng.hpp"
@@ -88,6 +89,17 @@ TEST(Histogram, MeanIsExact) {
   h.record(std::chrono::milliseconds(1));
   h.record(std::chrono::milliseconds(3));
   EXPECT_DOUBLE_EQ(h.mean(), 2e6);
+}
+
+// The sum passes 2^64 ns (about 585 years of latency in all): no overflow.
+TEST(Histogram, MeanHoldsPastA64BitSum) {
+  Histogram h;
+  constexpr std::int64_t kHuge = std::numeric_limits<std::int64_t>::max();
+  h.recordValues(kHuge, 4);
+  h.recordValue(1);
+  EXPECT_DOUBLE_EQ(h.mean(), (4.0 * static_cast<double>(kHuge) + 1.0) / 5.0);
+  h.recordValues(1000, 3);
+  EXPECT_DOUBLE_EQ(h.mean(), (4.0 * static_cast<double>(kHuge) + 3001.0) / 8.0);
 }
 
 TEST(Histogram, NegativeCountsAsZeroAndHugeIsClampedButMaxExact) {
