@@ -191,7 +191,11 @@ TEST(Lessons, GreenFailsAfterSwitchIsRolledBack) {
   EXPECT_GT(report["summary"]["outcomes"]["app_error"].get<int>(), 0);
   EXPECT_LT(report["measures"]["rollback_detect_latency_ms"].get<double>(), 500.0);
   EXPECT_LT(report["measures"]["blast_radius_requests"].get<double>(), 100.0);
-  EXPECT_EQ(report["measures"]["switch_latency_ms"].get<double>(), 0.0);
+  // Atomic L7 switch: no old-version answer long after the command. Not
+  // exactly 0 live: a request sent between the runner's command and the
+  // switcher applying it (an admin round trip, 4.7 ms once under TSan) still
+  // goes to blue. The simulator's test holds it to 0 (SimRunner).
+  EXPECT_LT(report["measures"]["switch_latency_ms"].get<double>(), 100.0);
   fs::remove_all(dir);
 }
 
