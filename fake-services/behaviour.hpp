@@ -167,8 +167,9 @@ class Behaviour {
   RequestPlan planRequest(Instant now, std::string_view path = {});
   void handle(const Event& event, Instant now);
   void onTimeout(Instant now);
-  // Whether nextDeadline() has one; inline and without an optional, as the
-  // simulator asks after every request (mostly: no).
+  // The one timer the shell arms: whether there is one, and when (only if
+  // there is). Inline and without an optional: the simulator asks after
+  // every request, and mostly there is none.
   bool hasDeadline() const {
     switch (phase_) {
       case ShutdownPhase::none: return !listening_ || (!ready_ && ready_at_.has_value());
@@ -178,14 +179,15 @@ class Behaviour {
     }
     return false;
   }
-  std::optional<Instant> nextDeadline() const {
+  Instant deadline() const {
     switch (phase_) {
-      case ShutdownPhase::none: return !listening_ ? std::optional<Instant>(listen_at_) : !ready_ ? ready_at_ : std::nullopt;
-      case ShutdownPhase::pre_stop: return pre_stop_end_;
-      case ShutdownPhase::draining: return drain_deadline_;
-      case ShutdownPhase::exited: return std::nullopt;
+      case ShutdownPhase::none: return !listening_ ? listen_at_ : *ready_at_;
+      case ShutdownPhase::pre_stop: return *pre_stop_end_;
+      default: return *drain_deadline_;
     }
-    return std::nullopt;
+  }
+  std::optional<Instant> nextDeadline() const {
+    return hasDeadline() ? std::optional<Instant>(deadline()) : std::nullopt;
   }
   std::optional<Action> pollAction();
   bool hasActions() const { return !actions_.empty(); }

@@ -48,13 +48,6 @@ void expectNear(Duration actual, Duration expected, double rel) {
   EXPECT_NEAR(a, e, e * rel) << "actual " << actual.count() << "ns expected " << expected.count() << "ns";
 }
 
-// nextDeadline(), checked against hasDeadline() (the simulator's fast test).
-std::optional<Instant> deadlineOf(const Behaviour& b) {
-  const auto next = b.nextDeadline();
-  EXPECT_EQ(b.hasDeadline(), next.has_value()) << "phase " << static_cast<int>(b.phase());
-  return next;
-}
-
 // A behaviour that is already listening and ready at kStart.
 Behaviour readyBehaviour(const BehaviourSpec& spec) {
   Behaviour b(spec, Rng(7), kStart);
@@ -180,7 +173,7 @@ TEST(BehaviourStartup, ListensThenBecomesReadyOnTime) {
   spec.startup.listen_after = 500ms;
   spec.startup.ready_after = 2s;
   Behaviour b(spec, Rng(1), kStart);
-  ASSERT_EQ(deadlineOf(b), kStart + 500ms);
+  ASSERT_EQ(b.nextDeadline(), kStart + 500ms);
   b.onTimeout(kStart + 499ms);
   EXPECT_TRUE(drain(b).empty());
   EXPECT_FALSE(b.listening());
@@ -188,18 +181,18 @@ TEST(BehaviourStartup, ListensThenBecomesReadyOnTime) {
   EXPECT_EQ(names(drain(b)), Names{"open-listener"});
   EXPECT_TRUE(b.listening());
   EXPECT_FALSE(b.ready());
-  ASSERT_EQ(deadlineOf(b), kStart + 2500ms);
+  ASSERT_EQ(b.nextDeadline(), kStart + 2500ms);
   b.onTimeout(kStart + 2499ms);
   EXPECT_FALSE(b.ready());
   b.onTimeout(kStart + 2500ms);
   EXPECT_EQ(names(drain(b)), Names{"ready"});
   EXPECT_TRUE(b.ready());
-  EXPECT_EQ(deadlineOf(b), std::nullopt);
+  EXPECT_EQ(b.nextDeadline(), std::nullopt);
 }
 
 TEST(BehaviourStartup, ZeroDelaysOpenAndReadyAtOnce) {
   Behaviour b(BehaviourSpec{}, Rng(1), kStart);
-  EXPECT_EQ(deadlineOf(b), kStart);
+  EXPECT_EQ(b.nextDeadline(), kStart);
   b.onTimeout(kStart);
   EXPECT_EQ(names(drain(b)), (Names{"open-listener", "ready"}));
   EXPECT_TRUE(b.ready());
@@ -221,14 +214,14 @@ TEST(BehaviourShutdown, GracefulKeepsServingDuringPreStopThenDrains) {
   const auto during = b.planRequest(sig + 500ms);
   EXPECT_TRUE(during.close_connection);
   EXPECT_EQ(during.status, 200);
-  EXPECT_EQ(deadlineOf(b), sig + 1s);
+  EXPECT_EQ(b.nextDeadline(), sig + 1s);
   b.onTimeout(sig + 999ms);
   EXPECT_TRUE(drain(b).empty());
   b.onTimeout(sig + 1s);
   EXPECT_EQ(names(drain(b)), (Names{"fail-readiness", "close-listener", "close-idle"}));
   EXPECT_FALSE(b.ready());
   EXPECT_TRUE(b.closeConnections());
-  EXPECT_EQ(deadlineOf(b), sig + 6s);
+  EXPECT_EQ(b.nextDeadline(), sig + 6s);
   b.handle(RequestFinished{}, sig + 1100ms);
   EXPECT_TRUE(drain(b).empty());  // one still in flight
   b.handle(RequestFinished{}, sig + 1200ms);
@@ -238,7 +231,7 @@ TEST(BehaviourShutdown, GracefulKeepsServingDuringPreStopThenDrains) {
   EXPECT_EQ(e->code, kExitClean);
   EXPECT_FALSE(e->reset_in_flight);
   EXPECT_EQ(b.phase(), ShutdownPhase::exited);
-  EXPECT_EQ(deadlineOf(b), std::nullopt);
+  EXPECT_EQ(b.nextDeadline(), std::nullopt);
 }
 
 TEST(BehaviourShutdown, GracefulWithNothingInFlightExitsAtOnce) {
@@ -258,7 +251,7 @@ TEST(BehaviourShutdown, DrainTimeoutExitsAndResetsInFlight) {
   drain(b);
   b.handle(RequestFinished{}, sig + 100ms);
   EXPECT_EQ(findExit(drain(b)), nullptr);
-  EXPECT_EQ(deadlineOf(b), sig + 2s);
+  EXPECT_EQ(b.nextDeadline(), sig + 2s);
   b.onTimeout(sig + 1999ms);
   EXPECT_TRUE(drain(b).empty());
   b.onTimeout(sig + 2s);
@@ -317,7 +310,7 @@ TEST(BehaviourShutdown, IgnoreKeepsServing) {
   }
   EXPECT_TRUE(b.ready());
   EXPECT_EQ(b.phase(), ShutdownPhase::none);
-  EXPECT_EQ(deadlineOf(b), std::nullopt);
+  EXPECT_EQ(b.nextDeadline(), std::nullopt);
   EXPECT_EQ(b.planRequest(kStart + 5s).status, 200);
 }
 
@@ -339,7 +332,7 @@ TEST(BehaviourShutdown, SignalBeforeListeningNeverOpensListener) {
   b.handle(SignalReceived{Signal::term}, kStart + 100ms);
   b.onTimeout(kStart + 1s);
   EXPECT_TRUE(names(drain(b)).empty());
-  EXPECT_EQ(deadlineOf(b), kStart + 2100ms);
+  EXPECT_EQ(b.nextDeadline(), kStart + 2100ms);
   b.onTimeout(kStart + 2100ms);
   EXPECT_EQ(names(drain(b)), (Names{"fail-readiness", "close-listener", "close-idle", "exit"}));
 }
