@@ -194,7 +194,7 @@ class Sim {
   void kill(std::uint32_t i);
   void signal(std::uint32_t i, int signo, const std::string& name);
   void afterCore(bool rearm);
-  void rearmCore();
+  bool takeCoreOutput();
   void startHealthCheck(const switcher::StartHealthCheck& c);
   void onHealthAtService(std::uint32_t pc);
   void onHealthDone(std::uint32_t pc);

@@ -81,7 +81,7 @@ void Sim::scale(const scenario::ScaleAction& a) {
 void Sim::armInstance(std::uint32_t i) {
   Inst& in = insts_[i];
   if (!in.alive || !in.model->hasDeadline()) return;
-  const std::int64_t at = std::max(now_, toNanos(*in.model->nextDeadline()));
+  const std::int64_t at = std::max(now_, toNanos(in.model->deadline()));
   if (in.timer_at && *in.timer_at == at) return;
   in.timer_at = at;
   q_.push(at, kInstanceTimer, i, ++in.timer_gen);
@@ -184,17 +184,13 @@ void Sim::signal(std::uint32_t i, int signo, const std::string& name) {
   pumpInstance(i);
 }
 
-// Takes the Core's events and actions; re-arms its timer when it may have
-// moved (`rearm`, or whenever the Core said something).
-void Sim::afterCore(bool rearm) {
-  if (!core_.hasOutput()) {
-    if (rearm) rearmCore();
-    return;
-  }
+// The Core's events and actions, carried out; whether it said anything.
+bool Sim::takeCoreOutput() {
+  bool said = false;
   for (int n = 0; n < 65536; ++n) {
     auto e = core_.pollEvent();
     if (!e) break;
-    rearm = true;
+    said = true;
     if (e->kind == "switched" || e->kind == "rollback") active_ = e->pool;
     // As the live runner: a pending switch ends switched, or refused at its deadline.
     if (e->kind == "switched" && e->pool == pending_switch_) pending_switch_.clear();
@@ -213,11 +209,14 @@ void Sim::afterCore(bool rearm) {
     if (!a) break;
     if (const auto* c = std::get_if<switcher::StartHealthCheck>(&*a)) startHealthCheck(*c);
   }
-  if (rearm) rearmCore();
+  return said;
 }
 
-// The Core's one timer, at its nextDeadline() (unless an earlier one is armed).
-void Sim::rearmCore() {
+// Takes the Core's events and actions; re-arms its timer when it may have
+// moved (`rearm`, or whenever the Core said something).
+void Sim::afterCore(bool rearm) {
+  if (core_.hasOutput() && takeCoreOutput()) rearm = true;
+  if (!rearm) return;
   const auto next = core_.nextDeadline();
   if (!next) return;
   const std::int64_t at = std::max(now_, toNanos(*next));
