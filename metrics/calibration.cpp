@@ -1,6 +1,9 @@
 #include "metrics/calibration.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <map>
+#include <tuple>
 
 namespace cutover {
 namespace {
@@ -11,7 +14,31 @@ std::optional<double> measure(const RunResult& r, const char* key) {
   return it->second;
 }
 
+// The events whose timing decides which requests drop: the timeline's steps
+// and the runner's SIGKILLs at the end of a grace period.
+bool decidesDrops(const TimedEvent& e) {
+  return e.source == "timeline" || (e.source == "runner" && e.kind == "killed");
+}
+
 }  // namespace
+
+double stepSlipMs(const std::vector<TimedEvent>& live, const std::vector<TimedEvent>& sim) {
+  // The n-th live (source, kind, target) against the n-th simulated one.
+  std::map<std::tuple<std::string, std::string, std::string>, std::vector<double>> simTimes;
+  for (const auto& e : sim)
+    if (decidesDrops(e)) simTimes[{e.source, e.kind, e.target}].push_back(e.t_s);
+  std::map<std::tuple<std::string, std::string, std::string>, std::size_t> seen;
+  double slip = 0;
+  for (const auto& e : live) {
+    if (!decidesDrops(e)) continue;
+    const std::tuple<std::string, std::string, std::string> key{e.source, e.kind, e.target};
+    const auto it = simTimes.find(key);
+    const auto n = seen[key]++;
+    if (it == simTimes.end() || n >= it->second.size()) continue;
+    slip = std::max(slip, 1000.0 * (e.t_s - it->second[n]));
+  }
+  return slip;
+}
 
 std::optional<double> ModePair::difference() const {
   if (!live || !sim) return std::nullopt;
@@ -35,6 +62,7 @@ CalibrationRow calibrate(const std::string& scenario, const RunResult& live, con
   row.rollback_detect_ms = {measure(live, "rollback_detect_latency_ms"), measure(sim, "rollback_detect_latency_ms")};
   row.dropped_agrees = row.live_valid && row.sim_valid && *row.dropped.difference() == 0;
   row.rollback_tolerance_ms = health_check_interval_ms;
+  row.live_slip_ms = std::max(stepSlipMs(live.events, sim.events), live.summary.max_send_lateness_ms);
   if (const auto d = row.rollback_detect_ms.difference())
     row.rollback_agrees = std::abs(*d) <= health_check_interval_ms;
   else if (row.rollback_detect_ms.live.has_value() != row.rollback_detect_ms.sim.has_value())

@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -55,26 +57,51 @@ INSTANTIATE_TEST_SUITE_P(Library, SimDeterminism,
 
 // Dropped counts decided by the scenario (in flight at a kill, at the drain
 // timeout, at the SIGKILL after an ignored SIGTERM) agree between a live and
-// a simulated run: exactly where the step is 12.5 ms or more off the arrival
-// grid, within one request for kill-old-at-once (2.5 ms off a 5 ms grid: a
-// request the live load generator sends 3 ms late lands on the other side);
-// rollback detect latency within one health-check interval. Full length: at --time-scale 0.5 the kill lands on
-// an arrival (100 ms of service, one arrival every 5 ms) and a live run can
-// count one more or one less. Not under the sanitizers: they slow the live
-// side, and this compares timing.
+// a simulated run: exactly, or within one request for kill-old-at-once;
+// rollback detect latency within one health-check interval. Each lesson puts
+// its steps half an arrival period off the arrival grid (its margin below);
+// a live run whose steps, SIGKILLs or sends slipped by more than that
+// against the simulation (calibration's live_slip_ms: a busy machine) may
+// count a request on the other side, and is run again (3 tries); a
+// difference with the live run on time fails at once. Full length: at
+// --time-scale 0.5 the margins halve. Not under the sanitizers: they slow
+// the live side, and this compares timing.
 TEST(Calibrate, LiveAndSimAgreeOnDecidedDropsAndRollbackDetect) {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   GTEST_SKIP() << "live timing under a sanitizer is not what the simulation models";
 #endif
+  struct Decided {
+    double margin_ms, allowed;  // the live run's timing margin; the difference the test allows
+  };
+  const std::map<std::string, Decided> decided = {
+      {"kill-old-at-once", {2.5, 1}}, {"drain-timeout-too-short", {50, 0}}, {"sigterm-ignored", {12.5, 0}}};
   const auto dir = tempDir("calibrate", "lessons");
   const std::string files = scenarioPath("kill-old-at-once.yaml") + " " + scenarioPath("drain-timeout-too-short.yaml") +
                             " " + scenarioPath("sigterm-ignored.yaml") + " " +
                             scenarioPath("green-fails-after-switch.yaml");
-  int rc = -1;
-  for (int attempt = 0; attempt < 2 && rc != 0; ++attempt)  // 3: a live run fell behind on a busy machine
-    rc = runCutoverShell("calibrate -q " + files + " --out " + dir.string(), std::chrono::seconds(180));
-  ASSERT_EQ(rc, 0) << slurp(dir / "calibration.md");
-  const auto doc = readJson(dir / "calibration.json");
+  nlohmann::json doc;
+  std::string retried;  // why each earlier try did not count
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    fs::remove_all(dir);
+    const int rc = runCutoverShell("calibrate -q " + files + " --out " + dir.string(), std::chrono::seconds(180));
+    if (rc != 0) {  // 3: a live run fell behind on a busy machine and was invalid
+      retried += "try " + std::to_string(attempt + 1) + ": exit " + std::to_string(rc) + "\n";
+      continue;
+    }
+    doc = readJson(dir / "calibration.json");
+    std::string slipped;
+    for (const auto& row : doc["scenarios"]) {
+      const auto d = decided.find(row["scenario"].get<std::string>());
+      if (d == decided.end()) continue;
+      const double diff = std::abs(row["dropped"]["live"].get<double>() - row["dropped"]["sim"].get<double>());
+      if (diff > d->second.allowed && row["live_slip_ms"].get<double>() >= d->second.margin_ms)
+        slipped += row.dump() + "\n";
+    }
+    if (slipped.empty()) break;
+    retried += "try " + std::to_string(attempt + 1) + ": live slipped past the margin: " + slipped;
+    doc = nullptr;
+  }
+  ASSERT_FALSE(doc.is_null()) << "no try ran on time:\n" << retried;
   ASSERT_EQ(doc["scenarios"].size(), 4u);
   int checked = 0;
   for (const auto& row : doc["scenarios"]) {
@@ -97,6 +124,7 @@ TEST(Calibrate, LiveAndSimAgreeOnDecidedDropsAndRollbackDetect) {
   EXPECT_EQ(checked, 4);
   EXPECT_NE(slurp(dir / "calibration.md").find("| drain-timeout-too-short | yes / yes | 15 / 15 |"), std::string::npos)
       << slurp(dir / "calibration.md");
+  if (!retried.empty()) std::cerr << "calibrate tries that did not count:\n" << retried;
   fs::remove_all(dir);
 }
 

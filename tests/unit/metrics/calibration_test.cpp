@@ -47,5 +47,36 @@ TEST(Calibration, NoResponsesMeansNoLatencyToCompare) {
   EXPECT_FALSE(row.p99_ms.difference().has_value());
 }
 
+TimedEvent ev(double t, std::string source, std::string kind, std::string target) {
+  return {t, std::move(source), std::move(kind), std::move(target), ""};
+}
+
+// Slip: the latest live timeline step or SIGKILL against the same event of the
+// simulation, matched in order; other events (a service's exit, the
+// switcher's own) do not count, and an unmatched event is skipped.
+TEST(Calibration, LiveSlipIsTheLatestDecidingEventAgainstTheSimulation) {
+  const std::vector<TimedEvent> sim = {ev(2.0125, "timeline", "stop", "blue"), ev(3.0125, "runner", "killed", "blue-1"),
+                                       ev(3.0125, "runner", "killed", "blue-2"), ev(3.0125, "service", "exited", "blue-1")};
+  std::vector<TimedEvent> live = {ev(2.0128, "timeline", "stop", "blue"), ev(3.0151, "runner", "killed", "blue-1"),
+                                  ev(3.0300, "runner", "killed", "blue-2"), ev(3.5, "service", "exited", "blue-1"),
+                                  ev(4.0, "timeline", "heal", "green")};
+  EXPECT_NEAR(stepSlipMs(live, sim), 17.5, 1e-9);
+  live[2].t_s = 3.0120;  // early is not slip
+  EXPECT_NEAR(stepSlipMs(live, sim), 2.6, 1e-9);
+  // The second stop of a pool is matched with the second in the simulation.
+  const std::vector<TimedEvent> sim2 = {ev(1, "timeline", "stop", "blue"), ev(2, "timeline", "stop", "blue")};
+  EXPECT_NEAR(stepSlipMs({ev(1.001, "timeline", "stop", "blue"), ev(2.02, "timeline", "stop", "blue")}, sim2), 20, 1e-9);
+  EXPECT_EQ(stepSlipMs({}, sim2), 0);
+
+  // The row: the larger of step slip and the live load generator's latest send.
+  RunResult l = result(20, 1500, std::nullopt), s = result(20, 1500, std::nullopt);
+  l.events = live;
+  s.events = sim;
+  l.summary.max_send_lateness_ms = 1.5;
+  EXPECT_NEAR(calibrate("t", l, s, 1000).live_slip_ms, 2.6, 1e-9);
+  l.summary.max_send_lateness_ms = 14;
+  EXPECT_NEAR(calibrate("t", l, s, 1000).live_slip_ms, 14, 1e-9);
+}
+
 }  // namespace
 }  // namespace cutover
