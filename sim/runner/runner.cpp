@@ -566,7 +566,7 @@ RunResult LiveRun::run() {
       if (const auto next = timeline_->nextDeadline(now - t0_)) wake = std::min(wake, t0_ + *next);
       for (const auto& in : instances_)  // a SIGKILL at the end of a grace period is due on time, not a tick late
         if (in.kill_at) wake = std::min(wake, *in.kill_at);
-      std::this_thread::sleep_for(std::max(Duration::zero(), wake - monoNow()));
+      supervisor_.waitUntil(wake);  // or less: a child's exit wakes the loop
     }
   }
   if (!pending_switch_.empty() && !interrupted())

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,7 +42,31 @@ Supervisor::~Supervisor() {
   for (auto& c : children_)
     if (c.alive) ::kill(-c.pid, SIGKILL), ::kill(c.pid, SIGKILL);
   for (auto& c : children_)
-    if (c.alive) ::waitpid(c.pid, nullptr, 0);
+    if (c.alive) ::waitpid(c.pid, nullptr, 0), reaped(c);
+}
+
+void Supervisor::reaped(Child& c) {
+  c.alive = false;
+  if (c.pidfd >= 0) ::close(c.pidfd);
+  c.pidfd = -1;
+}
+
+void Supervisor::waitUntil(Instant deadline) const {
+  std::vector<pollfd> fds;
+  for (const auto& c : children_)
+    if (c.alive && c.pidfd >= 0) fds.push_back({c.pidfd, POLLIN, 0});
+  for (;;) {
+    const auto left = deadline - monoNow();
+    if (left <= Duration::zero()) return;
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+    const timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+    const int n = ::ppoll(fds.data(), fds.size(), &ts, nullptr);
+    if (n >= 0) return;  // an exit, or the deadline
+    if (errno != EINTR) {  // cannot poll: plain sleep
+      std::this_thread::sleep_for(deadline - monoNow());
+      return;
+    }
+  }
 }
 
 Result<pid_t> Supervisor::spawn(const std::string& name, const std::vector<std::string>& argv,
@@ -106,7 +131,10 @@ Result<pid_t> Supervisor::spawn(const std::string& name, const std::vector<std::
     ::fcntl(ctlfd[1], F_SETFL, O_NONBLOCK);
     *control_fd_out = ctlfd[1];
   }
-  children_.push_back({pid, name, true});
+  // A pidfd (close-on-exec by definition) to wake on the child's exit; the
+  // child is not reaped before this, so the pid cannot have been reused.
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  children_.push_back({pid, name, true, pidfd});
   return pid;
 }
 
@@ -123,7 +151,7 @@ std::vector<ChildExit> Supervisor::reap() {
     int status = 0;
     const pid_t r = ::waitpid(c.pid, &status, WNOHANG);
     if (r == c.pid) {
-      c.alive = false;
+      reaped(c);
       ::kill(-c.pid, SIGKILL);  // anything the child left in its group
       out.push_back(toExit(c.pid, c.name, status));
     }
@@ -143,7 +171,7 @@ std::vector<ChildExit> Supervisor::terminateAll(Duration grace, const std::funct
   while (!alive().empty() && monoNow() < deadline) {
     auto exits = reap();
     out.insert(out.end(), exits.begin(), exits.end());
-    if (exits.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (exits.empty()) waitUntil(std::min(deadline, monoNow() + std::chrono::milliseconds(5)));
   }
   for (auto& c : children_) {
     if (!c.alive) continue;
@@ -151,7 +179,7 @@ std::vector<ChildExit> Supervisor::terminateAll(Duration grace, const std::funct
     ::kill(c.pid, SIGKILL);
     int status = 0;
     ::waitpid(c.pid, &status, 0);
-    c.alive = false;
+    reaped(c);
     out.push_back(toExit(c.pid, c.name, status));
     out.back().killed_after_grace = true;
   }

@@ -56,13 +56,20 @@ class Supervisor {
   // for children it does not know).
   std::vector<ChildExit> terminateAll(Duration grace, const std::function<int(pid_t)>& stop_signal);
   std::vector<pid_t> alive() const;
+  // Sleeps until `deadline`, or less: it returns as soon as a live child has
+  // exited (it is then reaped by the next reap()), so a run loop sees an exit
+  // when it happens, not on its next tick. Each child's pidfd is polled; where
+  // one could not be opened (a kernel before 5.3) the sleep runs to the deadline.
+  void waitUntil(Instant deadline) const;
 
  private:
   struct Child {
     pid_t pid;
     std::string name;
     bool alive = true;
+    int pidfd = -1;  // readable once the child has exited; closed when reaped
   };
+  void reaped(Child& c);
   std::vector<Child> children_;
 };
 

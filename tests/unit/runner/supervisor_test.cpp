@@ -1,0 +1,68 @@
+// The supervisor with real child processes: a run loop's wait ends when a
+// child exits, not at the end of its tick; without an exit it lasts to its
+// deadline; terminateAll stops what is left.
+#include "sim/runner/supervisor.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "sim/core/clock.hpp"
+
+namespace cutover::runner {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string logPath(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("cutover-supervisor-" + std::to_string(::getpid()) + "-" + name))
+      .string();
+}
+
+// A child that exits at once ends a 60 s wait early (generous: a wait that
+// ignored the exit would take the whole 60 s), and reap() then has it.
+TEST(Supervisor, AWaitEndsWhenAChildExits) {
+  Supervisor sup;
+  const auto log = logPath("exit");
+  const auto pid = sup.spawn("exits", {"/bin/sh", "-c", "exit 3"}, log);
+  ASSERT_TRUE(pid.ok()) << pid.error().message;
+  const auto start = monoNow();
+  sup.waitUntil(start + 60s);
+  EXPECT_LT(monoNow() - start, 30s);
+  const auto exits = sup.reap();
+  ASSERT_EQ(exits.size(), 1u);
+  EXPECT_EQ(exits[0].pid, pid.value());
+  EXPECT_FALSE(exits[0].signaled);
+  EXPECT_EQ(exits[0].code, 3);
+  EXPECT_TRUE(sup.alive().empty());
+  std::filesystem::remove(log);
+}
+
+// No child exits: the wait lasts until its deadline; a stopped child is then
+// terminated by its signal and reported so.
+TEST(Supervisor, AWaitWithoutAnExitLastsToItsDeadline) {
+  Supervisor sup;
+  const auto log = logPath("sleep");
+  const auto pid = sup.spawn("sleeps", {"/bin/sleep", "30"}, log);
+  ASSERT_TRUE(pid.ok()) << pid.error().message;
+  const auto start = monoNow();
+  sup.waitUntil(start + 100ms);
+  EXPECT_GE(monoNow() - start, 100ms);
+  EXPECT_TRUE(sup.reap().empty());
+  ASSERT_EQ(sup.alive().size(), 1u);
+  const auto exits = sup.terminateAll(10s);
+  ASSERT_EQ(exits.size(), 1u);
+  EXPECT_TRUE(exits[0].signaled);
+  EXPECT_EQ(exits[0].code, SIGTERM);
+  EXPECT_FALSE(exits[0].killed_after_grace);
+  EXPECT_TRUE(sup.alive().empty());
+  std::filesystem::remove(log);
+}
+
+}  // namespace
+}  // namespace cutover::runner
