@@ -553,19 +553,26 @@ RunResult LiveRun::run() {
       proxy_->tick(now);
       pullSwitcherEvents();
       fireDue(now);
-      for (auto& in : instances_)
-        if (in.kill_at && now >= *in.kill_at && in.state != Instance::State::exited) {
+      // A SIGKILL at the end of a grace period: sent when due, and the loop
+      // wakes for the next one (not a tick late). An instance that exited in
+      // time has none pending.
+      auto wake = now + kLoopTick;
+      for (auto& in : instances_) {
+        if (!in.kill_at) continue;
+        if (in.state == Instance::State::exited) {
+          in.kill_at.reset();
+        } else if (now >= *in.kill_at) {
           in.kill_at.reset();
           supervisor_.signal(in.info.pid, SIGKILL);
           event(now, "runner", "killed", in.info.id, "did not exit within the grace period, killed");
+        } else {
+          wake = std::min(wake, *in.kill_at);
         }
+      }
       const bool over = now - t0_ >= sc_.duration && allLoadsDone();
       progress(now, over);
       if (over) break;
-      auto wake = now + kLoopTick;
       if (const auto next = timeline_->nextDeadline(now - t0_)) wake = std::min(wake, t0_ + *next);
-      for (const auto& in : instances_)  // a SIGKILL at the end of a grace period is due on time, not a tick late
-        if (in.kill_at) wake = std::min(wake, *in.kill_at);
       supervisor_.waitUntil(wake);  // or less: a child's exit wakes the loop
     }
   }
