@@ -24,14 +24,15 @@ bool decidesDrops(const TimedEvent& e) {
 
 double stepSlipMs(const std::vector<TimedEvent>& live, const std::vector<TimedEvent>& sim) {
   // The n-th live (source, kind, target) against the n-th simulated one.
-  std::map<std::tuple<std::string, std::string, std::string>, std::vector<double>> simTimes;
+  using Key = std::tuple<std::string, std::string, std::string>;
+  std::map<Key, std::vector<double>> simTimes;
   for (const auto& e : sim)
     if (decidesDrops(e)) simTimes[{e.source, e.kind, e.target}].push_back(e.t_s);
-  std::map<std::tuple<std::string, std::string, std::string>, std::size_t> seen;
+  std::map<Key, std::size_t> seen;
   double slip = 0;
   for (const auto& e : live) {
     if (!decidesDrops(e)) continue;
-    const std::tuple<std::string, std::string, std::string> key{e.source, e.kind, e.target};
+    const Key key{e.source, e.kind, e.target};
     const auto it = simTimes.find(key);
     const auto n = seen[key]++;
     if (it == simTimes.end() || n >= it->second.size()) continue;
