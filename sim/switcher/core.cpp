@@ -103,7 +103,7 @@ bool Core::removeBackend(const std::string& instance, Instant now) {
   CUTOVER_ASSERT(pos != pool.members.end());
   const auto removed_at = static_cast<std::size_t>(pos - pool.members.begin());
   pool.members.erase(pos);
-  pool.load.erase(pool.load.begin() + static_cast<std::ptrdiff_t>(removed_at));
+  pool.load.erase(removed_at);
   s.member_at = kNoMember;
   renumberMembers(pool);
   // Keep the round robin order of the others: the next one after the removed.

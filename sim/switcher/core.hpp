@@ -120,6 +120,7 @@
 #include "sim/core/rng.hpp"
 #include "sim/core/time.hpp"
 #include "sim/switcher/events.hpp"
+#include "sim/switcher/least_loaded.hpp"
 
 namespace cutover::switcher {
 
@@ -370,8 +371,8 @@ class Core {
     std::string name;
     std::vector<BackendId> members;  // routable candidates, in insertion order
     // Beside members, what least outstanding compares: the member's in-flight
-    // count, or kUnroutable; a dense array scanned per route (refreshLoad).
-    std::vector<std::uint32_t> load;
+    // count, or kUnroutable (refreshLoad), indexed by load level.
+    LeastLoaded load;
     std::size_t expected = 0;        // declared size (addPool); 0: the members there are
     std::size_t cursor = 0;          // round robin position in members
     std::uint32_t in_flight = 0;
@@ -387,10 +388,10 @@ class Core {
   std::size_t healthyCount(const Pool& pool) const;
   bool routable(const Slot& s) const { return s.healthy && !s.ejected; }
   static constexpr std::uint32_t kNoMember = 0xFFFFFFFFu;
-  static constexpr std::uint32_t kUnroutable = 0xFFFFFFFFu;
+  static constexpr std::uint32_t kUnroutable = LeastLoaded::kUnroutable;
   // Its pool's load entry after a change of in_flight, healthy or ejected.
   void refreshLoad(const Slot& s) {
-    if (s.member_at != kNoMember) pools_[s.pool].load[s.member_at] = routable(s) ? s.in_flight : kUnroutable;
+    if (s.member_at != kNoMember) pools_[s.pool].load.set(s.member_at, routable(s) ? s.in_flight : kUnroutable);
   }
   void renumberMembers(Pool& pool);
   Duration jitter();

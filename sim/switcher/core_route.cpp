@@ -42,30 +42,17 @@ BackendId Core::pickRoundRobin(Pool& pool, BackendId exclude, bool any) {
 }
 
 // The least loaded routable member; ties go to the first at or after the
-// round robin cursor. Two passes over the pool's dense load array (the
-// minimum, then where it first occurs from the cursor) instead of one over
-// the slots: the simulator routes every request through here.
+// round robin cursor (LeastLoaded: constant time per route, the simulator
+// routes every request through here).
 BackendId Core::pickLeastOutstanding(Pool& pool, BackendId exclude, bool any) {
   if (any) return pickLeastOutstandingAny(pool, exclude);
   const std::size_t n = pool.members.size();
   if (n == 0) return kNoBackend;
-  std::uint32_t* load = pool.load.data();
-  const bool hide = exclude < slots_.size() && slots_[exclude].member_at < n &&
-                    pool.members[slots_[exclude].member_at] == exclude;
-  std::uint32_t hidden = 0;
-  if (hide) hidden = std::exchange(load[slots_[exclude].member_at], kUnroutable);
-  std::uint32_t least = kUnroutable;
-  for (std::size_t k = 0; k < n; ++k) least = load[k] < least ? load[k] : least;
-  std::size_t at = n;
-  if (least != kUnroutable) {
-    const std::size_t start = pool.cursor < n ? pool.cursor : pool.cursor % n;
-    for (std::size_t k = start; k < n && at == n; ++k)
-      if (load[k] == least) at = k;
-    for (std::size_t k = 0; k < start && at == n; ++k)
-      if (load[k] == least) at = k;
-  }
-  if (hide) load[slots_[exclude].member_at] = hidden;
-  if (at == n) return kNoBackend;
+  std::size_t hidden = LeastLoaded::kNone;
+  if (exclude < slots_.size() && slots_[exclude].member_at < n && pool.members[slots_[exclude].member_at] == exclude)
+    hidden = slots_[exclude].member_at;
+  const std::size_t at = pool.load.pick(pool.cursor, hidden);
+  if (at == LeastLoaded::kNone) return kNoBackend;
   pool.cursor = at + 1 == n ? 0 : at + 1;
   return pool.members[at];
 }

@@ -43,7 +43,7 @@ void BM_RouteDoneRoundRobin(benchmark::State& s) { routeAndDone(s, Policy::round
 void BM_RouteDoneLeastOutstanding(benchmark::State& s) { routeAndDone(s, Policy::least_outstanding); }
 
 BENCHMARK(BM_RouteDoneRoundRobin)->Arg(2)->Arg(8)->Arg(32);
-BENCHMARK(BM_RouteDoneLeastOutstanding)->Arg(2)->Arg(8)->Arg(32);
+BENCHMARK(BM_RouteDoneLeastOutstanding)->Arg(2)->Arg(8)->Arg(32)->Arg(256)->Arg(1000);  // a simulated pool: up to 1000
 
 }  // namespace
 }  // namespace cutover::switcher

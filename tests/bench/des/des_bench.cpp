@@ -42,7 +42,9 @@ int main(int argc, char** argv) {
                            ", latency: { distribution: lognormal, p50: 2ms, p99: 20ms }" + capacity + " }\n"
                            "load:\n  - { arrivals: poisson, rate: " + std::to_string(static_cast<long>(rate)) +
                            "/s, connections: 512 }\ntimeline:\n  - { at: 0s, start: blue }\n";
-  const auto loaded = scenario::loadScenarioText(yaml, "steady.yaml");
+  scenario::LoadOptions options;
+  options.simulated = true;  // pools of up to 1000 instances, as --mode sim
+  const auto loaded = scenario::loadScenarioText(yaml, "steady.yaml", options);
   if (!loaded.scenario) {
     std::fprintf(stderr, "%s\n", loaded.errors.front().str().c_str());
     return 2;
