@@ -36,6 +36,7 @@
 #include "sim/runner/http_probe.hpp"
 #include "sim/runner/supervisor.hpp"
 #include "sim/runner/run_metrics.hpp"
+#include "sim/runner/stop_schedule.hpp"
 #include "sim/scenario/timeline.hpp"
 #include "sim/scenario/run_support.hpp"
 #include "sim/runner/switcher_driver.hpp"
@@ -70,7 +71,7 @@ struct Instance {
   int control_fd = -1;  // write end of the instance's control pipe
   std::string lifecycle_path;
   Instant spawned_at{};
-  std::optional<Instant> kill_at;  // stop: SIGKILL then, if still alive
+  std::size_t index = 0;           // in instances_ (and in the StopSchedule)
   int number = 0;                  // the n of <pool>-<n>
 };
 
@@ -137,6 +138,7 @@ class LiveRun {
   std::unique_ptr<SwitcherDriver> proxy_;  // builtin, nginx or haproxy
   Instant t0_ = monoNow();  // re-set when the load starts
   std::vector<Instance> instances_;
+  StopSchedule stops_;             // stop signals sent, SIGKILLs due
   std::vector<TimedEvent> events_;
   std::vector<std::string> invalid_;
   std::vector<std::unique_ptr<LoadRun>> loads_;
@@ -175,6 +177,7 @@ void LiveRun::spawnInstance(const scenario::ServiceGroup& g, int number) {
     in.lifecycle_path = argv.back();
   }
   in.spawned_at = monoNow();
+  in.index = instances_.size();
   auto pid = argv.empty() ? Result<pid_t>(Error{"service " + in.info.id + ": no free port or program not found: " + g.command.front()})
              : own ? supervisor_.spawn(in.info.id, argv, (logDir / (in.info.id + ".log")).string())
                    : supervisor_.spawn(in.info.id, argv, (logDir / (in.info.id + ".log")).string(), &in.ready_fd,
@@ -234,7 +237,7 @@ void LiveRun::scale(const scenario::ScaleAction& a, Instant now) {
   for (auto& in : instances_) {
     if (in.info.pool != a.pool) continue;
     highest = std::max(highest, in.number);
-    if (in.state != Instance::State::exited && in.state != Instance::State::failed && !in.kill_at)
+    if (in.state != Instance::State::exited && in.state != Instance::State::failed && !stops_.stopping(in.index))
       live.push_back(&in);
   }
   const int have = static_cast<int>(live.size());
@@ -247,7 +250,7 @@ void LiveRun::scale(const scenario::ScaleAction& a, Instant now) {
     Instance* in = live[static_cast<std::size_t>(i)];
     proxy_->removeBackend(in->info.id);
     supervisor_.signal(in->info.pid, in->group->stop_signal);
-    in->kill_at = now + in->group->stop_grace;
+    stops_.stop(in->index, now + in->group->stop_grace);
     event(now, "runner", "scaled_down", in->info.id, "removed from the switcher, then " + in->group->stop_signal_name);
   }
 }
@@ -300,6 +303,7 @@ void LiveRun::reapChildren() {
                                        e.signaled ? "signal" : "code", e.code));
       }
       in.state = Instance::State::exited;
+      stops_.exited(in.index);
       in.info.exited_s = since0(e.at);
       in.info.exit = fmt::format("{} {}", e.signaled ? "signal" : "code", e.code);
       event(e.at, "service", "exited", in.info.id, in.info.exit);
@@ -411,7 +415,7 @@ void LiveRun::fire(const scenario::TimelineStep& step) {
     event(now, "timeline", "stop", st->target);
     for (auto* in : targets(st->target)) {
       supervisor_.signal(in->info.pid, in->group->stop_signal);
-      in->kill_at = now + in->group->stop_grace;
+      stops_.stop(in->index, now + in->group->stop_grace);
     }
   } else if (const auto* f = std::get_if<scenario::FaultAction>(&step.action)) {
     event(now, "timeline", "fault", f->target, f->text);
@@ -434,7 +438,7 @@ void LiveRun::fire(const scenario::TimelineStep& step) {
 bool LiveRun::poolHealthy(const std::string& pool) {
   std::size_t expected = 0;
   for (const auto& in : instances_) {
-    if (in.info.pool != pool || in.state == Instance::State::exited || in.kill_at) continue;
+    if (in.info.pool != pool || in.state == Instance::State::exited || stops_.stopping(in.index)) continue;
     if (in.state != Instance::State::ready) return false;
     ++expected;
   }
@@ -554,21 +558,15 @@ RunResult LiveRun::run() {
       pullSwitcherEvents();
       fireDue(now);
       // A SIGKILL at the end of a grace period: sent when due, and the loop
-      // wakes for the next one (not a tick late). An instance that exited in
-      // time has none pending.
-      auto wake = now + kLoopTick;
-      for (auto& in : instances_) {
-        if (!in.kill_at) continue;
-        if (in.state == Instance::State::exited) {
-          in.kill_at.reset();
-        } else if (now >= *in.kill_at) {
-          in.kill_at.reset();
-          supervisor_.signal(in.info.pid, SIGKILL);
-          event(now, "runner", "killed", in.info.id, "did not exit within the grace period, killed");
-        } else {
-          wake = std::min(wake, *in.kill_at);
-        }
+      // wakes for the next one (not a tick late); reapChildren told the
+      // schedule of every exit, so none is pending for an instance gone.
+      for (const auto i : stops_.takeDue(now)) {
+        Instance& in = instances_[i];
+        supervisor_.signal(in.info.pid, SIGKILL);
+        event(now, "runner", "killed", in.info.id, "did not exit within the grace period, killed");
       }
+      auto wake = now + kLoopTick;
+      if (const auto kill = stops_.nextDeadline()) wake = std::min(wake, *kill);
       const bool over = now - t0_ >= sc_.duration && allLoadsDone();
       progress(now, over);
       if (over) break;
