@@ -15,8 +15,10 @@
 //              instance's Behaviour::health(); per backend a count of idle
 //              keep-alive upstream connections; the live proxy's rules: a
 //              fresh connect when none is idle, one retry on a fresh
-//              connection when a reused one fails before any byte, 502/503/
-//              504 produced by the switcher itself, an upstream deadline.
+//              connection when a reused one fails before any byte, then
+//              retries on another backend of the pool (switcher.retry) when
+//              an attempt fails before any byte, 502/503/504 produced by
+//              the switcher itself, an upstream deadline.
 //   services   one real service::Behaviour per instance (startup, capacity
 //              and queueing, shutdown sequences, faults, health), its one
 //              timer at nextDeadline(), its actions carried out (listener,
@@ -125,7 +127,8 @@ struct Exchange {
   std::uint16_t status = 0;
   UpResult result = UpResult::response;
   bool reused = false;
-  bool retried = false;
+  bool retried = false;            // the one retry on a fresh connection (a reused one failed)
+  std::uint8_t other_retries = 0;  // retries on another backend (switcher.retry)
   bool close_conn = false;
   bool used = false;
 };
@@ -215,6 +218,7 @@ class Sim {
   void onAtSwitcher(std::uint32_t x);
   void upstreamSend(std::uint32_t x);
   void onConnectResult(std::uint32_t x);
+  bool retryElsewhere(std::uint32_t x, switcher::Upstream failed);
   void onAtService(std::uint32_t x);
   void startService(std::uint32_t x);
   void onServiceDone(std::uint32_t x);

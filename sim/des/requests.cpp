@@ -346,9 +346,36 @@ void Sim::upstreamSend(std::uint32_t x) {
 void Sim::onConnectResult(std::uint32_t x) {
   Exchange& ex = ex_[x];
   const Inst& in = insts_[ex.inst];
-  if (!in.alive || !in.model->listenerOpen())
+  if (!in.alive || !in.model->listenerOpen()) {
+    if (retryElsewhere(x, Upstream::connect_failed)) return;
     return upstreamDone(x, Upstream::connect_failed, 502, SwitcherReason::upstream_connect_failed, nullptr);
+  }
   q_.push(now_ + hop_ns_, kAtService, x, ex.gen, hop_lane_);
+}
+
+// The live proxy's retry on another backend of the same pool (switcher.retry;
+// proxy_session.cpp's retryElsewhere): the attempt on ex.backend failed
+// before any response byte (a refused connect, a reset or close with no
+// byte). The Core decides (mayRetry: enabled, l7, attempts left; the load
+// generator sends GET) and picks (routeRetry: another routable backend of
+// the pool, no panic); the failed attempt is reported after the pick, as
+// the live proxy does. False when there is no retry: the caller answers.
+bool Sim::retryElsewhere(std::uint32_t x, Upstream failed) {
+  Exchange& ex = ex_[x];
+  if (now_ >= ex.deadline || !core_.mayRetry("GET", ex.other_retries)) return false;
+  const Instant now = fromNanos(now_);
+  const auto next = core_.routeRetry(now, ex.backend);
+  if (!next) return false;
+  core_.onRequestDone(ex.backend, now, failed, Duration{now_ - ex.routed});
+  afterCore(core_hot_);
+  ex.backend = next.backend;
+  ex.inst = next.backend < inst_of_backend_.size() ? inst_of_backend_[next.backend] : kNone;
+  CUTOVER_ASSERT(ex.inst != kNone);
+  ex.routed = now_;
+  ex.accepted = 0;
+  ++ex.other_retries;
+  upstreamSend(x);
+  return true;
 }
 
 void Sim::onAtService(std::uint32_t x) {
@@ -470,6 +497,7 @@ void Sim::onAtSwitcherResponse(std::uint32_t x) {
         q_.push(now_ + connect_ns_, kConnectResult, x, ex.gen, connect_lane_);
         return;
       }
+      if (retryElsewhere(x, Upstream::reset)) return;
       return upstreamDone(x, Upstream::reset, 502,
                           ex.result == UpResult::no_bytes_close ? SwitcherReason::upstream_closed
                                                                 : SwitcherReason::upstream_reset,

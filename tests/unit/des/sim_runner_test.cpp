@@ -322,6 +322,34 @@ timeline:
   EXPECT_EQ(dropped(r), 0u);
 }
 
+// The live proxy retries a request whose attempt failed before any byte on
+// another backend of the same pool (switcher.retry, on by default). One of
+// two instances killed: what it had in flight, and what is routed to it
+// after (no health checks: it stays in the pool), goes to the other one.
+// Live (the same file, cutover run): 0 dropped with retries, 410 without.
+TEST(SimRunner, ARequestFailedBeforeAnyByteIsRetriedOnAnotherBackend) {
+  const std::string yaml = R"(name: t
+seed: 7
+duration: 4s
+services:
+  blue: { version: v1, instances: 2, latency: 200ms }
+load:
+  - { arrivals: constant, rate: 200/s, connections: 64, timeout: 2s }
+timeline:
+  - { at: 0s, start: blue }
+  - { at: 2.0025s, kill: blue-1 }
+)";
+  const auto with = runSim(text(yaml));
+  EXPECT_TRUE(with.verdict.valid);
+  EXPECT_EQ(with.summary.outcomes.of(Outcome::ok), 800u);
+  EXPECT_EQ(dropped(with), 0u);
+  auto sc = text(yaml);
+  sc.switcher.core.retry.enabled = false;
+  const auto without = runSim(sc);
+  EXPECT_GT(dropped(without), 0u);  // every request routed to the dead one: a refused connect, a 502
+  EXPECT_EQ(dropped(without), without.summary.outcomes.of(Outcome::switch_error));
+}
+
 TEST(SimRunner, OverloadedQueueBuildsLatencyUntilRequestsTimeOut) {
   auto sc = text(R"(name: t
 duration: 2s
