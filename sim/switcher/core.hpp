@@ -389,9 +389,11 @@ class Core {
   bool routable(const Slot& s) const { return s.healthy && !s.ejected; }
   static constexpr std::uint32_t kNoMember = 0xFFFFFFFFu;
   static constexpr std::uint32_t kUnroutable = LeastLoaded::kUnroutable;
-  // Its pool's load entry after a change of in_flight, healthy or ejected.
+  // Its pool's load entry after a change of in_flight, healthy or ejected
+  // (kept for least outstanding only: round robin never reads it).
   void refreshLoad(const Slot& s) {
-    if (s.member_at != kNoMember) pools_[s.pool].load.set(s.member_at, routable(s) ? s.in_flight : kUnroutable);
+    if (s.member_at != kNoMember && options_.policy == Policy::least_outstanding)
+      pools_[s.pool].load.set(s.member_at, routable(s) ? s.in_flight : kUnroutable);
   }
   void renumberMembers(Pool& pool);
   Duration jitter();
