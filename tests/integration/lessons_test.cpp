@@ -177,6 +177,28 @@ TEST(Lessons, EndpointRemovalRaceDropsWithoutAPreStopDelay) {
   EXPECT_EQ(dropped(fixed.report), 0);
 }
 
+// The switcher's retry on another backend: blue-1 crashes with requests in
+// flight and stays in the pool (no health checks); what it held, and every
+// request routed to it after (connect refused), is served by blue-2. Without
+// the retry each of them is a 502.
+TEST(Lessons, AnInstanceCrashIsHiddenByTheRetryOnAnotherBackend) {
+  const auto run = runLesson("instance-crash-retried");
+  ASSERT_EQ(run.code, 0) << why(run);
+  const auto& r = run.report;
+  EXPECT_EQ(dropped(r), 0) << r["summary"].dump(1);
+  EXPECT_EQ(count(r, "ok"), r["summary"]["intended"].get<int>());
+  // The ones in flight at the crash were served twice over: their latency
+  // is what they spent on blue-1 plus blue-2's 100 ms (at time scale 0.5).
+  EXPECT_GT(r["summary"]["latency"]["max_ms"].get<double>(), 120.0) << r["summary"]["latency"].dump();
+
+  const auto off = runLesson("instance-crash-retried", {"--set", "switcher.retry.enabled=false"});
+  ASSERT_EQ(off.code, 1) << why(off);  // expect: dropped 0 fails
+  const auto& o = off.report;
+  EXPECT_GT(o["summary"]["dropped_by_class"]["in_flight_at_exit"].get<int>(), 0) << o["summary"].dump(1);
+  EXPECT_GT(o["summary"]["dropped_by_class"]["backend_gone"].get<int>(), 0) << o["summary"].dump(1);
+  EXPECT_EQ(droppedByCauseContaining(o, "blue-1"), dropped(o)) << o["summary"]["dropped_by_cause"].dump(2);
+}
+
 // Lesson 11: a drain timeout shorter than the slowest requests resets them.
 TEST(Lessons, DrainTimeoutShorterThanTheSlowestRequestsResetsThem) {
   const auto run = runLesson("drain-timeout-too-short");
