@@ -216,6 +216,7 @@ class Sim {
   void onClientTimeouts(std::uint16_t b);
   void onClientTimeout(std::uint16_t b, std::uint32_t rec);
   void onAtSwitcher(std::uint32_t x);
+  void useBackend(std::uint32_t x, switcher::BackendId backend);
   void upstreamSend(std::uint32_t x);
   void onConnectResult(std::uint32_t x);
   bool retryElsewhere(std::uint32_t x, switcher::Upstream failed);

@@ -312,17 +312,23 @@ void Sim::onAtSwitcher(std::uint32_t x) {
                                                                              : SwitcherReason::no_backend;
     return toClient(x, 503, Outcome::switch_error, reason, pool);
   }
-  ex.backend = route.backend;
-  ex.inst = route.backend < inst_of_backend_.size() ? inst_of_backend_[route.backend] : kNone;
-  CUTOVER_ASSERT(ex.inst != kNone);
+  useBackend(x, route.backend);
   if (conn) {
     if (conn->pinned != ex.inst) conn->upstream_open = false;
     conn->pinned = ex.inst;
   }
-  ex.routed = now_;
   ex.deadline = now_ + sc_.switcher.upstream_timeout.count();
   if (core_hot_) afterCore(true);
   upstreamSend(x);
+}
+
+// The exchange goes to `backend` from now (its first route, or a retry's).
+void Sim::useBackend(std::uint32_t x, switcher::BackendId backend) {
+  Exchange& ex = ex_[x];
+  ex.backend = backend;
+  ex.inst = backend < inst_of_backend_.size() ? inst_of_backend_[backend] : kNone;
+  CUTOVER_ASSERT(ex.inst != kNone);
+  ex.routed = now_;
 }
 
 void Sim::upstreamSend(std::uint32_t x) {
@@ -368,10 +374,7 @@ bool Sim::retryElsewhere(std::uint32_t x, Upstream failed) {
   if (!next) return false;
   core_.onRequestDone(ex.backend, now, failed, Duration{now_ - ex.routed});
   afterCore(core_hot_);
-  ex.backend = next.backend;
-  ex.inst = next.backend < inst_of_backend_.size() ? inst_of_backend_[next.backend] : kNone;
-  CUTOVER_ASSERT(ex.inst != kNone);
-  ex.routed = now_;
+  useBackend(x, next.backend);
   ex.accepted = 0;
   ++ex.other_retries;
   upstreamSend(x);

@@ -36,9 +36,6 @@ class LeastLoaded {
   static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
   static constexpr std::uint32_t kLevels = 1024;
 
-  std::size_t size() const { return load_.size(); }
-  std::uint32_t load(std::size_t k) const { return load_[k]; }
-
   // A new member at the end, with load `v`.
   void push_back(std::uint32_t v) {
     load_.push_back(v);
