@@ -16,6 +16,7 @@ std::string whatIsMissing(const std::string& measure) {
   if (measure == "drain_time_ms") return "the old pool never drained (or no switch happened)";
   if (measure == "rollback_detect_latency_ms") return "no rollback happened after a fault";
   if (measure == "rollback_recovery_latency_ms" || measure == "blast_radius_requests") return "no fault happened";
+  if (measure == "switcher_retries") return "this switcher does not report its retries (nginx tells no count)";
   return "its inputs never happened";
 }
 

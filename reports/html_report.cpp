@@ -101,6 +101,9 @@ std::string cards(const json& report) {
   }
   if (has(report, "measures.blast_radius_requests"))
     out += card("blast radius", fixed(num(report, "measures.blast_radius_requests"), 0) + " requests");
+  if (has(report, "measures.switcher_retries"))
+    out += card("switcher retries (upstream attempts after the first)",
+                fixed(num(report, "measures.switcher_retries"), 0));
   out += card("active pool at the end", str(report, "summary.final_active", "none"));
   out += card("achieved rate", fixed(num(report, "summary.achieved_rate_per_s"), 0) + "/s");
   return out + "</section>\n";

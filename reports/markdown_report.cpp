@@ -21,6 +21,7 @@ constexpr NamedMeasure kNamedMeasures[] = {
     {"drain_time_ms", "drain time"},
     {"rollback_detect_latency_ms", "rollback detect latency"},
     {"rollback_recovery_latency_ms", "rollback recovery latency"},
+    {"switcher_retries", "switcher retries (upstream attempts after the first)"},
 };
 
 std::string measureCell(const json& report, const std::string& key) {

@@ -374,6 +374,7 @@ SimTrace Sim::run() {
   t.t0_ns = t0_;
   t.final_active = core_.activePool();
   t.events_processed = steps_;
+  t.switcher_retries = retries_;
   t.virtual_end_s = since0(now_);
   // Requests a service still held when the run ended (e.g. hung ones).
   for (const auto& ex : ex_)

@@ -269,6 +269,7 @@ class Sim {
   std::string pending_switch_;                    // a switch waiting for the readiness gate
   std::uint32_t next_conn_id_ = 1;
   std::uint64_t steps_ = 0;
+  std::uint64_t retries_ = 0;        // upstream attempts after the first (SimTrace::switcher_retries)
   std::size_t records_total_ = 0;
   bool stopping_ = false;            // the end-of-run stop: exits are "runner stopped"
   bool aborted_ = false;

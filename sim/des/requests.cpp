@@ -377,6 +377,7 @@ bool Sim::retryElsewhere(std::uint32_t x, Upstream failed) {
   useBackend(x, next.backend);
   ex.accepted = 0;
   ++ex.other_retries;
+  ++retries_;
   upstreamSend(x);
   return true;
 }
@@ -495,6 +496,7 @@ void Sim::onAtSwitcherResponse(std::uint32_t x) {
       if (ex.reused && !ex.retried && now_ < ex.deadline) {
         // The live proxy's one retry: a reused connection failed before any byte.
         ex.retried = true;
+        ++retries_;
         ex.reused = false;
         ex.accepted = 0;
         q_.push(now_ + connect_ns_, kConnectResult, x, ex.gen, connect_lane_);

@@ -33,6 +33,7 @@ RunResult measureTrace(const scenario::Scenario& sc, SimTrace trace, std::uint64
   t.load_length_s = trace.load_length_s;
   t.check_load = invalid.empty();
   t.simulated = true;
+  t.switcher_retries = trace.switcher_retries;
   scenario::measureRun(sc, t, r, invalid);
   r.events = std::move(t.events);
   r.verdict.valid = invalid.empty();

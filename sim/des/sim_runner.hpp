@@ -47,6 +47,7 @@ struct SimTrace {
   std::string final_active;
   std::vector<std::string> invalid;    // reasons the run does not count
   std::uint64_t events_processed = 0;  // simulated steps
+  std::uint64_t switcher_retries = 0;  // upstream attempts after the first (as the live proxy counts them)
   double virtual_end_s = 0;            // seconds since t=0 when the run ended
 };
 

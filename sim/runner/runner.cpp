@@ -140,6 +140,7 @@ class LiveRun {
   std::vector<Instance> instances_;
   StopSchedule stops_;             // stop signals sent, SIGKILLs due
   std::vector<TimedEvent> events_;
+  std::optional<std::uint64_t> switcher_retries_;  // read once the load is over
   std::vector<std::string> invalid_;
   std::vector<std::unique_ptr<LoadRun>> loads_;
   std::string active_;
@@ -594,6 +595,7 @@ void LiveRun::finish(RunResult& r) {
     l->thread.join();
   }
   r.final_active = proxy_->activePool();
+  switcher_retries_ = proxy_->retries();  // every request has its outcome; nginx and haproxy still run
   Duration grace = 0s;
   for (const auto& g : sc_.services) grace = std::max(grace, g.stop_grace);
   // Services get their stop signal; anything else (nginx, haproxy) SIGTERM.
@@ -680,6 +682,7 @@ void LiveRun::measure(RunResult& r) {
   trace.events = events_;
   trace.service_log = serviceLogs();
   trace.check_load = !interrupted() && !loads_.empty();
+  trace.switcher_retries = switcher_retries_;
   scenario::measureRun(sc_, trace, r, invalid_);
 }
 

@@ -18,6 +18,7 @@ class BuiltinDriver final : public SwitcherDriver {
   pid_t pid() const override { return ::getpid(); }
   void addPool(const std::string& pool, std::size_t expected) override { proxy_.addPool(pool, expected); }
   switcher::Proxy* builtinProxy() override { return &proxy_; }
+  std::optional<std::uint64_t> retries() override { return proxy_.stats().upstream_retries; }
   void addBackend(const std::string& pool, const std::string& instance, std::uint16_t port) override {
     proxy_.addBackend(pool, instance, port, true);  // seen ready by the runner
   }

@@ -66,6 +66,10 @@ class SwitcherDriver {
   // A child of the supervisor exited: true when it was this switcher's
   // process (the run cannot go on: the caller marks it invalid).
   virtual bool onChildExit(const ChildExit& /*exit*/) { return false; }
+  // Upstream attempts after the first, so far (retries of attempts that
+  // failed before any response byte); nullopt when this switcher does not
+  // tell (nginx) or cannot now. Called before stop().
+  virtual std::optional<std::uint64_t> retries() { return std::nullopt; }
   virtual void stop() = 0;
 };
 

@@ -488,6 +488,7 @@ void readExpect(Ctx& ctx, const YAML::Node& node, Expectations& out) {
       {"rollback_detect", "rollback_detect_latency_ms", Unit::duration},
       {"rollback_recovery", "rollback_recovery_latency_ms", Unit::duration},
       {"blast_radius", "blast_radius_requests", Unit::count},
+      {"switcher_retries", "switcher_retries", Unit::count},
   };
   for (const auto& k : kKnown) {
     const auto v = r.get(k.key);

@@ -61,6 +61,7 @@ void measureRun(const Scenario& s, const RunTrace& trace, RunResult& r, std::vec
   }
   const RunView view{trace.records, trace.names, trace.events, r.instances, trace.t0_ns};
   r.measures = deriveMeasures(view);
+  if (trace.switcher_retries) r.measures["switcher_retries"] = static_cast<double>(*trace.switcher_retries);
   const auto drops = attributeDrops(view, trace.service_log);
   r.dropped_by_class = drops.by_class;
   r.dropped_by_cause = drops.by_cause;

@@ -4,6 +4,7 @@
 // (summary, validity of the load, derived measures, drop causes).
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,10 @@ struct RunTrace {
   double load_length_s = 0;    // the longest block
   bool check_load = true;      // false when the run stopped early (interrupted, failed setup)
   bool simulated = false;      // from the discrete-event engine (its client is never late by itself)
+  // Upstream attempts after the first, summed over the run (the switcher's
+  // retries of attempts that failed before any response byte); nullopt when
+  // the switcher does not tell (nginx).
+  std::optional<std::uint64_t> switcher_retries;
 };
 
 // Fills r.summary, r.measures, r.dropped_by_* and adds load validity problems

@@ -179,6 +179,34 @@ TEST(Explore, FindsShrinksAndReplaysFailingSeeds) {
   fs::remove(dir.string() + ".txt");
 }
 
+// A 0 dropped that the switcher's retries bought is no zero-downtime proof:
+// the retries are a measure of every report, and `expect.switcher_retries`
+// holds a run to a bound on them.
+TEST(SwitcherRetries, AreReportedAndCanBeExpected) {
+  const auto dir = tempDir("sim", "retries");
+  const auto file = scenarioPath("instance-crash-retried.yaml");
+  const auto run = [&](const std::string& name, const std::string& extra) {
+    return runCutoverShell("run --mode sim -q " + file + " " + extra + " --out " + (dir / name).string());
+  };
+  ASSERT_EQ(run("plain", ""), 0);
+  const auto plain = nlohmann::json::parse(slurp(dir / "plain" / "report.json"));
+  const double retried = plain["measures"]["switcher_retries"].get<double>();
+  EXPECT_GT(retried, 0.0) << plain["measures"].dump();
+  EXPECT_EQ(plain["summary"]["dropped"], 0);
+  EXPECT_NE(slurp(dir / "plain" / "summary.md").find("| switcher retries (upstream attempts after the first) | "),
+            std::string::npos);
+  EXPECT_NE(slurp(dir / "plain" / "report.html").find("switcher retries"), std::string::npos);
+
+  ASSERT_EQ(run("none", "--set expect.switcher_retries=0"), 1);
+  const auto none = nlohmann::json::parse(slurp(dir / "none" / "report.json"));
+  ASSERT_EQ(none["verdict"]["failures"].size(), 1u) << none["verdict"].dump();
+  EXPECT_NE(none["verdict"]["failures"][0].get<std::string>().find("switcher_retries: measured"), std::string::npos)
+      << none["verdict"].dump();
+  EXPECT_EQ(run("some", "--set 'expect.switcher_retries=<= " + std::to_string(static_cast<long>(retried)) + "'"), 0);
+  EXPECT_EQ(run("bad", "--set expect.switcher_retries=many"), 2);
+  fs::remove_all(dir);
+}
+
 TEST(Explore, AFileWithoutAnExploreBlockIsBadInput) {
   EXPECT_EQ(runCutoverShell("explore " + std::string(CUTOVER_SOURCE_DIR) + "/scenarios/kill-old-at-once.yaml"), 2);
 }

@@ -348,6 +348,15 @@ timeline:
   const auto without = runSim(sc);
   EXPECT_GT(dropped(without), 0u);  // every request routed to the dead one: a refused connect, a 502
   EXPECT_EQ(dropped(without), without.summary.outcomes.of(Outcome::switch_error));
+  // The retries are counted as the live proxy counts them: every request the
+  // run without switcher.retry lost was retried in the run with it; without
+  // it, only the one retry on a fresh connection after a reused one failed
+  // (the requests in flight at the kill) is left.
+  const double retried = with.measures.at("switcher_retries");
+  EXPECT_GE(retried, static_cast<double>(dropped(without)));
+  EXPECT_GT(without.measures.at("switcher_retries"), 0.0);
+  EXPECT_LT(without.measures.at("switcher_retries"), retried);
+  EXPECT_LE(without.measures.at("switcher_retries"), static_cast<double>(dropped(without)));
 }
 
 TEST(SimRunner, OverloadedQueueBuildsLatencyUntilRequestsTimeOut) {
