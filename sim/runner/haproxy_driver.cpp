@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -116,23 +117,31 @@ class HaproxyDriver final : public ExternalDriverBase {
     backends_.erase(it);
   }
 
+  // `show stat`: wretr (connection retries) + wredis (redispatches to another
+  // server) of each pool's BACKEND row, the same count as the built-in
+  // proxy's upstream attempts after the first.
+  std::optional<std::uint64_t> retries() override {
+    if (exited_) return std::nullopt;
+    std::uint64_t sum = 0;
+    const bool answered = statRows([&](const std::vector<std::string>& f) {
+      if (f[1] == "BACKEND" && f[0].rfind("pool_", 0) == 0)
+        sum += std::strtoull(f[15].c_str(), nullptr, 10) + std::strtoull(f[16].c_str(), nullptr, 10);
+    });
+    if (!answered) return std::nullopt;
+    return sum;
+  }
+
   // Health from `show stat`; the old pool's sessions while it drains.
   void tick(Instant now) override {
     if (exited_ || now - last_watch_ < 100ms) return;
     last_watch_ = now;
-    const auto stat = unixCommand(socketPath(), "show stat", kApiTimeout);
-    if (!stat) return;
-    std::istringstream in(*stat);
-    std::string line;
     std::map<std::string, std::string> status;  // "pool_blue/s1" -> UP
     long drainingSessions = -1;
-    while (std::getline(in, line)) {
-      if (line.empty() || line[0] == '#') continue;
-      const auto f = splitCsv(line);
-      if (f.size() < 18) continue;
+    const bool answered = statRows([&](const std::vector<std::string>& f) {
       status[f[0] + "/" + f[1]] = f[17];
       if (!draining_.empty() && f[0] == "pool_" + draining_ && f[1] == "BACKEND") drainingSessions = std::atol(f[4].c_str());
-    }
+    });
+    if (!answered) return;
     for (auto& b : backends_) {
       const auto s = status.find(fmt::format("pool_{}/s{}", b.pool, b.slot));
       if (s == status.end()) continue;
@@ -148,6 +157,22 @@ class HaproxyDriver final : public ExternalDriverBase {
 
  private:
   std::string socketPath() const { return dir_ + "/haproxy.sock"; }
+
+  // Each row of `show stat` (CSV: pxname, svname, ..., wretr 15, wredis 16,
+  // status 17) to `row`; false when HAProxy did not answer.
+  template <class Row>
+  bool statRows(Row&& row) {
+    const auto stat = unixCommand(socketPath(), "show stat", kApiTimeout);
+    if (!stat) return false;
+    std::istringstream in(*stat);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.empty() || line[0] == '#') continue;
+      const auto f = splitCsv(line);
+      if (f.size() >= 18) row(f);
+    }
+    return true;
+  }
   std::string mapPath() const { return dir_ + "/active.map"; }
 
   bool api(const std::string& command) {

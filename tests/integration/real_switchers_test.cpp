@@ -125,6 +125,26 @@ TEST(RealSwitchers, HaproxyKillOldAtOnceDrops) {
   EXPECT_GT(dropped(r), 0u);
 }
 
+// An instance crashes under load and stays in the switcher. HAProxy's
+// `retries 1` tries the dead server's port again (wretr of `show stat`), and
+// the report counts those retries; nginx tells no count, so an expectation
+// on it makes the run invalid rather than passing unchecked.
+TEST(RealSwitchers, HaproxyReportsItsRetriesNginxHasNone) {
+  SKIP_UNLESS_INSTALLED("haproxy");
+  SKIP_UNLESS_INSTALLED("nginx");
+  const auto h = runScenario("scenarios/instance-crash-retried.yaml", "haproxy", "", outDir("haproxy-crash"));
+  ASSERT_TRUE(h.report.is_object()) << "no report.json";
+  ASSERT_TRUE(h.report["measures"].contains("switcher_retries")) << h.report["measures"].dump();
+  EXPECT_GT(h.report["measures"]["switcher_retries"].get<double>(), 0.0);
+
+  const auto n = runScenario("scenarios/instance-crash-retried.yaml", "nginx", "--set expect.switcher_retries=0",
+                             outDir("nginx-crash"));
+  ASSERT_TRUE(n.report.is_object()) << "no report.json";
+  EXPECT_FALSE(n.report["measures"].contains("switcher_retries")) << n.report["measures"].dump();
+  EXPECT_EQ(n.exit, 3) << n.report["verdict"].dump();
+  EXPECT_NE(n.report["verdict"].dump().find("switcher_retries"), std::string::npos) << n.report["verdict"].dump();
+}
+
 // A timeline `rollback` step acts on nginx and HAProxy too: traffic goes back
 // to blue, which is the active pool at the end.
 const char* kManualRollback = R"(name: manual-rollback
