@@ -61,6 +61,7 @@ CalibrationRow calibrate(const std::string& scenario, const RunResult& live, con
   row.p50_ms = {latency(live, &LatencySummary::p50_ms), latency(sim, &LatencySummary::p50_ms)};
   row.p99_ms = {latency(live, &LatencySummary::p99_ms), latency(sim, &LatencySummary::p99_ms)};
   row.rollback_detect_ms = {measure(live, "rollback_detect_latency_ms"), measure(sim, "rollback_detect_latency_ms")};
+  row.switcher_retries = {measure(live, "switcher_retries"), measure(sim, "switcher_retries")};
   row.dropped_agrees = row.live_valid && row.sim_valid && *row.dropped.difference() == 0;
   row.rollback_tolerance_ms = health_check_interval_ms;
   row.live_slip_ms = std::max(stepSlipMs(live.events, sim.events), live.summary.max_send_lateness_ms);

@@ -12,7 +12,9 @@
 //    scenario (the granularity both modes decide at);
 //  - p50 and p99 latency: reported as live / sim, never judged: the live run
 //    adds the switcher's and the loopback's time, which the simulation's
-//    per-hop latency only approximates.
+//    per-hop latency only approximates;
+//  - switcher retries (upstream attempts after the first): reported, not
+//    judged; the same races as dropped decide them. Absent live for nginx.
 //
 // Beside them, how late the live run was against the simulated one where
 // timing decides drops (`live_slip_ms`): a dropped count that differs while
@@ -35,7 +37,7 @@ struct ModePair {
 struct CalibrationRow {
   std::string scenario;
   bool live_valid = false, sim_valid = false;
-  ModePair dropped, p50_ms, p99_ms, rollback_detect_ms;
+  ModePair dropped, p50_ms, p99_ms, rollback_detect_ms, switcher_retries;
   bool dropped_agrees = false;          // both valid and equal
   std::optional<bool> rollback_agrees;  // within tolerance_ms; nullopt: not measured in both
   double rollback_tolerance_ms = 0;     // one health-check interval

@@ -33,7 +33,7 @@ nlohmann::json pairJson(const ModePair& p) {
 std::string table(const std::vector<CalibrationRow>& rows) {
   std::string md =
       "| scenario | valid live / sim | dropped live / sim | p50 ms live / sim | p99 ms live / sim | "
-      "rollback detect ms live / sim | live slip ms |\n|---|---|---|---|---|---|---|\n";
+      "rollback detect ms live / sim | switcher retries live / sim | live slip ms |\n|---|---|---|---|---|---|---|---|\n";
   int droppedAgree = 0, rollbackAgree = 0, rollbackAsked = 0;
   for (const auto& r : rows) {
     droppedAgree += r.dropped_agrees ? 1 : 0;
@@ -46,9 +46,10 @@ std::string table(const std::vector<CalibrationRow>& rows) {
         (r.rollback_agrees
              ? fmt::format(" ({} {:.0f} ms)", *r.rollback_agrees ? "within" : "NOT within", r.rollback_tolerance_ms)
              : "");
-    md += fmt::format("| {} | {} / {} | {}{} | {} | {} | {} | {:.1f} |\n", r.scenario, r.live_valid ? "yes" : "NO",
-                      r.sim_valid ? "yes" : "NO", pair(r.dropped, 0), r.dropped_agrees ? "" : " (differ)",
-                      pair(r.p50_ms, 2), pair(r.p99_ms, 2), rollback, r.live_slip_ms);
+    md += fmt::format("| {} | {} / {} | {}{} | {} | {} | {} | {} | {:.1f} |\n", r.scenario,
+                      r.live_valid ? "yes" : "NO", r.sim_valid ? "yes" : "NO", pair(r.dropped, 0),
+                      r.dropped_agrees ? "" : " (differ)", pair(r.p50_ms, 2), pair(r.p99_ms, 2), rollback,
+                      pair(r.switcher_retries, 0), r.live_slip_ms);
   }
   md += fmt::format(
       "\ndropped agree in {} of {} scenarios; rollback detect latency within one health-check interval in {} of "
@@ -118,6 +119,7 @@ int cmdCalibrate(const CalibrateRequest& req) {
                                 {"rollback_agrees", r.rollback_agrees ? nlohmann::json(*r.rollback_agrees)
                                                                       : nlohmann::json()},
                                 {"rollback_tolerance_ms", r.rollback_tolerance_ms},
+                                {"switcher_retries", pairJson(r.switcher_retries)},
                                 {"live_slip_ms", r.live_slip_ms},
                                 {"dir", dir.string()}});
   }
