@@ -9,6 +9,9 @@
 //
 // Prints the engine alone (simulate: every request recorded) and the whole
 // runSim (plus summary, measures and drop attribution), best of REPEATS.
+// DES_BENCH_EACH=1 prints each repeat's engine CPU time to stderr (the first
+// pays for fresh pages: on this project's VM a first touch of new memory is
+// several times slower than a reused page's).
 #include <time.h>
 
 #include <algorithm>
@@ -61,6 +64,7 @@ int main(int argc, char** argv) {
     const double cpu1 = cpuSeconds();
     const Instant b = monoNow();
     best_cpu = std::min(best_cpu, cpu1 - cpu0);
+    if (std::getenv("DES_BENCH_EACH")) std::fprintf(stderr, "repeat %d: engine CPU %.3f s\n", i + 1, cpu1 - cpu0);
     requests = trace.records.size();
     steps = trace.events_processed;
     const auto result = des::measureTrace(sc, std::move(trace), sc.seed);
