@@ -28,10 +28,10 @@ struct Row {
   std::string note;     // first failure or invalid reason
 };
 
-std::string cell(const std::optional<RunResult>& r, const char* measure) {
+std::string cell(const std::optional<RunResult>& r, const char* measure, int digits = 1) {
   if (!r) return "-";
   const auto it = r->measures.find(measure);
-  return it == r->measures.end() ? std::string("-") : fmt::format("{:.1f}", it->second);
+  return it == r->measures.end() ? std::string("-") : fmt::format("{:.{}f}", it->second, digits);
 }
 
 nlohmann::json rowJson(const Row& row, const std::string& dir) {
@@ -79,14 +79,14 @@ Row runWith(const CompareRequest& req, const std::string& kind, const std::strin
 
 std::string table(const std::vector<Row>& rows) {
   std::string md =
-      "| switcher | verdict | dropped | switch_error | reset | switch latency ms | drain ms | rollback detect ms | "
-      "rollback recovery ms | p99 ms |\n|---|---|---|---|---|---|---|---|---|---|\n";
+      "| switcher | verdict | dropped | switch_error | reset | retries | switch latency ms | drain ms | "
+      "rollback detect ms | rollback recovery ms | p99 ms |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& row : rows) {
     const auto& r = row.result;
     const auto count = [&](Outcome o) { return r ? std::to_string(r->summary.outcomes.of(o)) : std::string("-"); };
-    md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", row.kind, row.verdict,
+    md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", row.kind, row.verdict,
                       r ? std::to_string(r->summary.outcomes.dropped()) : "-", count(Outcome::switch_error),
-                      count(Outcome::reset), cell(r, "switch_latency_ms"), cell(r, "drain_time_ms"),
+                      count(Outcome::reset), cell(r, "switcher_retries", 0), cell(r, "switch_latency_ms"), cell(r, "drain_time_ms"),
                       cell(r, "rollback_detect_latency_ms"), cell(r, "rollback_recovery_latency_ms"),
                       r ? fmt::format("{:.1f}", r->summary.latency.p99_ms) : "-");
   }

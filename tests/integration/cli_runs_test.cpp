@@ -109,6 +109,9 @@ TEST(CliRuns, CompareWritesATableAndEachSwitchersFullReports) {
   EXPECT_EQ(row["switcher"], "builtin");
   EXPECT_GT(row["dropped"].get<int>(), 0);  // blue is killed with requests in flight
   EXPECT_TRUE(fs::exists(dir / "out" / "compare.md"));
+  // The requests in flight at the kill were retried (and failed again).
+  EXPECT_GT(row["measures"]["switcher_retries"].get<double>(), 0.0) << row.dump();
+  EXPECT_NE(slurp(dir / "out" / "compare.md").find("| retries |"), std::string::npos);
   // The run behind the row has the same reports as `cutover run`, dropped list included.
   const auto report = readJson(dir / "out" / "builtin" / "report.json");
   EXPECT_EQ(report["dropped_requests"]["total"], row["dropped"]);
