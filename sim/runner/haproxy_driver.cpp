@@ -225,7 +225,7 @@ class HaproxyDriver final : public ExternalDriverBase {
         "  timeout client 60s\n"
         "  timeout http-keep-alive 60s\n"
         "  timeout server {up}ms\n"
-        "  retries 1\n"
+        "{retry}"
         "  errorfile 502 {dir}/502.http\n"
         "  errorfile 503 {dir}/503.http\n"
         "  errorfile 504 {dir}/504.http\n\n"
@@ -238,7 +238,16 @@ class HaproxyDriver final : public ExternalDriverBase {
         "{backends}",
         fmt::arg("name", sc_.name), fmt::arg("dir", dir_), fmt::arg("up", msOf(sc_.switcher.upstream_timeout)),
         fmt::arg("port", port_), fmt::arg("map", mapPath()), fmt::arg("hdr", kHeaderSwitcherError),
-        fmt::arg("backends", backendsText()));
+        fmt::arg("retry", retryText()), fmt::arg("backends", backendsText()));
+  }
+
+  // switcher.retry: a failed connect or a response that never began is
+  // retried on another server of the pool at every retry (redispatch 1), as
+  // the built-in proxy's retry on another backend; off: no retry at all.
+  std::string retryText() const {
+    const auto& r = sc_.switcher.core.retry;
+    if (!r.enabled || r.attempts == 0) return "  retries 0\n";
+    return fmt::format("  retries {}\n  option redispatch 1\n  retry-on conn-failure empty-response\n", r.attempts);
   }
 
   std::string draining_;

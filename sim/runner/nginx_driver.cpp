@@ -211,7 +211,7 @@ class NginxDriver final : public ExternalDriverBase {
         "      proxy_connect_timeout 1s;\n"
         "      proxy_read_timeout {up}ms;\n"
         "      proxy_send_timeout {up}ms;\n"
-        "      proxy_next_upstream error;\n"
+        "{retry}"
         "    }}\n"
         "    error_page 502 = @connect_failed;\n"
         "    error_page 503 = @no_backend;\n"
@@ -224,7 +224,18 @@ class NginxDriver final : public ExternalDriverBase {
         fmt::arg("name", sc_.name), fmt::arg("user", ::geteuid() == 0 ? "user root root;\n" : ""),
         fmt::arg("dir", dir_), fmt::arg("drain", msOf(sc_.switcher.core.drain_timeout)),
         fmt::arg("upstreams", upstreams()), fmt::arg("port", port_), fmt::arg("route", route),
-        fmt::arg("up", upstreamMs), fmt::arg("hdr", kHeaderSwitcherError), fmt::arg("bhdr", kHeaderSwitcherBackend));
+        fmt::arg("up", upstreamMs), fmt::arg("retry", retryText()), fmt::arg("hdr", kHeaderSwitcherError),
+        fmt::arg("bhdr", kHeaderSwitcherBackend));
+  }
+
+  // switcher.retry: a request whose attempt failed before the response
+  // header (connect refused, reset, closed) goes to the next server of the
+  // pool, as the built-in proxy's retry on another backend (nginx passes a
+  // non-idempotent request on only with `non_idempotent`, which is not set).
+  std::string retryText() const {
+    const auto& r = sc_.switcher.core.retry;
+    if (!r.enabled || r.attempts == 0) return "      proxy_next_upstream off;\n";
+    return fmt::format("      proxy_next_upstream error;\n      proxy_next_upstream_tries {};\n", r.attempts + 1);
   }
 
   bool had_traffic_ = false;

@@ -125,24 +125,45 @@ TEST(RealSwitchers, HaproxyKillOldAtOnceDrops) {
   EXPECT_GT(dropped(r), 0u);
 }
 
-// An instance crashes under load and stays in the switcher. HAProxy's
-// `retries 1` tries the dead server's port again (wretr of `show stat`), and
-// the report counts those retries; nginx tells no count, so an expectation
-// on it makes the run invalid rather than passing unchecked.
-TEST(RealSwitchers, HaproxyReportsItsRetriesNginxHasNone) {
+// An instance crashes under load and stays in the switcher (the lesson
+// instance-crash-retried). `switcher.retry` is rendered into each switcher's
+// own retry (HAProxy: retries, redispatch at every retry, retry-on
+// conn-failure empty-response; nginx: proxy_next_upstream error with its
+// tries), so with it the crash costs no request and without it, it does.
+// HAProxy's count (wretr + wredis of `show stat`) is in the report; nginx
+// tells none, so an expectation on it makes the run invalid, not passed.
+TEST(RealSwitchers, HaproxyHonoursSwitcherRetryAndCountsIt) {
   SKIP_UNLESS_INSTALLED("haproxy");
-  SKIP_UNLESS_INSTALLED("nginx");
-  const auto h = runScenario("scenarios/instance-crash-retried.yaml", "haproxy", "", outDir("haproxy-crash"));
-  ASSERT_TRUE(h.report.is_object()) << "no report.json";
-  ASSERT_TRUE(h.report["measures"].contains("switcher_retries")) << h.report["measures"].dump();
-  EXPECT_GT(h.report["measures"]["switcher_retries"].get<double>(), 0.0);
+  const auto on = runScenario("scenarios/instance-crash-retried.yaml", "haproxy", "", outDir("haproxy-crash"));
+  ASSERT_TRUE(on.report.is_object()) << "no report.json";
+  EXPECT_EQ(on.exit, 0) << on.report["verdict"].dump();
+  EXPECT_EQ(dropped(on), 0u) << on.report["dropped_requests"].dump();
+  ASSERT_TRUE(on.report["measures"].contains("switcher_retries")) << on.report["measures"].dump();
+  EXPECT_GT(on.report["measures"]["switcher_retries"].get<double>(), 0.0);
 
-  const auto n = runScenario("scenarios/instance-crash-retried.yaml", "nginx", "--set expect.switcher_retries=0",
-                             outDir("nginx-crash"));
-  ASSERT_TRUE(n.report.is_object()) << "no report.json";
-  EXPECT_FALSE(n.report["measures"].contains("switcher_retries")) << n.report["measures"].dump();
-  EXPECT_EQ(n.exit, 3) << n.report["verdict"].dump();
-  EXPECT_NE(n.report["verdict"].dump().find("switcher_retries"), std::string::npos) << n.report["verdict"].dump();
+  const auto off = runScenario("scenarios/instance-crash-retried.yaml", "haproxy",
+                               "--set switcher.retry.enabled=false", outDir("haproxy-crash-off"));
+  ASSERT_TRUE(off.report.is_object()) << "no report.json";
+  EXPECT_EQ(off.exit, 1) << off.report["verdict"].dump();  // expect: dropped 0 fails
+  EXPECT_GT(dropped(off), 0u);
+  EXPECT_EQ(off.report["measures"]["switcher_retries"].get<double>(), 0.0);
+}
+
+TEST(RealSwitchers, NginxHonoursSwitcherRetryButTellsNoCount) {
+  SKIP_UNLESS_INSTALLED("nginx");
+  const auto on = runScenario("scenarios/instance-crash-retried.yaml", "nginx", "--set expect.switcher_retries=0",
+                              outDir("nginx-crash"));
+  ASSERT_TRUE(on.report.is_object()) << "no report.json";
+  EXPECT_EQ(dropped(on), 0u) << on.report["dropped_requests"].dump();
+  EXPECT_FALSE(on.report["measures"].contains("switcher_retries")) << on.report["measures"].dump();
+  EXPECT_EQ(on.exit, 3) << on.report["verdict"].dump();
+  EXPECT_NE(on.report["verdict"].dump().find("switcher_retries"), std::string::npos) << on.report["verdict"].dump();
+
+  const auto off = runScenario("scenarios/instance-crash-retried.yaml", "nginx", "--set switcher.retry.enabled=false",
+                               outDir("nginx-crash-off"));
+  ASSERT_TRUE(off.report.is_object()) << "no report.json";
+  EXPECT_EQ(off.exit, 1) << off.report["verdict"].dump();
+  EXPECT_GT(dropped(off), 0u);
 }
 
 // A timeline `rollback` step acts on nginx and HAProxy too: traffic goes back
