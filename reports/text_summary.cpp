@@ -27,7 +27,9 @@ std::string textSummary(const RunResult& r) {
     out += fmt::format("worst {:g} s  p99 {:.2f} ms at {:.1f} s  dropped {:.1f}% at {:.1f} s\n", s.worst_window.width_s,
                        s.worst_window.p99_ms, s.worst_window.p99_at_s, 100 * s.worst_window.dropped_rate,
                        s.worst_window.dropped_at_s);
-  for (const auto& [k, v] : r.measures) out += fmt::format("measure    {} = {:.3f}\n", k, v);
+  // Durations (_ms) to the microsecond; counts (requests, retries) as counts.
+  for (const auto& [k, v] : r.measures)
+    out += k.ends_with("_ms") ? fmt::format("measure    {} = {:.3f}\n", k, v) : fmt::format("measure    {} = {:.0f}\n", k, v);
   out += fmt::format("dropped    {}\n", s.outcomes.dropped());
   out += fmt::format("active     {} at the end\n", r.final_active);
   const auto& v = r.verdict;
