@@ -362,13 +362,15 @@ void Sim::onConnectResult(std::uint32_t x) {
 // The live proxy's retry on another backend of the same pool (switcher.retry;
 // proxy_session.cpp's retryElsewhere): the attempt on ex.backend failed
 // before any response byte (a refused connect, a reset or close with no
-// byte). The Core decides (mayRetry: enabled, l7, attempts left; the load
-// generator sends GET) and picks (routeRetry: another routable backend of
+// byte). The Core decides (mayRetry: enabled, l7, attempts left, and the
+// block's method idempotent unless the connect failed) and picks (routeRetry: another routable backend of
 // the pool, no panic); the failed attempt is reported after the pick, as
 // the live proxy does. False when there is no retry: the caller answers.
 bool Sim::retryElsewhere(std::uint32_t x, Upstream failed) {
   Exchange& ex = ex_[x];
-  if (now_ >= ex.deadline || !core_.mayRetry("GET", ex.other_retries)) return false;
+  if (now_ >= ex.deadline ||
+      !core_.mayRetry(blocks_[ex.block].spec->method, ex.other_retries, failed != Upstream::connect_failed))
+    return false;
   const Instant now = fromNanos(now_);
   const auto next = core_.routeRetry(now, ex.backend);
   if (!next) return false;
@@ -493,7 +495,7 @@ void Sim::onAtSwitcherResponse(std::uint32_t x) {
                           SwitcherReason::none, nullptr);
     case UpResult::no_bytes_reset:
     case UpResult::no_bytes_close:
-      if (ex.reused && !ex.retried && now_ < ex.deadline) {
+      if (ex.reused && !ex.retried && blocks_[ex.block].idempotent && now_ < ex.deadline) {
         // The live proxy's one retry: a reused connection failed before any byte.
         ex.retried = true;
         ++retries_;

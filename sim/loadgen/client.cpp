@@ -128,9 +128,11 @@ class LoadClient::Impl final : public ConnectionOwner {
     options_.pacing_spin = std::clamp(options_.pacing_spin, Duration{0}, Duration{std::chrono::milliseconds(1)});
     policy_ = options_.keepalive ? options_.connection_policy : ConnectionPolicy::new_per_request;
     fresh_fraction_ = std::isfinite(options_.fresh_fraction) ? std::clamp(options_.fresh_fraction, 0.0, 1.0) : 0.0;
-    request_prefix_ = "GET " + (options_.path.empty() ? std::string("/") : options_.path) +
+    const std::string method = options_.method.empty() ? std::string("GET") : options_.method;
+    const bool bodied = method == "POST" || method == "PUT" || method == "PATCH";
+    request_prefix_ = method + " " + (options_.path.empty() ? std::string("/") : options_.path) +
                       " HTTP/1.1\r\nHost: " + options_.host + ":" + std::to_string(options_.port) + "\r\n" +
-                      std::string(kHeaderRequestId) + ": ";
+                      (bodied ? "Content-Length: 0\r\n" : "") + std::string(kHeaderRequestId) + ": ";
   }
 
   LoadResult run();

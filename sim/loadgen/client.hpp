@@ -31,6 +31,7 @@ struct ClientOptions {
   std::string host = "127.0.0.1";  // must be in 127.0.0.0/8
   std::uint16_t port = 0;
   std::string path = "/";
+  std::string method = "GET";       // no body (POST, PUT, PATCH send Content-Length: 0)
   std::size_t connections = 32;     // at most this many open at once
   bool keepalive = true;            // false: a new connection per request (whatever connection_policy says)
   ConnectionPolicy connection_policy = ConnectionPolicy::keepalive;

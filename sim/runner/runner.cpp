@@ -363,6 +363,7 @@ void LiveRun::startLoad() {
     loadgen::ClientOptions co;
     co.port = proxy_->port();
     co.path = spec.path;
+    co.method = spec.method;
     co.connections = static_cast<std::size_t>(spec.connections);
     co.keepalive = spec.connection_policy != scenario::ConnectionPolicy::new_per_request;
     co.connection_policy = spec.connection_policy == scenario::ConnectionPolicy::mixed

@@ -243,6 +243,9 @@ LoadSpec readLoad(Ctx& ctx, const YAML::Node& node, const std::string& path) {
   }
   r.duration("timeout", l.timeout);
   r.string("path", l.path);
+  r.choice("method", l.method,
+           {{"GET", std::string("GET")}, {"POST", std::string("POST")}, {"PUT", std::string("PUT")},
+            {"DELETE", std::string("DELETE")}, {"PATCH", std::string("PATCH")}});
   r.duration("start", l.start);
   r.optDuration("duration", l.length);
   r.finish();

@@ -76,6 +76,9 @@ struct LoadSpec {
   int connections = 32;
   Duration timeout = 2s;
   std::string path = "/";
+  // GET, POST, PUT, DELETE or PATCH, with no body: the switcher retries a
+  // request it sent only when the method is idempotent (not POST, PATCH).
+  std::string method = "GET";
   Duration start = 0s;                 // offset from t=0
   std::optional<Duration> length;      // default: until the scenario's duration
   SourceLoc loc;

@@ -97,8 +97,11 @@
 //
 // Retry (CoreOptions::retry): mayRetry says whether a request whose upstream
 //   connect failed, or that was reset before any response byte, is retried:
-//   enabled, l7, an idempotent method (GET HEAD OPTIONS PUT DELETE TRACE),
-//   fewer than `attempts` retries so far. routeRetry then picks another
+//   enabled, l7, fewer than `attempts` retries so far, and either the
+//   request never left (the connect failed: any method, as nginx's
+//   proxy_next_upstream and HAProxy's conn-failure retry do) or its method
+//   is idempotent (GET HEAD OPTIONS PUT DELETE TRACE: a POST the backend
+//   may have acted on is not sent twice). routeRetry then picks another
 //   routable backend of the same pool as the one tried (no panic); the shell
 //   reports the failed attempt with onRequestDone after routeRetry.
 //
@@ -293,8 +296,9 @@ class Core {
   // no_backend when there is none.
   Route routeRetry(Instant now, BackendId tried);
   // Whether a failed attempt (connect failed, or reset before any response
-  // byte) of a `method` request that had `retries_done` retries is retried.
-  bool mayRetry(std::string_view method, std::uint32_t retries_done) const;
+  // byte) of a `method` request that had `retries_done` retries is retried;
+  // `sent`: the request was written to the backend (false: the connect failed).
+  bool mayRetry(std::string_view method, std::uint32_t retries_done, bool sent) const;
   static bool isIdempotent(std::string_view method);
   // l4: the client connection closed; its pin (if any) is released. Unknown
   // connections are ignored.

@@ -186,9 +186,9 @@ bool Core::isIdempotent(std::string_view method) {
   return false;
 }
 
-bool Core::mayRetry(std::string_view method, std::uint32_t retries_done) const {
+bool Core::mayRetry(std::string_view method, std::uint32_t retries_done, bool sent) const {
   const auto& r = options_.retry;
-  return r.enabled && options_.mode == Mode::l7 && retries_done < r.attempts && isIdempotent(method);
+  return r.enabled && options_.mode == Mode::l7 && retries_done < r.attempts && (!sent || isIdempotent(method));
 }
 
 Route Core::routeRetry(Instant /*now*/, BackendId tried) {

@@ -14,7 +14,8 @@
 //     the same backend when its method is idempotent (the keep-alive race);
 //   - another backend: a connect failure, or a reset before any response
 //     byte, is retried on another backend of the same pool when
-//     Core::mayRetry allows it (retry options, idempotent method, l7), up to
+//     Core::mayRetry allows it (retry options, l7, and an idempotent method
+//     unless the connect failed, so nothing was sent), up to
 //     retry.attempts times. Both count in upstream_retries and in
 //     ExchangeInfo::retries.
 // Errors the switcher makes are answered with kHeaderSwitcherError: 503 when
@@ -298,7 +299,7 @@ void Proxy::Impl::Session::upstreamFailed(error_code ec) {
 bool Proxy::Impl::Session::retryElsewhere(Upstream failed) {
   const Instant now = monoNow();
   if (!routed_ || hub_.stopping_ || now >= deadline_) return false;
-  if (!hub_.core_.mayRetry(upreq_.method_string(), other_retries_)) return false;
+  if (!hub_.core_.mayRetry(upreq_.method_string(), other_retries_, failed != Upstream::connect_failed)) return false;
   const Route next = hub_.core_.routeRetry(now, route_.backend);
   if (!next) return false;
   hub_.core_.onRequestDone(route_.backend, now, failed, now - routed_at_);

@@ -357,6 +357,19 @@ timeline:
   EXPECT_GT(without.measures.at("switcher_retries"), 0.0);
   EXPECT_LT(without.measures.at("switcher_retries"), retried);
   EXPECT_LE(without.measures.at("switcher_retries"), static_cast<double>(dropped(without)));
+
+  // POST: the requests the dead instance had (sent) are not sent twice, the
+  // ones whose connect it refused (never sent) are retried: the drops are
+  // exactly the requests in flight at the kill.
+  auto post = text(yaml);
+  post.load[0].method = "POST";
+  const auto p = runSim(post);
+  EXPECT_TRUE(p.verdict.valid);
+  EXPECT_GT(dropped(p), 0u);
+  EXPECT_EQ(p.dropped_by_class.at("in_flight_at_exit"), dropped(p));
+  EXPECT_EQ(p.summary.outcomes.of(Outcome::ok) + dropped(p), 800u);
+  EXPECT_GT(p.measures.at("switcher_retries"), 0.0);  // the refused connects
+  EXPECT_LT(p.measures.at("switcher_retries"), retried);
 }
 
 TEST(SimRunner, OverloadedQueueBuildsLatencyUntilRequestsTimeOut) {

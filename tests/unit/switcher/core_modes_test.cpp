@@ -149,7 +149,8 @@ TEST(SwitcherL4, PinsAreBoundedAndNoRetryInL4) {
   const Route b = core.route(kT0, 2);
   EXPECT_EQ(core.pinnedConnections(), 1u);
   EXPECT_NE(a.backend, b.backend);
-  EXPECT_FALSE(core.mayRetry("GET", 0));
+  EXPECT_FALSE(core.mayRetry("GET", 0, true));
+  EXPECT_FALSE(core.mayRetry("GET", 0, false));
 }
 
 // ---- panic -------------------------------------------------------------------------
@@ -373,15 +374,20 @@ TEST(SwitcherRetry, RulesForMethodsAttemptsAndSwitch) {
   Core core = blueGreen({});
   EXPECT_TRUE(core.options().retry.enabled);
   EXPECT_EQ(core.options().retry.attempts, 1u);
-  for (const char* m : {"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"}) EXPECT_TRUE(core.mayRetry(m, 0)) << m;
-  for (const char* m : {"POST", "PATCH", "CONNECT", "get"}) EXPECT_FALSE(core.mayRetry(m, 0)) << m;
-  EXPECT_FALSE(core.mayRetry("GET", 1));  // once
+  for (const char* m : {"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"}) EXPECT_TRUE(core.mayRetry(m, 0, true)) << m;
+  // Sent: a non-idempotent request the backend may have acted on is not sent twice.
+  for (const char* m : {"POST", "PATCH", "CONNECT", "get"}) EXPECT_FALSE(core.mayRetry(m, 0, true)) << m;
+  // Never sent (the connect failed): any method.
+  for (const char* m : {"GET", "POST", "PATCH"}) EXPECT_TRUE(core.mayRetry(m, 0, false)) << m;
+  EXPECT_FALSE(core.mayRetry("GET", 1, true));  // once
+  EXPECT_FALSE(core.mayRetry("POST", 1, false));
   CoreOptions off;
   off.retry.enabled = false;
-  EXPECT_FALSE(Core(off).mayRetry("GET", 0));
+  EXPECT_FALSE(Core(off).mayRetry("GET", 0, true));
+  EXPECT_FALSE(Core(off).mayRetry("POST", 0, false));
   CoreOptions twice;
   twice.retry.attempts = 2;
-  EXPECT_TRUE(Core(twice).mayRetry("GET", 1));
+  EXPECT_TRUE(Core(twice).mayRetry("GET", 1, true));
 }
 
 TEST(SwitcherRetry, RouteRetryPicksAnotherRoutableBackendOfTheSamePool) {
