@@ -231,6 +231,8 @@ class HaproxyDriver final : public ExternalDriverBase {
         "  errorfile 504 {dir}/504.http\n\n"
         "frontend switcher\n"
         "  bind 127.0.0.1:{port}\n"
+        "  # A request sent is retried only when idempotent (a failed connect: any method).\n"
+        "  http-request disable-l7-retry if METH_POST || {{ method PATCH }} || {{ method CONNECT }}\n"
         "  use_backend %[str(active),map({map},no_backend)]\n"
         "  default_backend no_backend\n\n"
         "backend no_backend\n"
@@ -244,6 +246,8 @@ class HaproxyDriver final : public ExternalDriverBase {
   // switcher.retry: a failed connect or a response that never began is
   // retried on another server of the pool at every retry (redispatch 1), as
   // the built-in proxy's retry on another backend; off: no retry at all.
+  // The frontend's disable-l7-retry keeps a sent POST or PATCH from being
+  // sent twice, as Core::mayRetry does (HAProxy's own retry-on would).
   std::string retryText() const {
     const auto& r = sc_.switcher.core.retry;
     if (!r.enabled || r.attempts == 0) return "  retries 0\n";
