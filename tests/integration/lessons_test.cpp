@@ -206,6 +206,24 @@ TEST(Lessons, AnInstanceCrashIsHiddenByTheRetryOnAnotherBackend) {
   EXPECT_LT(o["measures"]["switcher_retries"].get<double>(), retried) << o["measures"].dump();
 }
 
+// The same crash with POST: the requests blue-1 had are not sent twice (lost),
+// the ones whose connect it refused afterwards are retried (nothing was sent).
+TEST(Lessons, APostInFlightAtACrashIsNotRetried) {
+  const auto run = runLesson("post-not-retried");
+  ASSERT_EQ(run.code, 0) << why(run);  // expect: dropped > 0
+  const auto& r = run.report;
+  EXPECT_GT(dropped(r), 0);
+  EXPECT_EQ(r["summary"]["dropped_by_class"]["in_flight_at_exit"].get<int>(), dropped(r)) << r["summary"].dump(1);
+  EXPECT_EQ(droppedByCauseContaining(r, "in flight on blue-1"), dropped(r)) << r["summary"]["dropped_by_cause"].dump(2);
+  EXPECT_EQ(count(r, "ok") + dropped(r), r["summary"]["intended"].get<int>());
+  EXPECT_GT(r["measures"]["switcher_retries"].get<double>(), 0.0) << r["measures"].dump();  // the refused connects
+
+  // The same file with GET: every one of them retried.
+  const auto get = runLesson("post-not-retried", {"--set", "load.0.method=GET", "--set", "expect.dropped=0"});
+  ASSERT_EQ(get.code, 0) << why(get);
+  EXPECT_EQ(dropped(get.report), 0);
+}
+
 // Lesson 11: a drain timeout shorter than the slowest requests resets them.
 TEST(Lessons, DrainTimeoutShorterThanTheSlowestRequestsResetsThem) {
   const auto run = runLesson("drain-timeout-too-short");

@@ -147,6 +147,14 @@ TEST(RealSwitchers, HaproxyHonoursSwitcherRetryAndCountsIt) {
   EXPECT_EQ(off.exit, 1) << off.report["verdict"].dump();  // expect: dropped 0 fails
   EXPECT_GT(dropped(off), 0u);
   EXPECT_EQ(off.report["measures"]["switcher_retries"].get<double>(), 0.0);
+
+  // POST: HAProxy's retry-on would send the ones in flight again; the
+  // frontend's disable-l7-retry keeps them lost, as the built-in proxy does.
+  const auto post = runScenario("scenarios/post-not-retried.yaml", "haproxy", "", outDir("haproxy-post"));
+  ASSERT_TRUE(post.report.is_object()) << "no report.json";
+  EXPECT_EQ(post.exit, 0) << post.report["verdict"].dump();
+  EXPECT_GT(dropped(post), 0u);
+  EXPECT_EQ(outcome(post, "reset"), dropped(post)) << post.report["summary"].dump();
 }
 
 TEST(RealSwitchers, NginxHonoursSwitcherRetryButTellsNoCount) {
@@ -164,6 +172,12 @@ TEST(RealSwitchers, NginxHonoursSwitcherRetryButTellsNoCount) {
   ASSERT_TRUE(off.report.is_object()) << "no report.json";
   EXPECT_EQ(off.exit, 1) << off.report["verdict"].dump();
   EXPECT_GT(dropped(off), 0u);
+
+  // POST: nginx does not pass a request it has sent to the next server.
+  const auto post = runScenario("scenarios/post-not-retried.yaml", "nginx", "", outDir("nginx-post"));
+  ASSERT_TRUE(post.report.is_object()) << "no report.json";
+  EXPECT_EQ(post.exit, 0) << post.report["verdict"].dump();
+  EXPECT_GT(dropped(post), 0u);
 }
 
 // A timeline `rollback` step acts on nginx and HAProxy too: traffic goes back
