@@ -363,9 +363,10 @@ void Sim::onConnectResult(std::uint32_t x) {
 // proxy_session.cpp's retryElsewhere): the attempt on ex.backend failed
 // before any response byte (a refused connect, a reset or close with no
 // byte). The Core decides (mayRetry: enabled, l7, attempts left, and the
-// block's method idempotent unless the connect failed) and picks (routeRetry: another routable backend of
-// the pool, no panic); the failed attempt is reported after the pick, as
-// the live proxy does. False when there is no retry: the caller answers.
+// block's method idempotent unless the connect failed) and picks
+// (routeRetry: another routable backend of the pool, no panic); the failed
+// attempt is reported after the pick, as the live proxy does. False when
+// there is no retry: the caller answers.
 bool Sim::retryElsewhere(std::uint32_t x, Upstream failed) {
   Exchange& ex = ex_[x];
   if (now_ >= ex.deadline ||
