@@ -17,6 +17,7 @@
 //   errors   HAProxy's own 502/503/504 (errorfiles) carry
 //            x-cutover-switcher-error, so they count as switch_error.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -232,7 +233,7 @@ class HaproxyDriver final : public ExternalDriverBase {
         "frontend switcher\n"
         "  bind 127.0.0.1:{port}\n"
         "  # A request sent is retried only when idempotent (a failed connect: any method).\n"
-        "  http-request disable-l7-retry if METH_POST || {{ method PATCH }} || {{ method CONNECT }}\n"
+        "  http-request disable-l7-retry unless {{ method {idempotent} }}\n"
         "  use_backend %[str(active),map({map},no_backend)]\n"
         "  default_backend no_backend\n\n"
         "backend no_backend\n"
@@ -240,14 +241,16 @@ class HaproxyDriver final : public ExternalDriverBase {
         "{backends}",
         fmt::arg("name", sc_.name), fmt::arg("dir", dir_), fmt::arg("up", msOf(sc_.switcher.upstream_timeout)),
         fmt::arg("port", port_), fmt::arg("map", mapPath()), fmt::arg("hdr", kHeaderSwitcherError),
-        fmt::arg("retry", retryText()), fmt::arg("backends", backendsText()));
+        fmt::arg("retry", retryText()), fmt::arg("idempotent", fmt::join(switcher::Core::kIdempotentMethods, " ")),
+        fmt::arg("backends", backendsText()));
   }
 
   // switcher.retry: a failed connect or a response that never began is
   // retried on another server of the pool at every retry (redispatch 1), as
   // the built-in proxy's retry on another backend; off: no retry at all.
-  // The frontend's disable-l7-retry keeps a sent POST or PATCH from being
-  // sent twice, as Core::mayRetry does (HAProxy's own retry-on would).
+  // The frontend's disable-l7-retry for every method outside the Core's
+  // kIdempotentMethods keeps a sent POST or PATCH from being sent twice, as
+  // Core::mayRetry does (HAProxy's own retry-on would).
   std::string retryText() const {
     const auto& r = sc_.switcher.core.retry;
     if (!r.enabled || r.attempts == 0) return "  retries 0\n";

@@ -108,6 +108,7 @@
 // Backend handles (BackendId) are indexes into a slot table. A removed
 // backend keeps its slot while requests are in flight on it, so
 // onRequestDone stays valid; the slot is reused only once it is idle.
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -299,7 +300,8 @@ class Core {
   // byte) of a `method` request that had `retries_done` retries is retried;
   // `sent`: the request was written to the backend (false: the connect failed).
   bool mayRetry(std::string_view method, std::uint32_t retries_done, bool sent) const;
-  static bool isIdempotent(std::string_view method);
+  static bool isIdempotent(std::string_view method);  // one of kIdempotentMethods
+  static constexpr std::array<std::string_view, 6> kIdempotentMethods{"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"};
   // l4: the client connection closed; its pin (if any) is released. Unknown
   // connections are ignored.
   void closeConnection(std::uint64_t connection, Instant now);

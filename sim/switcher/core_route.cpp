@@ -180,8 +180,7 @@ void Core::updatePanic(Instant now) {
 // ---- retry -----------------------------------------------------------------------
 
 bool Core::isIdempotent(std::string_view method) {
-  static constexpr std::array<std::string_view, 6> kIdempotent{"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"};
-  for (const auto m : kIdempotent)
+  for (const auto m : kIdempotentMethods)
     if (m == method) return true;
   return false;
 }
