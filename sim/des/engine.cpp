@@ -206,7 +206,6 @@ void Sim::startLoads() {
     const auto& spec = sc_.load[i];
     Block b;
     b.spec = &spec;
-    b.idempotent = switcher::Core::isIdempotent(spec.method);
     b.connection_rng = childRng(seed_, 200 + i);
     const Duration length = scenario::blockLength(sc_, spec);
     b.length_s = toSeconds(length);

@@ -86,7 +86,6 @@ struct ClientConn {
 
 struct Block {
   const scenario::LoadSpec* spec = nullptr;
-  bool idempotent = true;  // spec->method: the stale-connection retry is for idempotent requests only
   Rng connection_rng{0};  // mixed policy: which requests end their connection (fresh next time)
   std::unique_ptr<loadgen::Arrivals> arrivals;      // model: open
   std::unique_ptr<loadgen::ClosedLoop> closed;      // model: closed

@@ -496,7 +496,7 @@ void Sim::onAtSwitcherResponse(std::uint32_t x) {
                           SwitcherReason::none, nullptr);
     case UpResult::no_bytes_reset:
     case UpResult::no_bytes_close:
-      if (ex.reused && !ex.retried && blocks_[ex.block].idempotent && now_ < ex.deadline) {
+      if (ex.reused && !ex.retried && switcher::Core::isIdempotent(blocks_[ex.block].spec->method) && now_ < ex.deadline) {
         // The live proxy's one retry: a reused connection failed before any byte.
         ex.retried = true;
         ++retries_;

@@ -71,7 +71,6 @@ struct Instance {
   int control_fd = -1;  // write end of the instance's control pipe
   std::string lifecycle_path;
   Instant spawned_at{};
-  std::size_t index = 0;           // in instances_ (and in the StopSchedule)
   int number = 0;                  // the n of <pool>-<n>
 };
 
@@ -118,6 +117,8 @@ class LiveRun {
   std::vector<std::string> commandOf(const scenario::ServiceGroup& g, Instance& in);
   void scale(const scenario::ScaleAction& a, Instant now);
   bool poolHealthy(const std::string& pool);
+  // Its place in instances_, the key of the StopSchedule.
+  std::size_t indexOf(const Instance& in) const { return static_cast<std::size_t>(&in - instances_.data()); }
   void fireDue(Instant now);
   void watchInstances();
   void reapChildren();
@@ -178,7 +179,6 @@ void LiveRun::spawnInstance(const scenario::ServiceGroup& g, int number) {
     in.lifecycle_path = argv.back();
   }
   in.spawned_at = monoNow();
-  in.index = instances_.size();
   auto pid = argv.empty() ? Result<pid_t>(Error{"service " + in.info.id + ": no free port or program not found: " + g.command.front()})
              : own ? supervisor_.spawn(in.info.id, argv, (logDir / (in.info.id + ".log")).string())
                    : supervisor_.spawn(in.info.id, argv, (logDir / (in.info.id + ".log")).string(), &in.ready_fd,
@@ -238,7 +238,7 @@ void LiveRun::scale(const scenario::ScaleAction& a, Instant now) {
   for (auto& in : instances_) {
     if (in.info.pool != a.pool) continue;
     highest = std::max(highest, in.number);
-    if (in.state != Instance::State::exited && in.state != Instance::State::failed && !stops_.stopping(in.index))
+    if (in.state != Instance::State::exited && in.state != Instance::State::failed && !stops_.stopping(indexOf(in)))
       live.push_back(&in);
   }
   const int have = static_cast<int>(live.size());
@@ -251,7 +251,7 @@ void LiveRun::scale(const scenario::ScaleAction& a, Instant now) {
     Instance* in = live[static_cast<std::size_t>(i)];
     proxy_->removeBackend(in->info.id);
     supervisor_.signal(in->info.pid, in->group->stop_signal);
-    stops_.stop(in->index, now + in->group->stop_grace);
+    stops_.stop(indexOf(*in), now + in->group->stop_grace);
     event(now, "runner", "scaled_down", in->info.id, "removed from the switcher, then " + in->group->stop_signal_name);
   }
 }
@@ -304,7 +304,7 @@ void LiveRun::reapChildren() {
                                        e.signaled ? "signal" : "code", e.code));
       }
       in.state = Instance::State::exited;
-      stops_.exited(in.index);
+      stops_.exited(indexOf(in));
       in.info.exited_s = since0(e.at);
       in.info.exit = fmt::format("{} {}", e.signaled ? "signal" : "code", e.code);
       event(e.at, "service", "exited", in.info.id, in.info.exit);
@@ -417,7 +417,7 @@ void LiveRun::fire(const scenario::TimelineStep& step) {
     event(now, "timeline", "stop", st->target);
     for (auto* in : targets(st->target)) {
       supervisor_.signal(in->info.pid, in->group->stop_signal);
-      stops_.stop(in->index, now + in->group->stop_grace);
+      stops_.stop(indexOf(*in), now + in->group->stop_grace);
     }
   } else if (const auto* f = std::get_if<scenario::FaultAction>(&step.action)) {
     event(now, "timeline", "fault", f->target, f->text);
@@ -440,7 +440,7 @@ void LiveRun::fire(const scenario::TimelineStep& step) {
 bool LiveRun::poolHealthy(const std::string& pool) {
   std::size_t expected = 0;
   for (const auto& in : instances_) {
-    if (in.info.pool != pool || in.state == Instance::State::exited || stops_.stopping(in.index)) continue;
+    if (in.info.pool != pool || in.state == Instance::State::exited || stops_.stopping(indexOf(in))) continue;
     if (in.state != Instance::State::ready) return false;
     ++expected;
   }
