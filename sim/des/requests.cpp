@@ -496,7 +496,9 @@ void Sim::onAtSwitcherResponse(std::uint32_t x) {
                           SwitcherReason::none, nullptr);
     case UpResult::no_bytes_reset:
     case UpResult::no_bytes_close:
-      if (ex.reused && !ex.retried && switcher::Core::isIdempotent(blocks_[ex.block].spec->method) && now_ < ex.deadline) {
+      if (switcher::Core::mayRetryStale(blocks_[ex.block].spec->method, {.reused = ex.reused,
+                                                                          .stale_retried = ex.retried,
+                                                                          .past_deadline = now_ >= ex.deadline})) {
         // The live proxy's one retry: a reused connection failed before any byte.
         ex.retried = true;
         ++retries_;

@@ -104,6 +104,13 @@
 //   may have acted on is not sent twice). routeRetry then picks another
 //   routable backend of the same pool as the one tried (no panic); the shell
 //   reports the failed attempt with onRequestDone after routeRetry.
+//   Before that, mayRetryStale: a request sent on a reused idle upstream
+//   connection that failed before any response byte (not a timeout, and
+//   before the exchange's deadline) is sent once more on a fresh connection
+//   to the same backend when its method is idempotent: the keep-alive race,
+//   where the server closed the idle connection as the request went out.
+//   It is every mode's, with or without switcher.retry, and not a Core call
+//   (onRequestDone is not told of it): the same backend gets the request.
 //
 // Backend handles (BackendId) are indexes into a slot table. A removed
 // backend keeps its slot while requests are in flight on it, so
@@ -300,6 +307,15 @@ class Core {
   // byte) of a `method` request that had `retries_done` retries is retried;
   // `sent`: the request was written to the backend (false: the connect failed).
   bool mayRetry(std::string_view method, std::uint32_t retries_done, bool sent) const;
+  // What the shell knows of a failed upstream attempt, for mayRetryStale.
+  struct FailedAttempt {
+    bool reused = false;          // sent on a kept-alive connection taken from the idle pool
+    bool stale_retried = false;   // this exchange already had its stale retry
+    bool got_bytes = false;       // some response byte came back
+    bool timed_out = false;       // the upstream deadline ended it
+    bool past_deadline = false;   // now is at or past the exchange's deadline
+  };
+  static bool mayRetryStale(std::string_view method, const FailedAttempt& a);
   static bool isIdempotent(std::string_view method);  // one of kIdempotentMethods
   static constexpr std::array<std::string_view, 6> kIdempotentMethods{"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"};
   // l4: the client connection closed; its pin (if any) is released. Unknown

@@ -190,6 +190,10 @@ bool Core::mayRetry(std::string_view method, std::uint32_t retries_done, bool se
   return r.enabled && options_.mode == Mode::l7 && retries_done < r.attempts && (!sent || isIdempotent(method));
 }
 
+bool Core::mayRetryStale(std::string_view method, const FailedAttempt& a) {
+  return a.reused && !a.stale_retried && !a.got_bytes && !a.timed_out && !a.past_deadline && isIdempotent(method);
+}
+
 Route Core::routeRetry(Instant /*now*/, BackendId tried) {
   Route r;
   r.error = RouteError::no_backend;

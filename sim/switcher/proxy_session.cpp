@@ -11,7 +11,8 @@
 // Retries, at most one of each kind per request:
 //   - stale idle connection: a request sent on a reused idle connection that
 //     fails before any response byte is retried once on a fresh connection to
-//     the same backend when its method is idempotent (the keep-alive race);
+//     the same backend when its method is idempotent (the keep-alive race;
+//     Core::mayRetryStale decides);
 //   - another backend: a connect failure, or a reset before any response
 //     byte, is retried on another backend of the same pool when
 //     Core::mayRetry allows it (retry options, l7, and an idempotent method
@@ -271,8 +272,11 @@ void Proxy::Impl::Session::upstreamFailed(error_code ec) {
   closeUpstream();
   if (hub_.stopping_) return finishExchange(Upstream::cancelled);
   const bool timed_out = ec == beast::error::timeout;
-  if (reused_ && !stale_retried_ && !got_bytes && !timed_out && Core::isIdempotent(upreq_.method_string()) &&
-      monoNow() < deadline_) {
+  if (Core::mayRetryStale(upreq_.method_string(), {.reused = reused_,
+                                                     .stale_retried = stale_retried_,
+                                                     .got_bytes = got_bytes,
+                                                     .timed_out = timed_out,
+                                                     .past_deadline = monoNow() >= deadline_})) {
     // The classic race: the server closed the idle connection as we sent.
     stale_retried_ = true;
     reused_ = false;

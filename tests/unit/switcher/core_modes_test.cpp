@@ -390,6 +390,23 @@ TEST(SwitcherRetry, RulesForMethodsAttemptsAndSwitch) {
   EXPECT_TRUE(Core(twice).mayRetry("GET", 1, true));
 }
 
+TEST(SwitcherRetry, TheStaleConnectionRetryIsOnceForAnIdempotentRequestOnAReusedConnection) {
+  using A = Core::FailedAttempt;
+  const A stale{.reused = true};
+  for (const char* m : {"GET", "HEAD", "PUT", "DELETE"}) EXPECT_TRUE(Core::mayRetryStale(m, stale)) << m;
+  for (const char* m : {"POST", "PATCH"}) EXPECT_FALSE(Core::mayRetryStale(m, stale)) << m;
+  EXPECT_FALSE(Core::mayRetryStale("GET", A{}));  // a fresh connection failed: not the keep-alive race
+  EXPECT_FALSE(Core::mayRetryStale("GET", {.reused = true, .stale_retried = true}));  // once
+  EXPECT_FALSE(Core::mayRetryStale("GET", {.reused = true, .got_bytes = true}));
+  EXPECT_FALSE(Core::mayRetryStale("GET", {.reused = true, .timed_out = true}));
+  EXPECT_FALSE(Core::mayRetryStale("GET", {.reused = true, .past_deadline = true}));
+  // Not switcher.retry's: it holds with the retry on another backend off.
+  CoreOptions off;
+  off.retry.enabled = false;
+  EXPECT_FALSE(Core(off).mayRetry("GET", 0, true));
+  EXPECT_TRUE(Core::mayRetryStale("GET", stale));
+}
+
 TEST(SwitcherRetry, RouteRetryPicksAnotherRoutableBackendOfTheSamePool) {
   Core core = blueGreen({});
   ASSERT_TRUE(core.switchTo("blue", kT0).ok);
