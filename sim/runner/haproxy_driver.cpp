@@ -15,7 +15,12 @@
 //   health   HAProxy's checks decide which servers get traffic; the driver
 //            reads their status from `show stat` for `healthy: P` conditions.
 //   errors   HAProxy's own 502/503/504 (errorfiles) carry
-//            x-cutover-switcher-error, so they count as switch_error.
+//            x-cutover-switcher-error, so they count as switch_error, with
+//            the built-in switcher's reason names: 502 upstream_reset, 503
+//            no_backend, or upstream_connect_failed when a server had been
+//            picked (http-after-response, srv_id), 504 upstream_timeout;
+//            and x-cutover-switcher-backend names the instance tried (its
+//            server in servers.map, kept by the runtime API's `add map`).
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -62,9 +67,13 @@ class HaproxyDriver final : public ExternalDriverBase {
       *error = "cannot create " + dir_ + ": " + ec.message();
       return false;
     }
-    for (const auto& [code, reason, text] : {std::tuple{502, "connect_failed", "Bad Gateway"},
+    // The built-in switcher's reason names (switcherReasonFromName): HAProxy's
+    // 502 is a server that closed or reset before a whole response header,
+    // its 503 no server (a connect that failed is told apart in the
+    // frontend), its 504 the server timeout.
+    for (const auto& [code, reason, text] : {std::tuple{502, "upstream_reset", "Bad Gateway"},
                                              std::tuple{503, "no_backend", "Service Unavailable"},
-                                             std::tuple{504, "timeout", "Gateway Timeout"}}) {
+                                             std::tuple{504, "upstream_timeout", "Gateway Timeout"}}) {
       const auto body = fmt::format(
           "HTTP/1.1 {} {}\r\ncontent-type: text/plain\r\ncontent-length: 15\r\n{}: {}\r\n\r\nswitcher error\n", code,
           text, kHeaderSwitcherError, reason);
@@ -80,6 +89,10 @@ class HaproxyDriver final : public ExternalDriverBase {
       port_ = *port;
       std::filesystem::remove(socketPath(), ec);
       const auto m = writeFileAtomic(mapPath(), "active no_backend\n");
+      if (const auto sm = writeFileAtomic(serversPath(), ""); !sm) {
+        *error = sm.error().message;
+        return false;
+      }
       const auto w = writeFileAtomic(dir_ + "/haproxy.cfg", render());
       if (!m || !w) {
         *error = !m ? m.error().message : w.error().message;
@@ -107,6 +120,10 @@ class HaproxyDriver final : public ExternalDriverBase {
       event("backend_refused", pool, instance + ": runtime API failed");
       return;
     }
+    // Its errors name the instance (servers.map: server -> instance); the
+    // slot an earlier instance had is taken over.
+    unixCommand(socketPath(), fmt::format("del map {} {}", serversPath(), server), kApiTimeout);
+    api(fmt::format("add map {} {} {}", serversPath(), server, instance));
     backends_.push_back({pool, instance, port, slot, true});
     event("backend_added", pool, fmt::format("{} as {} (127.0.0.1:{})", instance, server, port));
   }
@@ -175,6 +192,7 @@ class HaproxyDriver final : public ExternalDriverBase {
     return true;
   }
   std::string mapPath() const { return dir_ + "/active.map"; }
+  std::string serversPath() const { return dir_ + "/servers.map"; }
 
   bool api(const std::string& command) {
     const auto answer = unixCommand(socketPath(), command, kApiTimeout);
@@ -234,6 +252,11 @@ class HaproxyDriver final : public ExternalDriverBase {
         "  bind 127.0.0.1:{port}\n"
         "  # A request sent is retried only when idempotent (a failed connect: any method).\n"
         "  http-request disable-l7-retry unless {{ method {idempotent} }}\n"
+        "  # Its own 503 after a server was picked is a failed connect, not no server.\n"
+        "  http-after-response set-header {hdr} upstream_connect_failed if {{ status 503 }} {{ srv_id -m found }} {{ res.hdr({hdr}) -m found }}\n"
+        "  # Its own errors name the instance it tried, as the built-in switcher's do.\n"
+        "  http-after-response set-var(txn.cutover_server) srv_name if {{ srv_id -m found }}\n"
+        "  http-after-response set-header {bhdr} %[be_name,concat(/,txn.cutover_server),map({servers})] if {{ res.hdr({hdr}) -m found }} {{ be_name,concat(/,txn.cutover_server),map({servers}) -m found }}\n"
         "  use_backend %[str(active),map({map},no_backend)]\n"
         "  default_backend no_backend\n\n"
         "backend no_backend\n"
@@ -241,6 +264,7 @@ class HaproxyDriver final : public ExternalDriverBase {
         "{backends}",
         fmt::arg("name", sc_.name), fmt::arg("dir", dir_), fmt::arg("up", msOf(sc_.switcher.upstream_timeout)),
         fmt::arg("port", port_), fmt::arg("map", mapPath()), fmt::arg("hdr", kHeaderSwitcherError),
+        fmt::arg("bhdr", kHeaderSwitcherBackend), fmt::arg("servers", serversPath()),
         fmt::arg("retry", retryText()), fmt::arg("idempotent", fmt::join(switcher::Core::kIdempotentMethods, " ")),
         fmt::arg("backends", backendsText()));
   }

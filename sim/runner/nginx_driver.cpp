@@ -15,7 +15,10 @@
 //            old worker still holds go to the old pool until it closes them:
 //            nginx's switch is not atomic, and switch latency shows it.
 //   errors   nginx's own 502/503/504 carry x-cutover-switcher-error, so they
-//            count as switch_error (dropped).
+//            count as switch_error (dropped), with the built-in switcher's
+//            reason names: 502 upstream_connect_failed or upstream_reset,
+//            503 no_backend, 504 upstream_timeout or upstream_connect_timeout
+//            (told apart by $upstream_connect_time).
 #include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
@@ -175,6 +178,14 @@ class NginxDriver final : public ExternalDriverBase {
     out += fmt::format("  map $upstream_addr $cutover_backend {{\n    default \"\";\n");
     for (const auto& b : backends_) out += fmt::format("    \"~127\\.0\\.0\\.1:{}$\" {};\n", b.port, b.instance);
     out += "  }\n";
+    // Which way nginx's 502 or 504 failed: the last attempt's connect time is
+    // "-" when its connect never completed (refused, or timed out), a number
+    // when it did and the upstream then failed; the reasons are the built-in
+    // switcher's names (switcherReasonFromName), so causes read the same.
+    out += "  map $upstream_connect_time $cutover_502 {\n    \"~[0-9]$\" upstream_reset;\n"
+           "    default upstream_connect_failed;\n  }\n";
+    out += "  map $upstream_connect_time $cutover_504 {\n    \"~[0-9]$\" upstream_timeout;\n"
+           "    default upstream_connect_timeout;\n  }\n";
     return out;
   }
 
@@ -213,12 +224,12 @@ class NginxDriver final : public ExternalDriverBase {
         "      proxy_send_timeout {up}ms;\n"
         "{retry}"
         "    }}\n"
-        "    error_page 502 = @connect_failed;\n"
+        "    error_page 502 = @upstream_failed;\n"
         "    error_page 503 = @no_backend;\n"
         "    error_page 504 = @timeout;\n"
-        "    location @connect_failed {{ add_header {hdr} connect_failed always; add_header {bhdr} $cutover_backend always; return 502 \"switcher: upstream failed\\n\"; }}\n"
+        "    location @upstream_failed {{ add_header {hdr} $cutover_502 always; add_header {bhdr} $cutover_backend always; return 502 \"switcher: upstream failed\\n\"; }}\n"
         "    location @no_backend {{ add_header {hdr} no_backend always; add_header {bhdr} $cutover_backend always; return 503 \"switcher: no backend\\n\"; }}\n"
-        "    location @timeout {{ add_header {hdr} timeout always; add_header {bhdr} $cutover_backend always; return 504 \"switcher: upstream timeout\\n\"; }}\n"
+        "    location @timeout {{ add_header {hdr} $cutover_504 always; add_header {bhdr} $cutover_backend always; return 504 \"switcher: upstream timeout\\n\"; }}\n"
         "  }}\n"
         "}}\n",
         fmt::arg("name", sc_.name), fmt::arg("user", ::geteuid() == 0 ? "user root root;\n" : ""),

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
+#include <string_view>
 #include <signal.h>
 #include <gtest/gtest.h>
 
@@ -49,6 +50,14 @@ fs::path outDir(const std::string& name) {
 }
 
 std::uint64_t outcome(const RunOut& r, const char* name) { return r.report["summary"]["outcomes"][name].get<std::uint64_t>(); }
+
+// Dropped requests whose cause (summary.dropped_by_cause) contains `text`.
+std::uint64_t causes(const RunOut& r, std::string_view text) {
+  std::uint64_t n = 0;
+  for (const auto& [cause, count] : r.report["summary"]["dropped_by_cause"].items())
+    if (cause.find(text) != std::string::npos) n += count.get<std::uint64_t>();
+  return n;
+}
 
 std::uint64_t dropped(const RunOut& r) {
   return outcome(r, "switch_error") + outcome(r, "reset") + outcome(r, "refused") + outcome(r, "timeout");
@@ -147,6 +156,11 @@ TEST(RealSwitchers, HaproxyHonoursSwitcherRetryAndCountsIt) {
   EXPECT_EQ(off.exit, 1) << off.report["verdict"].dump();  // expect: dropped 0 fails
   EXPECT_GT(dropped(off), 0u);
   EXPECT_EQ(off.report["measures"]["switcher_retries"].get<double>(), 0.0);
+  // Its 503 after a refused connect names the reason and the instance, as the
+  // built-in switcher's 502 does: not "no healthy backend", and not unattributed.
+  EXPECT_GT(causes(off, "503 upstream_connect_failed: routed to blue-1 after it exited"), 0u)
+      << off.report["summary"]["dropped_by_cause"].dump();
+  EXPECT_EQ(causes(off, "no healthy backend"), 0u) << off.report["summary"]["dropped_by_cause"].dump();
 
   // POST: HAProxy's retry-on would send the ones in flight again; the
   // frontend's disable-l7-retry keeps them lost, as the built-in proxy does.
@@ -172,6 +186,11 @@ TEST(RealSwitchers, NginxHonoursSwitcherRetryButTellsNoCount) {
   ASSERT_TRUE(off.report.is_object()) << "no report.json";
   EXPECT_EQ(off.exit, 1) << off.report["verdict"].dump();
   EXPECT_GT(dropped(off), 0u);
+  // Its 502 after a refused connect has the built-in switcher's reason name
+  // ($upstream_connect_time "-"), not "other".
+  EXPECT_GT(causes(off, "502 upstream_connect_failed: routed to blue-1 after it exited"), 0u)
+      << off.report["summary"]["dropped_by_cause"].dump();
+  EXPECT_EQ(causes(off, " other"), 0u) << off.report["summary"]["dropped_by_cause"].dump();
 
   // POST: nginx does not pass a request it has sent to the next server.
   const auto post = runScenario("scenarios/post-not-retried.yaml", "nginx", "", outDir("nginx-post"));
