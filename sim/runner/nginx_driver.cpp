@@ -16,9 +16,11 @@
 //            nginx's switch is not atomic, and switch latency shows it.
 //   errors   nginx's own 502/503/504 carry x-cutover-switcher-error, so they
 //            count as switch_error (dropped), with the built-in switcher's
-//            reason names: 502 upstream_connect_failed or upstream_reset,
-//            503 no_backend, 504 upstream_timeout or upstream_connect_timeout
-//            (told apart by $upstream_connect_time).
+//            reason names: 502 upstream_connect_failed or upstream_reset
+//            (no_backend when the pool has no server up), 504
+//            upstream_timeout or upstream_connect_timeout (told apart by
+//            $upstream_connect_time), 503 no_active_pool (before a switch:
+//            the only 503 this config makes).
 #include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
@@ -26,6 +28,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <thread>
+#include <tuple>
 
 #include "sim/core/clock.hpp"
 #include "sim/runner/external_driver_base.hpp"
@@ -175,17 +178,30 @@ class NginxDriver final : public ExternalDriverBase {
     }
     // nginx's own errors name the backend they tried (the last address of
     // $upstream_addr), as the built-in switcher's do, for drop attribution.
+    // When its tries ran out with no server left, nginx appends the
+    // upstream's name ("127.0.0.1:A, 127.0.0.1:B, pool_blue"): skipped.
     out += fmt::format("  map $upstream_addr $cutover_backend {{\n    default \"\";\n");
-    for (const auto& b : backends_) out += fmt::format("    \"~127\\.0\\.0\\.1:{}$\" {};\n", b.port, b.instance);
+    for (const auto& b : backends_)
+      out += fmt::format("    \"~127\\.0\\.0\\.1:{}(, pool_[^,]*)?$\" {};\n", b.port, b.instance);
     out += "  }\n";
-    // Which way nginx's 502 or 504 failed: the last attempt's connect time is
-    // "-" when its connect never completed (refused, or timed out), a number
-    // when it did and the upstream then failed; the reasons are the built-in
-    // switcher's names (switcherReasonFromName), so causes read the same.
-    out += "  map $upstream_connect_time $cutover_502 {\n    \"~[0-9]$\" upstream_reset;\n"
-           "    default upstream_connect_failed;\n  }\n";
-    out += "  map $upstream_connect_time $cutover_504 {\n    \"~[0-9]$\" upstream_timeout;\n"
-           "    default upstream_connect_timeout;\n  }\n";
+    // Which way nginx's 502 or 504 failed, from "$upstream_addr|$upstream_connect_time"
+    // (one entry per attempt): the last attempt's connect time is "-" when
+    // its connect never completed (refused, or timed out), a number when it
+    // did and the upstream then failed. A trailing "pool_P" address (its
+    // time "-") is no server left to try: the attempt before it decides, and
+    // alone it is no backend at all. The reasons are the built-in switcher's
+    // names (switcherReasonFromName), so causes read the same.
+    for (const auto& [var, connected, not_connected] :
+         {std::tuple{"cutover_502", "upstream_reset", "upstream_connect_failed"},
+          std::tuple{"cutover_504", "upstream_timeout", "upstream_connect_timeout"}})
+      out += fmt::format(
+          "  map \"$upstream_addr|$upstream_connect_time\" ${} {{\n"
+          "    \"~^pool_[^|]*\\|\" no_backend;\n"
+          "    \"~, pool_[^|]*\\|.*[0-9], -$\" {};\n"
+          "    \"~, pool_[^|]*\\|\" {};\n"
+          "    \"~[0-9]$\" {};\n"
+          "    default {};\n  }}\n",
+          var, connected, not_connected, connected, not_connected);
     return out;
   }
 
@@ -225,10 +241,10 @@ class NginxDriver final : public ExternalDriverBase {
         "{retry}"
         "    }}\n"
         "    error_page 502 = @upstream_failed;\n"
-        "    error_page 503 = @no_backend;\n"
+        "    error_page 503 = @no_active_pool;\n"
         "    error_page 504 = @timeout;\n"
         "    location @upstream_failed {{ add_header {hdr} $cutover_502 always; add_header {bhdr} $cutover_backend always; return 502 \"switcher: upstream failed\\n\"; }}\n"
-        "    location @no_backend {{ add_header {hdr} no_backend always; add_header {bhdr} $cutover_backend always; return 503 \"switcher: no backend\\n\"; }}\n"
+        "    location @no_active_pool {{ add_header {hdr} no_active_pool always; return 503 \"switcher: no active pool\\n\"; }}\n"
         "    location @timeout {{ add_header {hdr} $cutover_504 always; add_header {bhdr} $cutover_backend always; return 504 \"switcher: upstream timeout\\n\"; }}\n"
         "  }}\n"
         "}}\n",
