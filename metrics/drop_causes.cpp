@@ -49,9 +49,12 @@ class Joiner {
     const ServiceRequestLog* seen = nullptr;
     if (const auto it = byId_.find(r.request_id); it != byId_.end() && it->second->accepted_ns != 0)
       seen = it->second;
-    if (r.sent_ns == 0)
+    if (r.sent_ns == 0) {
+      if (r.outcome == Outcome::timeout)  // waiting for a free client connection, or for its connect
+        return {"not_sent", "timed out before the request was written (no connection was free or connected)"};
       return {"not_sent", std::string("connection ") + (r.outcome == Outcome::refused ? "refused" : "lost") +
                               " before the request was written (safe to retry)"};
+    }
     // The service's lifecycle log ends such a request with exit_reset or
     // exit_close (fake-services/lifecycle_log.hpp); other logs may leave it unfinished.
     if (seen && (seen->finished_ns == 0 || seen->how.rfind("exit_", 0) == 0)) {
@@ -118,8 +121,10 @@ class Joiner {
         for (const auto& [reuse, instance] : it->second)
           if (reuse < r.connection_reuse && reuse > best) best = reuse, to = run_.names[instance];
       }
+      // The connection's last answer came from `to`: in l4 its pinned
+      // backend; in l7 (a backend per request) only where the previous went.
       return {"reset_reused_connection",
-              "reset on a reused keep-alive connection" + (to.empty() ? std::string() : " to " + to) +
+              "reset on a reused keep-alive connection" + (to.empty() ? std::string() : " (last answered by " + to + ")") +
                   ", no service saw the request"};
     }
     return {"reset_new_connection", "reset on a new connection, no service saw the request"};

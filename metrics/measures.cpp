@@ -100,10 +100,11 @@ std::vector<SwitchMeasure> switchMeasures(const RunView& run) {
       }
     std::int64_t last = at;
     for (const auto& r : run.records)
-      // A response from the old version: a backend of it answered (the
-      // switcher's own no_backend 503 names a pool but no backend did).
-      if (r.sent_ns >= at && r.sent_ns < until && r.status != 0 && r.done_ns != 0 && r.done_ns < until &&
-          !(r.outcome == Outcome::switch_error && r.instance == kNoName) && poolOfRecord(r, pools, run.names) == m.from)
+      // A response from the old version: a backend of it answered (ok or
+      // app_error). The switcher's own errors are not, even when they name
+      // a backend of it they tried (a refused connect's 502).
+      if (r.sent_ns >= at && r.sent_ns < until && r.done_ns != 0 && r.done_ns < until && !isDropped(r.outcome) &&
+          poolOfRecord(r, pools, run.names) == m.from)
         last = std::max(last, r.done_ns);
     m.switch_latency_ms = msBetween(at, last);
     m.drain_time_ms = drainTime(run, m.from, c->t_s);
@@ -129,11 +130,24 @@ std::optional<RollbackMeasure> rollbackMeasure(const RunView& run) {
   const std::int64_t onset = toNs(m.fault_s, run.t0_ns);
   const auto pools = poolOfNames(run);
   std::int64_t recovered = onset;
+  std::int64_t last_outcome = onset;  // the run's last outcome (its load's end)
+  std::vector<std::int64_t> failed;   // completions of the faulty pool's failures
   for (const auto& r : run.records) {
-    if (r.done_ns == 0 || r.outcome == Outcome::ok || r.done_ns < onset) continue;
+    if (r.done_ns == 0) continue;
+    last_outcome = std::max(last_outcome, r.done_ns);
+    if (r.outcome == Outcome::ok || r.done_ns < onset) continue;
     std::string pool = poolOfRecord(r, pools, run.names);
     if (pool.empty()) pool = activePoolAt(run.events, secondsSince0(r.sent_ns != 0 ? r.sent_ns : r.intended_ns, run.t0_ns));
-    if (pool == m.faulty_pool) recovered = std::max(recovered, r.done_ns);
+    if (pool == m.faulty_pool) {
+      recovered = std::max(recovered, r.done_ns);
+      failed.push_back(r.done_ns);
+    }
+  }
+  if (!failed.empty()) {
+    std::sort(failed.begin(), failed.end());
+    std::int64_t gap = 0;
+    for (std::size_t i = 1; i < failed.size(); ++i) gap = std::max(gap, failed[i] - failed[i - 1]);
+    m.recovered = last_outcome - recovered >= std::max<std::int64_t>(kRecoveryQuiet.count(), 2 * gap);
   }
   m.recovery_latency_ms = msBetween(onset, recovered);
   for (const auto& r : run.records)
@@ -152,8 +166,12 @@ std::map<std::string, double> deriveMeasures(const RunView& run) {
   }
   if (const auto rb = rollbackMeasure(run)) {
     if (rb->detect_latency_ms) out["rollback_detect_latency_ms"] = *rb->detect_latency_ms;
-    out["rollback_recovery_latency_ms"] = rb->recovery_latency_ms;
-    out["blast_radius_requests"] = static_cast<double>(rb->blast_radius);
+    if (rb->recovered) {
+      out["rollback_recovery_latency_ms"] = rb->recovery_latency_ms;
+      out["blast_radius_requests"] = static_cast<double>(rb->blast_radius);
+    } else {
+      out["blast_radius_unrecovered_requests"] = static_cast<double>(rb->blast_radius);
+    }
   }
   return out;
 }

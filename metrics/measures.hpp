@@ -60,7 +60,14 @@ struct RollbackMeasure {
   // 0 when no request failed.
   double recovery_latency_ms = 0;
   std::uint64_t blast_radius = 0;  // failed requests completed in [onset, recovery]
+  // Whether the run shows the failures ended: none failed, or the load went
+  // on after the last one, without another, for at least kRecoveryQuiet and
+  // twice the longest gap between two of them. Unrecovered (failing to the
+  // end, as rollback-impossible): recovery_latency_ms is only where the run
+  // stopped, so deriveMeasures leaves both measures out.
+  bool recovered = true;
 };
+inline constexpr Duration kRecoveryQuiet = std::chrono::milliseconds(100);
 
 // One entry per timeline switch command that changed the active pool, in order.
 std::vector<SwitchMeasure> switchMeasures(const RunView& run);
@@ -70,8 +77,10 @@ std::optional<RollbackMeasure> rollbackMeasure(const RunView& run);
 
 // The flat measures of report.json, units in the names: switch_latency_ms and
 // drain_time_ms (first switch that changed pools), rollback_detect_latency_ms,
-// rollback_recovery_latency_ms, blast_radius_requests. A measure whose inputs
-// never happened is absent (see validity.hpp: missingMeasures).
+// rollback_recovery_latency_ms, blast_radius_requests (or, when the failures
+// never ended, blast_radius_unrecovered_requests: the failed requests from the
+// onset to the end of the run). A measure whose inputs never happened is
+// absent (see validity.hpp: missingMeasures).
 std::map<std::string, double> deriveMeasures(const RunView& run);
 
 // Helpers shared with drop attribution.

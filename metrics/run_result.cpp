@@ -117,7 +117,10 @@ RunSummary summarize(const std::vector<RequestRecord>& records, const std::vecto
     bucket.outcomes.add(r.outcome);
     if (bucket.by_version.empty()) bucket.by_version.resize(versions);
     bucket.by_version[v].add(r.outcome);
-    if (r.status != 0) {  // a complete response
+    // Latency is that of the responses services gave (ok, app_error): a
+    // switcher's own 5xx is a dropped request, and its instant 503s would
+    // pull the percentiles down (latency_by_outcome still has them).
+    if (!isDropped(r.outcome)) {
       all.recordValue(latency);
       if (!byVersion[v]) byVersion[v] = std::make_unique<Histogram>();
       byVersion[v]->recordValue(latency);

@@ -24,7 +24,7 @@ struct OutcomeCounts {
 };
 
 struct LatencySummary {
-  std::uint64_t count = 0;  // requests with a complete response
+  std::uint64_t count = 0;  // requests a service answered (ok, app_error); 0: every figure is absent
   double p50_ms = 0, p90_ms = 0, p99_ms = 0, p999_ms = 0, max_ms = 0, mean_ms = 0;
 };
 

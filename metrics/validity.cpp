@@ -32,20 +32,25 @@ std::vector<std::string> loadValidityProblems(const RunSummary& s, double target
                               ? "load generator fell behind"
                               : "simulated load held back: every client connection was busy";
   const std::string hint = sender == LoadSender::live ? "" : " (raise load.connections or lower the rate)";
-  if (s.sent == 0) {
+  // Written, or refused at connect (never written: the system refused it).
+  const std::uint64_t delivered = s.sent + s.outcomes.of(Outcome::refused);
+  if (delivered == 0) {
     out.push_back("no request was sent");
     return out;
   }
   if (target_rate_per_s > 0) {
-    if (s.achieved_rate_per_s < limits.min_rate_fraction * target_rate_per_s)
-      out.push_back(who + format(": achieved %.1f/s of a %.1f/s target (%.2f%%, minimum %.0f%%)",
-                                 s.achieved_rate_per_s, target_rate_per_s,
-                                 100.0 * s.achieved_rate_per_s / target_rate_per_s, 100.0 * limits.min_rate_fraction) +
+    const double rate = s.sent == 0 ? 0.0
+                                    : s.achieved_rate_per_s * static_cast<double>(delivered) / static_cast<double>(s.sent);
+    if (rate < limits.min_rate_fraction * target_rate_per_s)
+      out.push_back(who + format(": achieved %.1f/s of a %.1f/s target (%.2f%%, minimum %.0f%%)", rate,
+                                 target_rate_per_s, 100.0 * rate / target_rate_per_s, 100.0 * limits.min_rate_fraction) +
                     hint);
-  } else if (static_cast<double>(s.sent) < limits.min_rate_fraction * static_cast<double>(s.intended)) {
+  } else if (static_cast<double>(delivered) < limits.min_rate_fraction * static_cast<double>(s.intended)) {
     out.push_back(format("load not delivered: sent %.0f of %.0f intended requests (minimum %.0f%%)",
-                         static_cast<double>(s.sent), static_cast<double>(s.intended), 100.0 * limits.min_rate_fraction));
+                         static_cast<double>(delivered), static_cast<double>(s.intended),
+                         100.0 * limits.min_rate_fraction));
   }
+  if (s.sent == 0) return out;  // every one refused: no lateness to judge
   const double late = static_cast<double>(s.late_sends) / static_cast<double>(s.sent);
   if (late > limits.max_late_fraction)
     out.push_back(who + format(": %.2f%% of sends later than 10 ms (maximum %.0f%%); lateness p99 %.3f ms, max %.3f ms",

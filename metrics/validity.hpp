@@ -24,6 +24,8 @@ enum class LoadSender { live, simulated };
 // under min_rate_fraction of `target_rate_per_s` (when it is <= 0, requests
 // sent are compared with requests intended instead); more than
 // max_late_fraction of sends later than 10 ms (with the lateness figures).
+// A refused connect counts as delivered: the client tried, and the system
+// under test refused (a drop, not a shortfall of the load).
 std::vector<std::string> loadValidityProblems(const RunSummary& summary, double target_rate_per_s,
                                               const ValidityLimits& limits = {},
                                               LoadSender sender = LoadSender::live);

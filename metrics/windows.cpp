@@ -69,7 +69,7 @@ WorstWindows worstWindows(const std::vector<RequestRecord>& records, std::int64_
     auto& s = slices[i];
     ++s.requests;
     if (isDropped(r.outcome)) ++s.dropped;
-    if (r.status != 0) s.latencies.push_back(r.done_ns - r.intended_ns);
+    if (!isDropped(r.outcome)) s.latencies.push_back(r.done_ns - r.intended_ns);  // as the run's latency
   }
   for (auto& s : slices) std::sort(s.latencies.begin(), s.latencies.end(), std::greater<>());
   const std::size_t per = std::min(kSteps, slices.size());
@@ -92,6 +92,7 @@ WorstWindows worstWindows(const std::vector<RequestRecord>& records, std::int64_
       }
     }
     if (responses > 0) {
+      ++w.latency_windows;
       const auto worse = [&](double p, double& value, double& value_at) {
         const double v = ms(percentileOfUnion(slices, from, per, responses, p));
         if (v > value) {

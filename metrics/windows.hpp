@@ -13,12 +13,14 @@ namespace cutover {
 
 // Windows slide in steps of a tenth of their width; only whole windows
 // inside [t0, t0 + length) count (a run shorter than one window is one
-// window). A window's percentiles are exact (nearest rank) over its complete
-// responses, by intended send time, as the run's latency; its dropped rate
+// window). A window's percentiles are exact (nearest rank) over the
+// responses services gave (ok, app_error), by intended send time, as the
+// run's latency; its dropped rate
 // is dropped / requests with an outcome.
 struct WorstWindows {
   double width_s = 0;       // 0: nothing measured (no window had a request)
   std::uint64_t windows = 0;  // windows that had at least one request
+  std::uint64_t latency_windows = 0;  // windows that had at least one response from a service
   double p90_ms = 0, p99_ms = 0;      // the worst window's value of each
   double p90_at_s = 0, p99_at_s = 0;  // where that window starts (s since t0)
   double dropped_rate = 0;                          // the worst window's dropped fraction

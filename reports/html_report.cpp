@@ -91,14 +91,23 @@ std::string cards(const json& report) {
   out += card("ok", std::to_string(count(report, "summary.outcomes.ok")));
   out += card("dropped", std::to_string(dropped), dropped > 0 ? "bad" : "good");
   out += card("app_error", std::to_string(count(report, "summary.outcomes.app_error")));
-  out += card("latency p50 / p99",
-              millis(num(report, "summary.latency.p50_ms")) + " / " + millis(num(report, "summary.latency.p99_ms")));
+  out += card("latency p50 / p99", count(report, "summary.latency.count") == 0
+                                      ? std::string("none (no response from a service)")
+                                      : millis(num(report, "summary.latency.p50_ms")) + " / " +
+                                            millis(num(report, "summary.latency.p99_ms")));
   out += card("switch latency", measureValue(report, "switch_latency_ms"));
   out += card("drain time", measureValue(report, "drain_time_ms"));
-  if (has(report, "measures.rollback_detect_latency_ms") || has(report, "measures.rollback_recovery_latency_ms")) {
+  const bool unrecovered = has(report, "measures.blast_radius_unrecovered_requests");
+  if (has(report, "measures.rollback_detect_latency_ms") || has(report, "measures.rollback_recovery_latency_ms") ||
+      unrecovered) {
     out += card("rollback detect", measureValue(report, "rollback_detect_latency_ms"));
-    out += card("rollback recovery", measureValue(report, "rollback_recovery_latency_ms"));
+    out += card("rollback recovery", unrecovered ? std::string("not recovered")
+                                                 : measureValue(report, "rollback_recovery_latency_ms"),
+                unrecovered ? "bad" : "");
   }
+  if (unrecovered)
+    out += card("failed since the fault (to the end)",
+                fixed(num(report, "measures.blast_radius_unrecovered_requests"), 0) + " requests", "bad");
   if (has(report, "measures.blast_radius_requests"))
     out += card("blast radius", fixed(num(report, "measures.blast_radius_requests"), 0) + " requests");
   if (has(report, "measures.switcher_retries"))

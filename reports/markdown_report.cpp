@@ -26,6 +26,9 @@ constexpr NamedMeasure kNamedMeasures[] = {
 
 std::string measureCell(const json& report, const std::string& key) {
   const auto& v = path(at(report, "measures"), key);  // keys hold no dots
+  if (!v.is_number() && key == "rollback_recovery_latency_ms" &&
+      path(at(report, "measures"), "blast_radius_unrecovered_requests").is_number())
+    return "not recovered (failing to the end)";
   if (!v.is_number()) return "not measured";
   return key.ends_with("_ms") ? millis(v.get<double>()) : fixed(v.get<double>(), 0);
 }
@@ -49,9 +52,11 @@ std::string numbersTable(const json& report) {
   row("ok", std::to_string(count(report, "summary.outcomes.ok")));
   row("**dropped**", fmt::format("**{}**", count(report, "summary.dropped")));
   row("app\\_error", std::to_string(count(report, "summary.outcomes.app_error")));
-  row("latency p50 / p99", millis(num(report, "summary.latency.p50_ms")) + " / " +
-                               millis(num(report, "summary.latency.p99_ms")));
-  if (count(report, "summary.worst_window.windows") > 0)
+  const bool answered = count(report, "summary.latency.count") > 0;  // else no latency, not 0 ms
+  row("latency p50 / p99", answered ? millis(num(report, "summary.latency.p50_ms")) + " / " +
+                                          millis(num(report, "summary.latency.p99_ms"))
+                                    : std::string("none: no response from a service"));
+  if (answered && count(report, "summary.worst_window.windows") > 0)
     row(fmt::format("worst {:g} s window: p99 (at)", num(report, "summary.worst_window.width_s")),
         fmt::format("{} ({:.1f} s)", millis(num(report, "summary.worst_window.p99_ms")),
                     num(report, "summary.worst_window.p99_at_s")));

@@ -21,9 +21,12 @@ std::string textSummary(const RunResult& r) {
       out += fmt::format("  p50 {:.2f} ms  p99 {:.2f} ms", l->second.p50_ms, l->second.p99_ms);
     out += "\n";
   }
-  out += fmt::format("latency    p50 {:.2f} ms  p99 {:.2f} ms  max {:.2f} ms (from intended send time)\n",
-                     s.latency.p50_ms, s.latency.p99_ms, s.latency.max_ms);
-  if (s.worst_window.windows > 0)
+  if (s.latency.count > 0)
+    out += fmt::format("latency    p50 {:.2f} ms  p99 {:.2f} ms  max {:.2f} ms (from intended send time)\n",
+                       s.latency.p50_ms, s.latency.p99_ms, s.latency.max_ms);
+  else
+    out += "latency    none: no response from a service\n";
+  if (s.worst_window.latency_windows > 0)
     out += fmt::format("worst {:g} s  p99 {:.2f} ms at {:.1f} s  dropped {:.1f}% at {:.1f} s\n", s.worst_window.width_s,
                        s.worst_window.p99_ms, s.worst_window.p99_at_s, 100 * s.worst_window.dropped_rate,
                        s.worst_window.dropped_at_s);

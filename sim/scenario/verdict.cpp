@@ -33,12 +33,16 @@ std::optional<double> measured(const RunResult& r, const std::string& measure) {
     const auto total = s.outcomes.total();
     return total == 0 ? 0.0 : static_cast<double>(s.outcomes.of(Outcome::app_error)) / static_cast<double>(total);
   }
+  // Latency is of the responses services gave: none, no latency (not 0 ms).
+  if (measure.starts_with("summary.latency.") && s.latency.count == 0) return std::nullopt;
   if (measure == "summary.latency.p50_ms") return s.latency.p50_ms;
   if (measure == "summary.latency.p90_ms") return s.latency.p90_ms;
   if (measure == "summary.latency.p99_ms") return s.latency.p99_ms;
   if (measure == "summary.latency.max_ms") return s.latency.max_ms;
   if (measure.starts_with("summary.worst_window.")) {
     if (s.worst_window.windows == 0) return std::nullopt;  // no window had a request
+    if (measure != "summary.worst_window.dropped_rate" && s.worst_window.latency_windows == 0)
+      return std::nullopt;  // no window had a response from a service
     if (measure == "summary.worst_window.p90_ms") return s.worst_window.p90_ms;
     if (measure == "summary.worst_window.p99_ms") return s.worst_window.p99_ms;
     if (measure == "summary.worst_window.dropped_rate") return s.worst_window.dropped_rate;
@@ -74,6 +78,25 @@ void judge(const Scenario& scenario, RunResult& result) {
   std::vector<std::string> needed;
   for (const auto& m : e.measures) {
     const auto value = measured(result, m.measure);
+    if (!value && m.measure.starts_with("summary.") && m.measure.ends_with("_ms") && result.summary.sent > 0) {
+      // Requests went out and no service answered one: the latency claim
+      // does not hold (a failure of the system, not of the run).
+      check(m.key, false, "", m.bound.text,
+            m.key + ": no latency to measure: no request got a response from a service (" +
+                std::to_string(result.summary.outcomes.dropped()) + " dropped)");
+      continue;
+    }
+    if (!value && (m.measure == "rollback_recovery_latency_ms" || m.measure == "blast_radius_requests")) {
+      if (const auto u = result.measures.find("blast_radius_unrecovered_requests"); u != result.measures.end()) {
+        // The fault's failures went on to the end of the run: no recovery, so
+        // no bound on its latency or its blast radius holds.
+        const auto n = std::to_string(static_cast<std::uint64_t>(u->second));
+        check(m.key, false, "not recovered", m.bound.text,
+              m.key + ": not recovered: the fault's failures went on to the end of the run (" + n +
+                  " failed requests since its onset)");
+        continue;
+      }
+    }
     if (!value) {
       needed.push_back(m.measure);
       v.checks.push_back({m.key, false, "", m.bound.text, m.key + ": not measured (its inputs never happened)"});

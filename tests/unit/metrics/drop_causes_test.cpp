@@ -113,7 +113,7 @@ TEST(DropCauses, ResetOnReusedKeepAliveConnectionNamesItsLastBackend) {
   const auto a = f.run();
   ASSERT_EQ(a.drops.size(), 2u);
   EXPECT_EQ(a.drops[0].cause_class, "reset_reused_connection");
-  EXPECT_EQ(a.drops[0].cause, "reset on a reused keep-alive connection to blue-2, no service saw the request");
+  EXPECT_EQ(a.drops[0].cause, "reset on a reused keep-alive connection (last answered by blue-2), no service saw the request");
   EXPECT_EQ(a.drops[1].cause_class, "reset_new_connection");
 }
 

@@ -136,6 +136,7 @@ Fixture rollbackRun() {
       rec(2300, 2350, Outcome::app_error, kV1, kBlue1),   // blue's own failure: in window, not the end
       rec(2300, 2900, Outcome::timeout, kNoName, kNoName),  // sent while blue active: not green's
       rec(2500, 2510, Outcome::ok, kV1, kBlue1),
+      rec(3500, 3510, Outcome::ok, kV1, kBlue1),  // the load goes on: green's failures ended
   };
   return f;
 }
@@ -153,6 +154,39 @@ TEST(RollbackMeasure, DetectRecoveryAndBlastRadius) {
   EXPECT_NEAR(flat.at("rollback_detect_latency_ms"), 250.0, 1e-6);
   EXPECT_NEAR(flat.at("rollback_recovery_latency_ms"), 400.0, 1e-6);
   EXPECT_EQ(flat.at("blast_radius_requests"), 4.0);
+}
+
+// Green fails every other request from the fault to the end of the run (no
+// rollback, as rollback-impossible): the time of the last failure is only
+// where the run stopped, so recovery is not measured and a bound on it fails.
+TEST(RollbackMeasure, FailuresToTheEndAreNotARecovery) {
+  Fixture f;
+  f.events.push_back(ev(1.0, "timeline", "switch", "green"));
+  f.events.push_back(ev(1.0, "switcher", "switched", "green", "from blue"));
+  f.events.push_back(ev(2.0, "timeline", "fault", "green", "error_rate 50%"));
+  for (int ms = 2000; ms < 4000; ms += 10)
+    f.records.push_back(rec(ms, ms + 2, (ms / 10) % 2 ? Outcome::app_error : Outcome::ok, kV2, kGreen1));
+  const auto m = rollbackMeasure(f.view());
+  ASSERT_TRUE(m);
+  EXPECT_FALSE(m->recovered);
+  EXPECT_EQ(m->blast_radius, 100u);
+  const auto flat = deriveMeasures(f.view());
+  EXPECT_FALSE(flat.count("rollback_recovery_latency_ms"));
+  EXPECT_FALSE(flat.count("blast_radius_requests"));
+  EXPECT_EQ(flat.at("blast_radius_unrecovered_requests"), 100.0);
+  // The same failures, then a second of ok answers: recovered at the last failure.
+  for (int ms = 4000; ms < 5000; ms += 10) f.records.push_back(rec(ms, ms + 2, Outcome::ok, kV2, kGreen1));
+  const auto later = rollbackMeasure(f.view());
+  EXPECT_TRUE(later->recovered);
+  EXPECT_NEAR(later->recovery_latency_ms, 1992.0, 1e-6);
+  // A quiet stretch shorter than twice the longest gap between failures is not enough.
+  Fixture sparse;
+  sparse.events = f.events;
+  sparse.records = {rec(2000, 2010, Outcome::app_error, kV2, kGreen1), rec(2300, 2310, Outcome::app_error, kV2, kGreen1),
+                    rec(2600, 2610, Outcome::app_error, kV2, kGreen1), rec(3000, 3010, Outcome::ok, kV2, kGreen1)};
+  EXPECT_FALSE(rollbackMeasure(sparse.view())->recovered);  // quiet 400 ms < 2 x 300 ms
+  sparse.records.push_back(rec(3300, 3310, Outcome::ok, kV2, kGreen1));
+  EXPECT_TRUE(rollbackMeasure(sparse.view())->recovered);  // quiet 700 ms
 }
 
 TEST(RollbackMeasure, NoRollbackLeavesDetectUnsetAndNoFailureMeansZero) {

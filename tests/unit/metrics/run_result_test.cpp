@@ -68,11 +68,12 @@ TEST(Summarize, CountsByOutcomeAndVersionAndLatencyPerOutcome) {
   EXPECT_EQ(s.by_version.at("v1").of(Outcome::ok), 1u);
   EXPECT_EQ(s.by_version.at("v2").of(Outcome::app_error), 1u);
   EXPECT_EQ(s.by_version.at("unknown").dropped(), 3u);
-  EXPECT_EQ(s.latency.count, 4u);  // complete responses: ok, ok, app_error, switch_error
+  EXPECT_EQ(s.latency.count, 3u);  // responses services gave: ok, ok, app_error (not the switcher's 503)
   EXPECT_DOUBLE_EQ(s.latency_by_outcome.at("timeout").max_ms, 2000.0);
   EXPECT_EQ(s.latency_by_outcome.at("ok").count, 2u);
   EXPECT_FALSE(s.latency_by_outcome.count("refused"));
-  EXPECT_EQ(s.latency_by_version.count("unknown"), 1u);  // the switcher's 503
+  EXPECT_EQ(s.latency_by_outcome.at("switch_error").count, 1u);  // the switcher's 503: here only
+  EXPECT_EQ(s.latency_by_version.count("unknown"), 0u);
 }
 
 TEST(Summarize, TimeBucketsFromT0WithCountsAndExactPercentiles) {

@@ -44,6 +44,20 @@ TEST(LoadValidity, WithoutTargetComparesSentWithIntended) {
   EXPECT_TRUE(loadValidityProblems(summary(1000, 990, 0, 0), 0).empty());
 }
 
+// A refused connect was never written, but the client tried: the system
+// under test refused it. It is a drop (refused), not a load shortfall.
+TEST(LoadValidity, RefusedConnectsCountAsDelivered) {
+  auto s = summary(1000, 950, 0, 95.0);
+  EXPECT_TRUE(mentions(loadValidityProblems(s, 0), "sent 950 of 1000"));
+  EXPECT_TRUE(mentions(loadValidityProblems(s, 100), "achieved 95.0/s"));
+  s.outcomes.n[static_cast<std::size_t>(Outcome::refused)] = 50;
+  EXPECT_TRUE(loadValidityProblems(s, 0).empty());
+  EXPECT_TRUE(loadValidityProblems(s, 100).empty());
+  auto all = summary(1000, 0, 0, 0);
+  all.outcomes.n[static_cast<std::size_t>(Outcome::refused)] = 1000;
+  EXPECT_TRUE(loadValidityProblems(all, 0).empty());
+}
+
 TEST(LoadValidity, MoreThanOnePercentLateSends) {
   const auto r = loadValidityProblems(summary(1000, 1000, 11, 1000), 1000);
   ASSERT_EQ(r.size(), 1u);

@@ -16,7 +16,7 @@ json report() {
            {{"sent", 100}, {"intended", 100}, {"dropped", 2},
             {"outcomes", {{"ok", 98}, {"app_error", 0}, {"switch_error", 0}, {"reset", 2}, {"refused", 0},
                           {"timeout", 0}}},
-            {"latency", {{"p50_ms", 1.234}, {"p99_ms", 45.6}}},
+            {"latency", {{"count", 98}, {"p50_ms", 1.234}, {"p99_ms", 45.6}}},
             {"dropped_by_cause", {{"in flight on blue-1 when it exited at 1.000 s", 2}}},
             {"final_active", "green"}}},
           {"verdict", {{"valid", true}, {"passed", false}, {"failures", {"dropped: measured 2, expected <= 0"}},

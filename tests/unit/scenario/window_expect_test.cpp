@@ -29,9 +29,12 @@ expect:
 RunResult withWorstWindow(double p90, double p99, double dropped) {
   RunResult r;
   r.verdict.valid = true;
+  r.summary.sent = 1000;
+  r.summary.latency.count = 1000;
   r.summary.latency.p99_ms = 30;
   r.summary.worst_window.width_s = 1;
   r.summary.worst_window.windows = 91;
+  r.summary.worst_window.latency_windows = 91;
   r.summary.worst_window.p90_ms = p90;
   r.summary.worst_window.p99_ms = p99;
   r.summary.worst_window.dropped_rate = dropped;
@@ -77,6 +80,26 @@ TEST(WindowExpectations, NoWindowIsNotMeasuredAndMakesTheRunInvalid) {
   r.verdict.valid = true;
   judge(s, r);
   EXPECT_FALSE(r.verdict.valid);
+}
+
+// Every request went out and none got a service's response (all timed out,
+// or all were the switcher's own errors): there is no latency, not 0 ms, and
+// a latency bound fails; the run itself did its work (valid).
+TEST(WindowExpectations, NoResponseFromAServiceFailsTheLatencyBoundsNotPassesThem) {
+  const auto s = *loadScenarioText(kWindows, "w.yaml").scenario;
+  auto r = withWorstWindow(0, 0, 1.0);
+  r.summary.latency = {};
+  r.summary.latency.p99_ms = 0;
+  r.summary.worst_window.latency_windows = 0;
+  r.summary.outcomes.n[static_cast<std::size_t>(Outcome::timeout)] = 1000;
+  judge(s, r);
+  EXPECT_TRUE(r.verdict.valid) << ::testing::PrintToString(r.verdict.invalid_reasons);
+  EXPECT_FALSE(r.verdict.passed);
+  const auto failures = ::testing::PrintToString(r.verdict.failures);
+  EXPECT_THAT(failures, HasSubstr("p99: no latency to measure: no request got a response from a service (1000 dropped)"));
+  EXPECT_THAT(failures, HasSubstr("p99_in_any_1s: no latency to measure"));
+  EXPECT_THAT(failures, HasSubstr("p90_in_any_1s: no latency to measure"));
+  EXPECT_THAT(failures, HasSubstr("dropped_rate_in_any_1s: measured 1"));
 }
 
 }  // namespace
