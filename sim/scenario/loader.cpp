@@ -12,6 +12,7 @@
 #include <charconv>
 #include <cmath>
 #include <csignal>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <set>
@@ -65,6 +66,38 @@ void readLatency(Ctx& ctx, const YAML::Node& node, const std::string& path, serv
 
 std::optional<int> signalNumber(const std::string& name);
 
+// Names that become paths, config identifiers and header values.
+bool nameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+// A run's name is its out directory's name: letters, digits, '.', '-', '_',
+// not starting with '.' (so never "..", or a path).
+std::string runNameProblem(const std::string& n) {
+  if (n.empty() || n.size() > 100 || n[0] == '.' ||
+      !std::all_of(n.begin(), n.end(), [](char c) { return nameChar(c) || c == '.'; }))
+    return "a name is 1 to 100 letters, digits, '.', '-' or '_', not starting with '.' (it names the out "
+           "directory), got '" + n + "'";
+  return "";
+}
+// A pool's name is in nginx's and HAProxy's config (pool_<name>) and in its
+// instances' ids (<name>-<n>): a letter, then letters, digits, '-', '_', and
+// not ending in -<digits> (green-1 is an instance of green).
+std::string poolNameProblem(const std::string& n) {
+  const auto dash = n.rfind('-');
+  const bool instanceLike = dash != std::string::npos && dash + 1 < n.size() &&
+                            std::all_of(n.begin() + static_cast<std::ptrdiff_t>(dash) + 1, n.end(),
+                                        [](char c) { return c >= '0' && c <= '9'; });
+  if (n.empty() || n.size() > 60 || !((n[0] >= 'a' && n[0] <= 'z') || (n[0] >= 'A' && n[0] <= 'Z')) ||
+      !std::all_of(n.begin(), n.end(), nameChar) || instanceLike)
+    return "a pool name is a letter, then up to 59 letters, digits, '-' or '_', not ending in -<digits> (that "
+           "names an instance), got '" + n + "'";
+  return "";
+}
+// Header values and request targets: printable, no control characters.
+bool printable(const std::string& s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f; });
+}
+
 // `command: [argv...]` of a team's own service.
 void readCommand(Ctx& ctx, const YAML::Node& node, const std::string& path, std::vector<std::string>& out) {
   if (!node.IsSequence() || node.size() == 0) {
@@ -92,6 +125,8 @@ ServiceGroup readService(Ctx& ctx, const std::string& name, const YAML::Node& no
   const std::string path = "services." + name;
   MapReader r(ctx, node, path);
   r.string("version", g.behaviour.version);
+  if (!printable(g.behaviour.version) || g.behaviour.version.empty())
+    ctx.error(node, path + ".version", "a version is sent in a header: non-empty, no control characters");
   readInstances(ctx, r, path, g.instances, 1, false);
   if (const auto lat = r.get("latency")) readLatency(ctx, lat, path + ".latency", g.behaviour.latency);
   r.percent("error_rate", g.behaviour.error_rate);
@@ -250,6 +285,8 @@ LoadSpec readLoad(Ctx& ctx, const YAML::Node& node, const std::string& path) {
   r.optDuration("duration", l.length);
   r.finish();
   if (!l.path.starts_with("/")) ctx.error(node, path + ".path", "a path starts with '/'");
+  else if (!printable(l.path) || l.path.find(' ') != std::string::npos)
+    ctx.error(node, path + ".path", "a path has no spaces or control characters");
   if (l.timeout <= Duration::zero()) ctx.error(node, path + ".timeout", "must be above 0");
   return l;
 }
@@ -535,6 +572,29 @@ void checkSemantics(Ctx& ctx, const YAML::Node& root, Scenario& s) {
   std::set<std::string> pools;
   for (const auto& g : s.services) pools.insert(g.name);
   std::vector<std::string> names(pools.begin(), pools.end());
+  // The most instances each pool can have in the run (its own count, or a
+  // scale step's, in the timeline or explore's faults): <pool>-<n> names one
+  // of them only for n in 1..that.
+  std::map<std::string, int> most;
+  for (const auto& g : s.services) most[g.name] = std::max(most[g.name], g.instances);
+  const auto noteScale = [&](const Action& a) {
+    if (const auto* sc = std::get_if<ScaleAction>(&a); sc && most.count(sc->pool))
+      most[sc->pool] = std::max(most[sc->pool], sc->instances);
+  };
+  for (const auto& step : s.timeline) noteScale(step.action);
+  for (const auto& f : s.explore) noteScale(f.step.action);
+  // Why `target` (a pool, or an instance of `pool`) names nothing; "" when it names one.
+  const auto noInstance = [&](const std::string& target, const std::string& pool) -> std::string {
+    if (target == pool) return "";
+    const std::string n = target.substr(pool.size() + 1);
+    const bool number = !n.empty() && n.size() <= 6 && n[0] != '0' &&
+                        std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; });
+    const int count = most[pool];
+    if (number && std::stoi(n) <= count) return "";
+    return "no instance named '" + target + "': " + pool + "'s instances are " + pool + "-1" +
+           (count > 1 ? " to " + pool + "-" + std::to_string(count) : std::string()) +
+           " (instances, or the largest scale step)";
+  };
   std::set<std::string> started;  // by timed steps so far
   std::set<std::string> startedAnywhere;
   for (const auto& step : s.timeline)
@@ -582,6 +642,7 @@ void checkSemantics(Ctx& ctx, const YAML::Node& root, Scenario& s) {
         const std::string pool =
             pools.count(target) || dash == std::string::npos ? target : target.substr(0, dash);
         if (!pools.count(pool)) unknownPool(target, k);
+        else if (const auto why = noInstance(target, pool); !why.empty()) where(step.loc, k, why);
         else if (!before.count(pool)) where(step.loc, k, "'" + pool + "' is not started before this step");
       }
     }
@@ -606,6 +667,8 @@ void checkSemantics(Ctx& ctx, const YAML::Node& root, Scenario& s) {
     if (!pools.count(pool)) {
       const auto hint = suggestKey(target, names);
       where(f.loc, key, "no service named '" + target + "'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+    } else if (const auto why = noInstance(target, pool); !why.empty()) {
+      where(f.loc, key, why);
     } else if (!startedAnywhere.count(pool)) {
       where(f.loc, key, "'" + pool + "' is never started by the timeline");
     }
@@ -621,13 +684,26 @@ void checkSemantics(Ctx& ctx, const YAML::Node& root, Scenario& s) {
       where(s.load[i].loc, "load." + std::to_string(i) + ".start", "starts after the end of the run");
   if (s.expect.final_active && !pools.count(*s.expect.final_active))
     where(locOf(root["expect"]), "expect.final_active", "no service named '" + *s.expect.final_active + "'");
-  // Every pool at its largest (its count, or a scale step's): the switcher's
-  // Core holds a bounded number of backends (draining ones included).
-  std::map<std::string, int> most;
-  for (const auto& g : s.services) most[g.name] = g.instances;
-  for (const auto& step : s.timeline)
-    if (const auto* sc = std::get_if<ScaleAction>(&step.action); sc && most.count(sc->pool))
-      most[sc->pool] = std::max(most[sc->pool], sc->instances);
+  // Every request is recorded (56 B): the load's arrivals at their peak rates
+  // over the run must fit kMaxRequests, or a simulated run would exhaust
+  // memory (or stop sending) long after it started.
+  double arrivals = 0;
+  for (const auto& l : s.load) {
+    if (l.model == LoadModel::closed) continue;
+    double peak = std::max(l.rate_per_s, l.from_per_s);
+    for (const auto& st : l.steps) peak = std::max(peak, st.rate_per_s);
+    arrivals += peak * toSeconds(std::min(l.length.value_or(s.duration - l.start), s.duration - l.start));
+  }
+  if (arrivals > static_cast<double>(kMaxRequests)) {
+    char msg[200];
+    std::snprintf(msg, sizeof msg,
+                  "the load asks for %.3g requests over the run (rate x duration); at most %.3g are recorded "
+                  "(56 B each): lower a rate or the duration",
+                  arrivals, static_cast<double>(kMaxRequests));
+    where(locOf(root["load"]), "load", msg);
+  }
+  // Every pool at its largest (`most`): the switcher's Core holds a bounded
+  // number of backends (draining ones included).
   int total = 0;
   for (const auto& [pool, n] : most) total += n;
   if (total > kMaxTotalInstances)
@@ -642,6 +718,8 @@ LoadOutcome loadFromNode(Ctx& ctx, const YAML::Node& root) {
   s.time_scale = ctx.time_scale;
   MapReader r(ctx, root, "");
   r.string("name", s.name, true);
+  if (const auto n = r.get("name"); n && n.IsScalar())
+    if (const auto why = runNameProblem(s.name); !why.empty()) ctx.error(n, "name", why);
   r.string("description", s.description);
   r.string("lesson", s.lesson);
   r.integer("seed", s.seed, 0, std::numeric_limits<long long>::max());
@@ -650,7 +728,13 @@ LoadOutcome loadFromNode(Ctx& ctx, const YAML::Node& root) {
     if (!services.IsMap() || services.size() == 0)
       ctx.error(services, "services", "expected a mapping of pool name to service");
     else
-      for (const auto& kv : services) s.services.push_back(readService(ctx, kv.first.as<std::string>(""), kv.second));
+      for (const auto& kv : services) {
+        const auto name = kv.first.as<std::string>("");
+        if (const auto why = poolNameProblem(name); !why.empty()) ctx.error(kv.first, "services." + name, why);
+        else if (std::any_of(s.services.begin(), s.services.end(), [&](const auto& g) { return g.name == name; }))
+          ctx.error(kv.first, "services." + name, "duplicate key (only one value is allowed)");
+        else s.services.push_back(readService(ctx, name, kv.second));
+      }
   }
   {
     MapReader sw(ctx, r.get("switcher"), "switcher");
@@ -678,6 +762,10 @@ LoadOutcome loadFromNode(Ctx& ctx, const YAML::Node& root) {
         axis.key = kv.first.as<std::string>("");
         axis.loc = locOf(kv.first);
         const std::string key = "matrix." + axis.key;
+        if (std::any_of(s.matrix.begin(), s.matrix.end(), [&](const MatrixAxis& a) { return a.key == axis.key; })) {
+          ctx.error(kv.first, key, "duplicate key (only one value is allowed)");
+          continue;
+        }
         if (!kv.second.IsSequence() || kv.second.size() == 0) {
           ctx.error(kv.second, key, "expected a list of values");
           continue;
@@ -829,12 +917,19 @@ LoadOutcome loadScenarioFile(const std::string& path, const std::vector<std::str
   return loadScenarioFile(path, LoadOptions{overrides, 1.0});
 }
 
+constexpr std::size_t kMaxScenarioBytes = 4u << 20;
+
 LoadOutcome loadScenarioFile(const std::string& path, const LoadOptions& options) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) return {std::nullopt, {{path, 0, 0, "", "cannot read the file"}}};
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return loadScenarioText(buf.str(), path, options);
+  // Read at most kMaxScenarioBytes (+1 to tell a larger file): a scenario is
+  // a few KiB, and /dev/zero or a log given by mistake must not fill memory.
+  std::string text(kMaxScenarioBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > kMaxScenarioBytes)
+    return {std::nullopt, {{path, 0, 0, "", "larger than 4 MiB: not a scenario file"}}};
+  return loadScenarioText(text, path, options);
 }
 
 }  // namespace cutover::scenario

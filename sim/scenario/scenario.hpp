@@ -104,7 +104,9 @@ struct ScaleAction { std::string pool; int instances = 1; };
 // simulated one only models them (the Core holds up to 4096 backends).
 inline constexpr int kMaxLiveInstances = 64;
 inline constexpr int kMaxSimInstances = 1000;
-inline constexpr int kMaxTotalInstances = 3000;  // all pools at their largest (the Core holds 4096 backends)
+inline constexpr int kMaxTotalInstances = 3000;
+// Requests a run records at most (56 B each: ~11 GB): an hour at 50k/s fits.
+inline constexpr std::size_t kMaxRequests = 200'000'000;  // all pools at their largest (the Core holds 4096 backends)
 using Action = std::variant<StartAction, SwitchAction, SignalAction, StopAction, FaultAction, HealAction,
                             RollbackAction, ScaleAction>;
 
