@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <new>
 #include <optional>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -92,7 +94,7 @@ int cmdFakeService(service::FakeServiceOptions opt, const std::string& specJson)
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int runMain(int argc, char** argv) {
   CLI::App app{"cutover: a lab for blue-green deployments"};
   app.require_subcommand(1);
 
@@ -229,4 +231,16 @@ int main(int argc, char** argv) {
   if (*fake) return cmdFakeService(fs, specJson);
   fmt::print("cutover {}\n", CUTOVER_VERSION);
   return 0;
+}
+
+// Out of memory (a run larger than this machine, though the loader bounds
+// what a scenario may ask for): a clear line and exit 3 (the run did not do
+// its work), not an abort; a report is written only after a run ends.
+int main(int argc, char** argv) {
+  try {
+    return runMain(argc, argv);
+  } catch (const std::bad_alloc&) {
+    std::fputs("error: out of memory: this run needs more than the machine has; nothing was reported\n", stderr);
+    return cli::kExitInvalid;
+  }
 }

@@ -62,7 +62,9 @@ OneRun runOne(const scenario::Scenario& s, const std::string& outDir, const RunR
   if (req.mode == "sim") {
     if (!req.quiet)
       fmt::print(stderr, "simulating {} ({:.1f} s of virtual time) -> {}\n", s.name, toSeconds(s.duration), outDir);
-    result = des::runSim(s, des::SimOptions{});
+    des::SimOptions so;
+    so.interrupted = &g_interrupted;
+    result = des::runSim(s, so);
   } else {
     runner::RunOptions opt;
     opt.out_dir = outDir;

@@ -4,6 +4,7 @@
 #include "sim/scenario/run_support.hpp"
 
 #include <algorithm>
+#include <csignal>
 #include <numeric>
 
 #if defined(__linux__)
@@ -94,6 +95,14 @@ void Sim::loop(Pred done) {
     const SimEvent e = q_.pop();
     CUTOVER_ASSERT(e.t >= now_);
     now_ = e.t;
+    if ((steps_ & 0xFFF) == 0 && opt_.interrupted && opt_.interrupted->load(std::memory_order_relaxed) != 0) {
+      const int sig = opt_.interrupted->load(std::memory_order_relaxed);
+      invalid_.push_back(std::string("interrupted by ") +
+                         (sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal") + " at " +
+                         formatDuration(Duration{now_ - t0_}) + " of virtual time");
+      aborted_ = true;
+      return;
+    }
     if (++steps_ > opt_.max_events || now_ > hard_end_) {
       invalid_.push_back(steps_ > opt_.max_events ? "simulation stopped: more than max_events steps"
                                                   : "simulation stopped: virtual time past the run's bound");

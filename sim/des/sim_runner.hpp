@@ -4,6 +4,7 @@
 // report.json, verdicts and measures are shared. Pure: no clock reads, no
 // threads, no sockets; the seed (scenario.seed unless overridden) decides
 // everything, so the same seed and scenario give the same result.
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -29,7 +30,10 @@ struct SimOptions {
   // Bounds (TIGER_STYLE): a run that hits one is reported invalid.
   std::uint64_t max_events = 4'000'000'000ULL;       // simulated steps
   Duration max_overrun = std::chrono::minutes(10);   // virtual time past the scenario's duration
-  std::size_t max_requests = 200'000'000;            // records kept (64 B each)
+  std::size_t max_requests = scenario::kMaxRequests;  // records kept (56 B each)
+  // Set (to the signal number) by a SIGINT/SIGTERM handler: the run stops
+  // within a few thousand steps and is reported invalid ("interrupted").
+  const std::atomic<int>* interrupted = nullptr;
 };
 
 // Everything a simulated run recorded, before measuring: the same inputs the

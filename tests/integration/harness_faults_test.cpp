@@ -292,6 +292,30 @@ TEST_P(RunnerSignal, MidRunStopsInOrderWithAnInvalidPartialReport) {
   fs::remove_all(dir);
 }
 
+// The same for a simulated run: an hour of virtual time at 2k/s (7.2 M
+// requests, seconds of CPU) stops within a few thousand steps of the signal,
+// not at its end, and is reported invalid.
+TEST_P(RunnerSignal, ASimulatedRunStopsTooAndIsInvalid) {
+  const int sig = GetParam();
+  const std::string name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+  const auto dir = tempDir("hf", "sim-signal-" + name);
+  const auto out = dir / "out";
+  const auto file = writeFile(dir / "s.yaml", scenarioYaml("sim-signal", "1h", kHealthyPools,
+                                                           "  - { at: 0s, start: blue }\n", "2k/s"));
+  auto c = spawnCutover({"run", file.string(), "--mode", "sim", "--out", out.string()});
+  ASSERT_TRUE(c.readUntil(std::regex("simulating sim-signal"), 1, 30s)) << c.err;
+  ASSERT_EQ(::kill(c.pid, sig), 0);
+  const auto begin = std::chrono::steady_clock::now();
+  const int code = waitExit(c, 60s);
+  const auto report = readReport(out);
+  expectInvalidRun(code, c, report, "interrupted by " + name);
+  expectReasonOnStderr(c, "interrupted by " + name);
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 30s);
+  ASSERT_TRUE(report.contains("summary"));
+  EXPECT_LT(report["summary"]["sent"].get<double>(), 7.2e6) << "it ran to the end";
+  fs::remove_all(dir);
+}
+
 INSTANTIATE_TEST_SUITE_P(Signals, RunnerSignal, ::testing::Values(SIGINT, SIGTERM),
                          [](const auto& p) { return p.param == SIGINT ? "SIGINT" : "SIGTERM"; });
 
