@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "reports/html_report.hpp"
+#include "reports/json_report.hpp"
 #include "reports/junit_report.hpp"
 #include "reports/markdown_report.hpp"
 #include "reports/render_util.hpp"
@@ -46,6 +47,27 @@ Result<std::vector<std::string>> rerenderRunDir(const fs::path& dir) {
   }
   if (!report.is_object() || !report.contains("schema_version"))
     return Error{file.string() + ": not a cutover report (no schema_version)"};
+  if (report["schema_version"] != kReportSchemaVersion)
+    return Error{file.string() + ": schema_version " + report["schema_version"].dump() + ", this cutover reads " +
+                 std::to_string(kReportSchemaVersion)};
+  // The parts every rendering reads, with the types they need: a report
+  // that lacks them must not render as a pass with 0 of 0 sent.
+  const auto object = [&](const char* key) { return report.contains(key) && report[key].is_object(); };
+  std::string missing;
+  for (const char* key : {"scenario", "summary", "verdict", "measures"})
+    if (!object(key)) missing += std::string(missing.empty() ? "" : ", ") + key + " (an object)";
+  for (const char* key : {"events", "instances"})
+    if (!report.contains(key) || !report[key].is_array())
+      missing += std::string(missing.empty() ? "" : ", ") + key + " (a list)";
+  if (object("verdict"))
+    for (const char* key : {"valid", "passed"})
+      if (!report["verdict"].contains(key) || !report["verdict"][key].is_boolean())
+        missing += std::string(missing.empty() ? "" : ", ") + "verdict." + key + " (true or false)";
+  if (object("summary"))
+    for (const char* key : {"sent", "intended", "dropped"})
+      if (!report["summary"].contains(key) || !report["summary"][key].is_number())
+        missing += std::string(missing.empty() ? "" : ", ") + "summary." + key + " (a number)";
+  if (!missing.empty()) return Error{file.string() + ": not a whole cutover report: needs " + missing};
   return writeAll(report, dir);
 }
 

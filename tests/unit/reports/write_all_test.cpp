@@ -59,5 +59,32 @@ TEST(WriteAll, RerenderRunDirReportsMissingOrBrokenJson) {
   fs::remove_all(dir);
 }
 
+// A report.json with the right version but broken parts is not rendered:
+// before, {"summary": "x", "events": 5} gave a PASS summary of 0 of 0 sent.
+TEST(WriteAll, RerenderRunDirRefusesAReportWithoutItsParts) {
+  const auto dir = freshDir("parts");
+  fs::create_directories(dir);
+  std::ofstream(dir / "report.json") << R"({"schema_version": 1, "summary": "x", "events": 5})";
+  auto r = rerenderRunDir(dir);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("not a whole cutover report: needs scenario (an object), summary (an object), "
+                                   "verdict (an object), measures (an object), events (a list), instances (a list)"),
+            std::string::npos)
+      << r.error().message;
+  EXPECT_FALSE(fs::exists(dir / kMarkdownFile));
+  auto report = testing::fixture("failed");
+  report["verdict"]["passed"] = nullptr;
+  std::ofstream(dir / "report.json", std::ios::trunc) << report.dump();
+  r = rerenderRunDir(dir);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("verdict.passed (true or false)"), std::string::npos) << r.error().message;
+  std::ofstream(dir / "report.json", std::ios::trunc) << R"({"schema_version": 99})";
+  r = rerenderRunDir(dir);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("schema_version 99, this cutover reads 1"), std::string::npos) << r.error().message;
+  EXPECT_FALSE(fs::exists(dir / kHtmlFile));
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace cutover::reports
