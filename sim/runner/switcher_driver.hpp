@@ -17,7 +17,7 @@
 //            health path); switch and rollback through the runtime API on a
 //            UNIX stats socket: `set map` picks the pool's backend per request,
 //            servers are added with `set server addr` + `state ready` and
-//            removed with `state drain` then `maint`.
+//            removed with `state maint` (requests in flight finish).
 #include <sys/types.h>
 
 #include <cstdint>
