@@ -154,11 +154,19 @@ Result<std::string> writeFileAtomic(const std::filesystem::path& path, const std
     std::ofstream out(tmp, std::ios::trunc | std::ios::binary);
     if (!out) return Error{"cannot write " + tmp};
     out << text;
-    if (!out.flush()) return Error{"cannot write " + tmp};
+    if (!out.flush()) {
+      std::error_code ignored;
+      std::filesystem::remove(tmp, ignored);
+      return Error{"cannot write " + tmp};
+    }
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
-  if (ec) return Error{"cannot rename " + tmp + ": " + ec.message()};
+  if (ec) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);  // no half-written file left behind
+    return Error{"cannot rename " + tmp + " to " + path.string() + ": " + ec.message()};
+  }
   return path.string();
 }
 

@@ -23,6 +23,16 @@ std::string selfExe();
 // Loads, or prints every error (file:line:col: key: message) and returns nullopt.
 std::optional<scenario::Scenario> loadOrReport(const std::string& file, const scenario::LoadOptions& load);
 
+// The runs a `matrix:` (or --repeat) asks for: every combination's --set
+// overrides and its scenario, each loaded and checked; nullopt (the errors
+// printed, naming file, line and key) when one is bad input.
+struct MatrixRuns {
+  std::vector<std::vector<std::string>> combos;
+  std::vector<scenario::Scenario> scenarios;
+};
+std::optional<MatrixRuns> matrixRuns(const std::string& file, const scenario::LoadOptions& load,
+                                     const scenario::Scenario& base, int repeat);
+
 struct RunRequest {
   std::string file;
   scenario::LoadOptions load;

@@ -107,6 +107,12 @@ int cmdCompare(const CompareRequest& req) {
       fmt::print(stderr, "error: --switchers: unknown switcher '{}' (builtin, nginx, haproxy)\n", k);
       return kExitBadInput;
     }
+  for (std::size_t i = 0; i < req.switchers.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (req.switchers[i] == req.switchers[j]) {  // one report directory per switcher
+        fmt::print(stderr, "error: --switchers: '{}' is named twice\n", req.switchers[i]);
+        return kExitBadInput;
+      }
   const std::string outDir = req.out_dir.empty() ? "reports/out/" + base->name + "-compare" : req.out_dir;
   installInterruptHandlers();
   std::vector<Row> rows;

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <limits>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -72,6 +73,13 @@ int cmdExplore(const ExploreRequest& req) {
     return kExitBadInput;
   }
   const std::uint64_t first = req.seed.value_or(base->seed);
+  // Every seed tried must be one a scenario file may hold (seed: 0 .. 2^63-1),
+  // or the reproducing command and the minimal file would be refused.
+  constexpr auto kMaxSeed = static_cast<std::uint64_t>(std::numeric_limits<long long>::max());
+  if (first > kMaxSeed - static_cast<std::uint64_t>(req.runs - 1)) {
+    fmt::print(stderr, "error: --seed: seeds run from --seed to --seed + --runs - 1, at most {}\n", kMaxSeed);
+    return kExitBadInput;
+  }
   const std::filesystem::path out = req.out_dir.empty() ? "reports/out/" + base->name + "-explore" : req.out_dir;
   installInterruptHandlers();
   struct Failure {

@@ -37,6 +37,8 @@ using cli::loadOrReport;
 int cmdValidate(const std::string& file, const scenario::LoadOptions& load) {
   const auto s = loadOrReport(file, load);
   if (!s) return kExitBadInput;
+  // A matrix: every combination is a scenario `run` would load; check them all.
+  if (!s->matrix.empty() && !cli::matrixRuns(file, load, *s, 1)) return kExitBadInput;
   fmt::print("{}: ok ({}, {} services, {} load blocks, {} timeline steps)\n", file, s->name, s->services.size(),
              s->load.size(), s->timeline.size());
   return 0;
@@ -161,7 +163,8 @@ int runMain(int argc, char** argv) {
   plan->add_option("--p99-under", planReq.p99_under, "The question: p99 in the switch window under this (50ms)");
   plan->add_option("--rate", planReq.rate, "The question's load rate (a value of the swept rate key, or load.0.rate)");
   plan->add_option("--min-window", planReq.min_window, "The switch window lasts at least this long (default 0s)");
-  plan->add_option("--max-app-errors", planReq.max_app_errors, "The question also asks for at most N app errors per run");
+  plan->add_option("--max-app-errors", planReq.max_app_errors, "The question also asks for at most N app errors per run")
+      ->check(CLI::NonNegativeNumber);
   plan->add_option("--out", planReq.out_dir, "Output directory (default reports/out/<name>-plan)");
   plan->add_option("--seed", planReq.seed, "Seed of every point");
   addSetOption(plan, planReq.load.overrides, "Override a scenario key for every point (repeatable)");
@@ -190,7 +193,8 @@ int runMain(int argc, char** argv) {
   explore->add_option("scenario", exReq.file, "Scenario file with an explore.faults block")->required();
   explore->add_option("--runs", exReq.runs, "Seeds to try (default 100)");
   explore->add_option("--seed", exReq.seed, "First seed (default: the file's seed)");
-  explore->add_option("--shrink", exReq.shrink, "Failing seeds to shrink to a minimal file (default 3)");
+  explore->add_option("--shrink", exReq.shrink, "Failing seeds to shrink to a minimal file (default 3)")
+      ->check(CLI::Range(0, 100));
   explore->add_option("--out", exReq.out_dir, "Output directory (default reports/out/<name>-explore)");
   addSetOption(explore, exReq.load.overrides, "Override a scenario key (as for run)");
   explore->add_option("--time-scale", exReq.load.time_scale, "As for run");

@@ -94,7 +94,11 @@ std::optional<Sweep> parseSweep(const std::string& text, int steps, std::string&
   const int n = lo == hi ? 1 : steps;
   for (int i = 0; i < n; ++i) {
     const double x = n == 1 ? lo : lo + (hi - lo) * i / (n - 1);
-    s.values.push_back(ra ? fmt::format("{:.6g}/s", x) : fmt::format("{:.6g}ms", x));
+    // Plain digits, never an exponent ("1e+06/s" is not a rate the loader reads).
+    std::string num = fmt::format("{:.6f}", x);
+    num.erase(num.find_last_not_of('0') + 1);
+    if (num.back() == '.') num.pop_back();
+    s.values.push_back(num + (ra ? "/s" : "ms"));
   }
   return s;
 }

@@ -25,7 +25,18 @@ namespace {
 void onInterrupt(int sig) { g_interrupted.store(sig); }
 
 // Writes report.json, then junit.xml, summary.md and report.html from it.
+// Every report file of a run; when one cannot be written, the ones written
+// before it are removed too: a CI must not find a passing junit.xml or
+// report.json of a run whose reports failed (exit 3).
 int writeReports(const scenario::Scenario& s, const RunResult& result, const std::string& outDir, bool quiet) {
+  const auto fail = [&](const std::string& message) {
+    fmt::print(stderr, "error: {}\n", message);
+    std::error_code ec;
+    for (const char* f : {"report.json", "junit.xml", "summary.md", "report.html"})
+      std::filesystem::remove(std::filesystem::path(outDir) / f, ec);
+    fmt::print(stderr, "error: the reports of this run could not be written; none is left in {}\n", outDir);
+    return kExitInvalid;
+  };
   reports::ReportExtras extras;
   extras.description = s.description;
   extras.lesson = s.lesson;
@@ -34,16 +45,10 @@ int writeReports(const scenario::Scenario& s, const RunResult& result, const std
   extras.dropped = result.dropped_first;
   const auto doc = reports::toJson(result, extras);
   const auto written = reports::writeJsonFile(doc, (std::filesystem::path(outDir) / "report.json").string());
-  if (!written) {
-    fmt::print(stderr, "error: {}\n", written.error().message);
-    return kExitInvalid;
-  }
-  if (!quiet) fmt::print("report     {}\n", written.value());
+  if (!written) return fail(written.error().message);
   const auto all = reports::writeAll(doc, outDir);
-  if (!all) {
-    fmt::print(stderr, "error: {}\n", all.error().message);
-    return kExitInvalid;
-  }
+  if (!all) return fail(all.error().message);
+  if (!quiet) fmt::print("report     {}\n", written.value());
   return 0;
 }
 
@@ -152,16 +157,11 @@ std::optional<scenario::Scenario> loadOrReport(const std::string& file, const sc
   return std::move(out.scenario);
 }
 
-int cmdRun(const RunRequest& req, int repeat) {
-  const auto base = loadOrReport(req.file, req.load);
-  if (!base) return kExitBadInput;
-  const std::string outDir = req.out_dir.empty() ? "reports/out/" + base->name : req.out_dir;
-  installInterruptHandlers();
-  if (repeat <= 1 && base->matrix.empty()) return runOne(*base, outDir, req, true).exit;
-
+std::optional<MatrixRuns> matrixRuns(const std::string& file, const scenario::LoadOptions& load,
+                                     const scenario::Scenario& base, int repeat) {
   // Every combination of the matrix (one, without it), each checked before anything runs.
   std::vector<std::vector<std::string>> combos{{}};
-  for (const auto& axis : base->matrix) {
+  for (const auto& axis : base.matrix) {
     std::vector<std::vector<std::string>> next;
     for (const auto& c : combos)
       for (const auto& v : axis.values) {
@@ -172,23 +172,39 @@ int cmdRun(const RunRequest& req, int repeat) {
     combos = std::move(next);
   }
   if (combos.size() * static_cast<std::size_t>(repeat) > 1000) {
-    fmt::print(stderr, "error: {} combinations x {} repeats is over 1000 runs\n", combos.size(), repeat);
-    return kExitBadInput;
+    const auto& first = base.matrix.empty() ? scenario::SourceLoc{} : base.matrix.front().loc;
+    fmt::print(stderr, "error: {}:{}:{}: matrix: {} combinations x {} repeats is over 1000 runs\n", file, first.line,
+               first.column, combos.size(), repeat);
+    return std::nullopt;
   }
-  std::vector<scenario::Scenario> scenarios;
+  MatrixRuns runs;
+  runs.combos = combos;
   for (const auto& c : combos) {
-    auto load = req.load;
-    load.overrides.insert(load.overrides.end(), c.begin(), c.end());
-    auto out = scenario::loadScenarioFile(req.file, load);
+    auto l = load;
+    l.overrides.insert(l.overrides.end(), c.begin(), c.end());
+    auto out = scenario::loadScenarioFile(file, l);
     if (!out.scenario) {
       for (const auto& e : out.errors) fmt::print(stderr, "error: [{}] {}\n", dirNameOf(c), e.str());
-      for (const auto& axis : base->matrix)
-        fmt::print(stderr, "  from {}:{}:{}: matrix.{}\n", req.file, axis.loc.line, axis.loc.column, axis.key);
+      for (const auto& axis : base.matrix)
+        fmt::print(stderr, "  from {}:{}:{}: matrix.{}\n", file, axis.loc.line, axis.loc.column, axis.key);
       fmt::print(stderr, "matrix combination {} is invalid; nothing was run\n", dirNameOf(c));
-      return kExitBadInput;
+      return std::nullopt;
     }
-    scenarios.push_back(std::move(*out.scenario));
+    runs.scenarios.push_back(std::move(*out.scenario));
   }
+  return runs;
+}
+
+int cmdRun(const RunRequest& req, int repeat) {
+  const auto base = loadOrReport(req.file, req.load);
+  if (!base) return kExitBadInput;
+  const std::string outDir = req.out_dir.empty() ? "reports/out/" + base->name : req.out_dir;
+  installInterruptHandlers();
+  if (repeat <= 1 && base->matrix.empty()) return runOne(*base, outDir, req, true).exit;
+  auto matrix = matrixRuns(req.file, req.load, *base, repeat);
+  if (!matrix) return kExitBadInput;
+  const auto& combos = matrix->combos;
+  auto& scenarios = matrix->scenarios;
 
   nlohmann::json agg = {{"scenario", base->name}, {"file", req.file}, {"mode", req.mode}, {"repeat", repeat},
                         {"combinations", nlohmann::json::array()}};

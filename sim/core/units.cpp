@@ -43,7 +43,9 @@ std::optional<Duration> parseDuration(std::string_view text) {
   else if (unit == "m" || unit == "min") ns = v * 60e9;
   else if (unit == "h") ns = v * 3600e9;
   else return std::nullopt;
-  if (ns > 1e18) return std::nullopt;
+  // At most 1000 h: a scenario's times, scaled by --time-scale (<= 100) and
+  // added up by a run, stay far inside 64-bit nanoseconds.
+  if (ns > 3600e9 * 1000) return std::nullopt;
   return Duration{static_cast<std::int64_t>(std::llround(ns))};
 }
 
@@ -60,6 +62,7 @@ std::optional<double> parseRate(std::string_view text) {
   if (unit == "k") v *= 1e3;
   else if (unit == "M") v *= 1e6;
   else if (!unit.empty()) return std::nullopt;
+  if (v * per > 1e9) return std::nullopt;  // past a billion per second is a typo, not a load
   return v * per;
 }
 

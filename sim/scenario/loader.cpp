@@ -13,6 +13,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -140,6 +141,8 @@ ServiceGroup readService(Ctx& ctx, const std::string& name, const YAML::Node& no
     s.duration("listen_after", g.behaviour.startup.listen_after);
     s.duration("ready_after", g.behaviour.startup.ready_after);
     s.duration("ready_timeout", g.ready_timeout);
+    if (const auto v = s.get("ready_timeout"); v && g.ready_timeout <= Duration::zero())
+      ctx.error(v, path + ".startup.ready_timeout", "must be above 0 (no instance could ever be ready)");
     s.duration("warmup", g.behaviour.startup.warmup);
     s.number("warmup_factor", g.behaviour.startup.warmup_factor, 1.0, 1000.0);
     s.finish();
@@ -163,6 +166,8 @@ ServiceGroup readService(Ctx& ctx, const std::string& name, const YAML::Node& no
                               {"flapping", service::HealthMode::flapping},
                               {"lying", service::HealthMode::lying}});
     s.duration("flap_period", h.flap_period);
+    if (const auto v = s.get("flap_period"); v && h.flap_period <= Duration::zero())
+      ctx.error(v, path + ".health.flap_period", "must be above 0");
     s.duration("delay", h.delay);
     s.finish();
   }
@@ -323,7 +328,9 @@ FaultAction readFault(Ctx& ctx, const YAML::Node& node, const std::string& path)
                               {"flapping", std::string("flapping")}, {"lying", std::string("lying")}});
   if (!health.empty()) f.commands.push_back("fault health=" + health);
   r.finish();
-  if (f.commands.empty())
+  // Only when none was given at all (a bad one has its own error already).
+  const bool anyGiven = r.get("error_rate") || r.get("latency") || r.get("kind") || r.get("health");
+  if (f.commands.empty() && !anyGiven)
     ctx.error(node, path, "a fault needs at least one of error_rate, latency, kind, health");
   for (const auto& c : f.commands) f.text += (f.text.empty() ? "" : "; ") + c;
   return f;
@@ -891,7 +898,15 @@ LoadOutcome loadScenarioText(const std::string& text, const std::string& file_na
   ctx.simulated = options.simulated;
   YAML::Node root;
   try {
-    root = YAML::Load(text);
+    // One document: a second one (after `---`) would be silently ignored.
+    const auto docs = YAML::LoadAll(text);
+    if (docs.size() > 1) {
+      const auto m = docs[1].Mark();
+      ctx.errors.push_back({file_name, m.line >= 0 ? m.line + 1 : 0, m.line >= 0 ? m.column + 1 : 0, "---",
+                            "a scenario file holds one YAML document; this is a second one"});
+      return {std::nullopt, ctx.errors};
+    }
+    if (!docs.empty()) root = docs.front();
   } catch (const YAML::ParserException& e) {
     ctx.errors.push_back({file_name, e.mark.line + 1, e.mark.column + 1, "", "YAML syntax: " + e.msg});
     return {std::nullopt, ctx.errors};
@@ -906,7 +921,18 @@ LoadOutcome loadScenarioText(const std::string& text, const std::string& file_na
   }
   if (!ctx.errors.empty()) return {std::nullopt, ctx.errors};
   try {
-    return loadFromNode(ctx, root);
+    auto out = loadFromNode(ctx, root);
+    // An error in a value --set put there names the flag, not a line of the
+    // file (the value has no place in it).
+    for (auto& e : out.errors)
+      for (const auto& o : overrides) {
+        const std::string key = o.substr(0, o.find('='));
+        if (e.key == key || e.key.starts_with(key + ".")) {
+          e.file = "--set " + o;
+          e.line = e.column = 0;
+        }
+      }
+    return out;
   } catch (const YAML::Exception& e) {
     ctx.errors.push_back({file_name, e.mark.line + 1, e.mark.column + 1, "", e.msg});
     return {std::nullopt, ctx.errors};
@@ -920,6 +946,8 @@ LoadOutcome loadScenarioFile(const std::string& path, const std::vector<std::str
 constexpr std::size_t kMaxScenarioBytes = 4u << 20;
 
 LoadOutcome loadScenarioFile(const std::string& path, const LoadOptions& options) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return {std::nullopt, {{path, 0, 0, "", "a directory, not a scenario file"}}};
   std::ifstream in(path, std::ios::binary);
   if (!in) return {std::nullopt, {{path, 0, 0, "", "cannot read the file"}}};
   // Read at most kMaxScenarioBytes (+1 to tell a larger file): a scenario is

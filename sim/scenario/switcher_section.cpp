@@ -72,6 +72,11 @@ void readSwitcherCore(Ctx& ctx, MapReader& sw, switcher::CoreOptions& core) {
     h.duration("interval", core.health_check.interval);
     h.duration("timeout", core.health_check.timeout);
     h.duration("jitter", core.health_check.jitter);
+    if (!core.health_check.path.starts_with("/"))
+      ctx.error(h.get("path"), "switcher.health_check.path", "a path starts with '/'");
+    for (const auto& [key, d] : {std::pair{"interval", core.health_check.interval},
+                                 std::pair{"timeout", core.health_check.timeout}})
+      if (d <= Duration::zero()) ctx.error(h.get(key), std::string("switcher.health_check.") + key, "must be above 0");
     h.integer("healthy_threshold", core.health_check.healthy_threshold, 1, 100);
     h.integer("unhealthy_threshold", core.health_check.unhealthy_threshold, 1, 100);
     h.finish();
@@ -81,6 +86,9 @@ void readSwitcherCore(Ctx& ctx, MapReader& sw, switcher::CoreOptions& core) {
     o.integer("consecutive_5xx", core.outlier.consecutive_5xx, 0, 1000);
     o.duration("ejection", core.outlier.ejection);
     o.duration("max_ejection", core.outlier.max_ejection);
+    if (core.outlier.max_ejection < core.outlier.ejection)
+      ctx.error(o.get("max_ejection") ? o.get("max_ejection") : o.get("ejection"), "switcher.outlier.max_ejection",
+                "must not be below ejection (" + formatDuration(core.outlier.ejection) + ")");
     double pct = core.outlier.max_ejection_percent / 100.0;
     o.percent("max_ejection_percent", pct);
     core.outlier.max_ejection_percent = pct * 100.0;
@@ -122,6 +130,8 @@ void readSwitcherSection(Ctx& ctx, MapReader& sw, SwitcherSpec& out) {
   sw.choice("mode", out.mode, {{"l7", std::string("l7")}, {"l4", std::string("l4")}});
   out.core.mode = out.mode == "l4" ? switcher::Mode::l4 : switcher::Mode::l7;
   sw.duration("upstream_timeout", out.upstream_timeout);
+  if (out.upstream_timeout <= Duration::zero())
+    ctx.error(sw.get("upstream_timeout"), "switcher.upstream_timeout", "must be above 0 (every request would time out)");
   readSwitcherCore(ctx, sw, out.core);
 }
 

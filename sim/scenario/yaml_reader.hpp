@@ -97,12 +97,14 @@ class MapReader {
   void string(const std::string& key, std::string& out, bool required = false) {
     scalar(key, required, [&](const std::string& s) { out = s; return true; }, "a string");
   }
+  // parseDuration takes at most 1000 h (so --time-scale cannot overflow).
+  static constexpr const char* kDurationExpected = "a duration with a unit, like 250ms or 2s, at most 1000h";
   void duration(const std::string& key, Duration& out, bool required = false) {
     scalar(key, required, [&](const std::string& s) {
       const auto d = parseDuration(s);
       if (d) out = ctx_.scaled(*d);
       return d.has_value();
-    }, "a duration with a unit, like 250ms or 2s");
+    }, kDurationExpected);
   }
   void optDuration(const std::string& key, std::optional<Duration>& out) {
     Duration d{};
@@ -111,7 +113,7 @@ class MapReader {
       const auto p = parseDuration(s);
       if (p) d = ctx_.scaled(*p), set = true;
       return p.has_value();
-    }, "a duration with a unit, like 250ms or 2s");
+    }, kDurationExpected);
     if (set) out = d;
   }
   void rate(const std::string& key, double& out, bool required = false) {

@@ -119,5 +119,24 @@ TEST(CliRuns, CompareWritesATableAndEachSwitchersFullReports) {
   fs::remove_all(dir);
 }
 
+// A report that cannot be written (here summary.md is a directory) leaves
+// no report at all: before, report.json and junit.xml said PASS beside exit 3.
+TEST(CliRuns, AReportThatCannotBeWrittenLeavesNoneThatLooksLikeSuccess) {
+  const auto dir = tempDir("cli", "unwritable");
+  std::ofstream(dir / "one.yaml") << R"(name: one
+duration: 1s
+services: { blue: { version: v1 } }
+load: [ { rate: 100/s } ]
+timeline: [ { at: 0s, start: blue } ]
+expect: { dropped: 0 }
+)";
+  fs::create_directories(dir / "out" / "summary.md" / "in-the-way");
+  const int rc = runCutoverShell("run --mode sim -q " + (dir / "one.yaml").string() + " --out " + (dir / "out").string());
+  EXPECT_EQ(rc, 3);
+  for (const char* f : {"report.json", "junit.xml", "report.html", "summary.md.tmp"})
+    EXPECT_FALSE(fs::exists(dir / "out" / f)) << f;
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace cutover::testing

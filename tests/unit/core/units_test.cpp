@@ -19,6 +19,10 @@ TEST(Units, ParsesDurations) {
   EXPECT_FALSE(parseDuration("-5s"));
   EXPECT_FALSE(parseDuration("5 parsecs"));
   EXPECT_FALSE(parseDuration("s"));
+  // At most 1000 h: times x --time-scale (<= 100) stay inside int64 ns.
+  EXPECT_EQ(parseDuration("1000h"), Duration(std::chrono::hours(1000)));
+  EXPECT_FALSE(parseDuration("1001h"));
+  EXPECT_FALSE(parseDuration("100000h"));
 }
 
 TEST(Units, ParsesRatesPercentsSizes) {
@@ -27,6 +31,9 @@ TEST(Units, ParsesRatesPercentsSizes) {
   EXPECT_DOUBLE_EQ(*parseRate("120/m"), 2.0);
   EXPECT_FALSE(parseRate("500"));
   EXPECT_FALSE(parseRate("2x/s"));
+  EXPECT_DOUBLE_EQ(*parseRate("1000M/s"), 1e9);
+  EXPECT_FALSE(parseRate("1000000M/s"));  // past 1e9/s: a typo, not a load
+  EXPECT_FALSE(parseRate("99999999999999999999/s"));
   EXPECT_DOUBLE_EQ(*parsePercent("5%"), 0.05);
   EXPECT_FALSE(parsePercent("5"));
   EXPECT_FALSE(parsePercent("150%"));

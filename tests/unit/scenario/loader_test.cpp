@@ -168,6 +168,48 @@ TEST(ScenarioLoader, BadOverrideIsAnError) {
   const auto bad = loadScenarioText(kGood, "good.yaml", {"services.blue.instances=lots"});
   ASSERT_EQ(bad.errors.size(), 1u);
   EXPECT_EQ(bad.errors[0].key, "services.blue.instances");
+  // The value has no line in the file: the error names the flag.
+  EXPECT_EQ(bad.errors[0].file, "--set services.blue.instances=lots");
+  EXPECT_EQ(bad.errors[0].line, 0);
+}
+
+// Targets name a pool or one of its instances: blue-1..blue-N, N its
+// instances or its largest scale step; anything else would act on nothing.
+TEST(ScenarioLoader, InstanceTargetsMustNameAnInstance) {
+  for (const char* target : {"blue-3", "blue-0", "blue-01", "blue-1x", "blue-", "green-2"}) {
+    const auto out = loadScenarioText(kGood, "good.yaml", {std::string("timeline.3.signal.target=") + target});
+    ASSERT_EQ(out.errors.size(), 1u) << target;
+    EXPECT_THAT(out.errors[0].message, HasSubstr(std::string("no instance named '") + target + "'")) << target;
+  }
+  EXPECT_TRUE(loadScenarioText(kGood, "good.yaml", {"timeline.3.signal.target=blue-2"}).errors.empty());
+  EXPECT_TRUE(loadScenarioText(kGood, "good.yaml", {"timeline.3.signal.target=green"}).errors.empty());
+  auto withScale = std::string(kGood);
+  withScale.replace(withScale.find("expect:"), 0, "  - { at: 2600ms, scale: { pool: blue, instances: 4 } }\n");
+  EXPECT_TRUE(loadScenarioText(withScale, "good.yaml", {"timeline.3.signal.target=blue-4"}).errors.empty());
+}
+
+TEST(ScenarioLoader, NamesThatBecomePathsConfigAndHeadersAreChecked) {
+  const auto one = [](const std::vector<std::string>& sets) {
+    const auto out = loadScenarioText(kGood, "good.yaml", sets);
+    return out.errors.empty() ? std::string() : out.errors[0].key + ": " + out.errors[0].message;
+  };
+  EXPECT_THAT(one({"name=../x"}), HasSubstr("name: a name is 1 to 100 letters"));
+  EXPECT_THAT(one({"name=.."}), HasSubstr("not starting with '.'"));
+  auto crlf = std::string(kGood);
+  crlf.replace(crlf.find("version: v1"), 11, "version: \"v1\\r\\nx-evil: 1\"");
+  const auto header = loadScenarioText(crlf, "good.yaml");
+  ASSERT_FALSE(header.errors.empty());
+  EXPECT_THAT(header.errors[0].message, HasSubstr("no control characters"));
+  EXPECT_THAT(one({"load.0.path=/a b"}), HasSubstr("no spaces"));
+  EXPECT_EQ(one({"name=blue-green.v2_run"}), "");
+  const auto dup = loadScenarioText("name: d\nduration: 2s\nservices:\n  blue: {}\n  blue: {}\nload: [{rate: 1/s}]\n"
+                                    "timeline: [{at: 0s, start: blue}]\n",
+                                    "d.yaml");
+  ASSERT_FALSE(dup.errors.empty());
+  EXPECT_THAT(dup.errors[0].message, HasSubstr("duplicate key"));
+  const auto two = loadScenarioText(std::string(kGood) + "---\nname: second\n", "two.yaml");
+  ASSERT_EQ(two.errors.size(), 1u);
+  EXPECT_THAT(two.errors[0].message, HasSubstr("one YAML document"));
 }
 
 TEST(ScenarioLoader, StepAfterTheEndIsRejected) {
