@@ -116,6 +116,14 @@ Result<pid_t> Supervisor::spawn(const std::string& name, const std::vector<std::
     const int control = control_fd_out ? ::fcntl(ctlfd[0], F_DUPFD, 10) : -1;
     if (ready >= 0) ::dup2(ready, kReadyFd);
     if (control >= 0) ::dup2(control, kControlFd);
+    // Nothing else of the runner's goes along: Asio's sockets are not
+    // close-on-exec, and a child holding the switcher's listener or the
+    // load's connections would keep them open (no FIN, a port held) for as
+    // long as it lives.
+    if (ready < 0) ::close(kReadyFd);
+    if (control < 0) ::close(kControlFd);
+    if (::syscall(SYS_close_range, kControlFd + 1, ~0U, 0U) != 0)  // a kernel before 5.9
+      for (int fd = kControlFd + 1; fd < 4096; ++fd) ::close(fd);
     ::execv(args[0], args.data());
     ::_exit(127);
   }

@@ -4,10 +4,14 @@
 #include "sim/runner/supervisor.hpp"
 
 #include <signal.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <vector>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -40,6 +44,28 @@ TEST(Supervisor, AWaitEndsWhenAChildExits) {
   EXPECT_FALSE(exits[0].signaled);
   EXPECT_EQ(exits[0].code, 3);
   EXPECT_TRUE(sup.alive().empty());
+  std::filesystem::remove(log);
+}
+
+// A child gets stdin, stdout and stderr (and fds 3 and 4 when asked for),
+// nothing else of the runner's: an open socket here (not close-on-exec, as
+// Asio's are) must not be held by the child, or a port outlives its owner.
+TEST(Supervisor, AChildInheritsNoOtherFileDescriptor) {
+  const int sock = ::socket(AF_INET, SOCK_STREAM, 0);  // no SOCK_CLOEXEC
+  ASSERT_GE(sock, 0);
+  Supervisor sup;
+  const auto log = logPath("fds");
+  const auto pid = sup.spawn("fds", {"/bin/sh", "-c", "ls /proc/$$/fd"}, log);
+  ASSERT_TRUE(pid.ok()) << pid.error().message;
+  sup.waitUntil(monoNow() + 30s);
+  ASSERT_EQ(sup.reap().size(), 1u);
+  std::ifstream in(log);
+  std::vector<std::string> fds;
+  for (std::string fd; in >> fd;) fds.push_back(fd);
+  // The shell's own: 0, 1, 2, and the fd ls reads the directory with.
+  EXPECT_LE(fds.size(), 4u) << ::testing::PrintToString(fds);
+  for (const auto& fd : fds) EXPECT_NE(fd, std::to_string(sock)) << "the child holds the parent's socket";
+  ::close(sock);
   std::filesystem::remove(log);
 }
 
