@@ -68,6 +68,10 @@ int cmdExplore(const ExploreRequest& req) {
     for (const auto& l : late) fmt::print(stderr, "error: {}\n", l);
     return kExitBadInput;
   }
+  if (const auto missing = scenario::faultTargetsMissing(*base); !missing.empty()) {
+    for (const auto& m : missing) fmt::print(stderr, "error: {}\n", m);
+    return kExitBadInput;
+  }
   if (req.runs < 1 || req.runs > kMaxRuns) {
     fmt::print(stderr, "error: --runs must be 1 to {}\n", kMaxRuns);
     return kExitBadInput;

@@ -30,6 +30,9 @@ std::vector<FaultDraw> drawFaults(const Scenario& s, Rng& rng);
 // by the loader: `run --set duration=3s` ignores the block): one
 // "FILE:line:col: explore.faults.N.between: ..." line each.
 std::vector<std::string> windowsPastTheEnd(const Scenario& s);
+// Faults whose target names no instance (blue-3 of 2): each would act on
+// nothing. `run` ignores the block, so only `explore` checks this.
+std::vector<std::string> faultTargetsMissing(const Scenario& s);
 
 // `base` with the drawn faults as timeline steps (kept in time order) and
 // its `explore` block dropped.

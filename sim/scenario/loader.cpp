@@ -579,29 +579,7 @@ void checkSemantics(Ctx& ctx, const YAML::Node& root, Scenario& s) {
   std::set<std::string> pools;
   for (const auto& g : s.services) pools.insert(g.name);
   std::vector<std::string> names(pools.begin(), pools.end());
-  // The most instances each pool can have in the run (its own count, or a
-  // scale step's, in the timeline or explore's faults): <pool>-<n> names one
-  // of them only for n in 1..that.
-  std::map<std::string, int> most;
-  for (const auto& g : s.services) most[g.name] = std::max(most[g.name], g.instances);
-  const auto noteScale = [&](const Action& a) {
-    if (const auto* sc = std::get_if<ScaleAction>(&a); sc && most.count(sc->pool))
-      most[sc->pool] = std::max(most[sc->pool], sc->instances);
-  };
-  for (const auto& step : s.timeline) noteScale(step.action);
-  for (const auto& f : s.explore) noteScale(f.step.action);
-  // Why `target` (a pool, or an instance of `pool`) names nothing; "" when it names one.
-  const auto noInstance = [&](const std::string& target, const std::string& pool) -> std::string {
-    if (target == pool) return "";
-    const std::string n = target.substr(pool.size() + 1);
-    const bool number = !n.empty() && n.size() <= 6 && n[0] != '0' &&
-                        std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; });
-    const int count = most[pool];
-    if (number && std::stoi(n) <= count) return "";
-    return "no instance named '" + target + "': " + pool + "'s instances are " + pool + "-1" +
-           (count > 1 ? " to " + pool + "-" + std::to_string(count) : std::string()) +
-           " (instances, or the largest scale step)";
-  };
+  const auto most = mostInstances(s);
   std::set<std::string> started;  // by timed steps so far
   std::set<std::string> startedAnywhere;
   for (const auto& step : s.timeline)
@@ -649,7 +627,7 @@ void checkSemantics(Ctx& ctx, const YAML::Node& root, Scenario& s) {
         const std::string pool =
             pools.count(target) || dash == std::string::npos ? target : target.substr(0, dash);
         if (!pools.count(pool)) unknownPool(target, k);
-        else if (const auto why = noInstance(target, pool); !why.empty()) where(step.loc, k, why);
+        else if (const auto why = instanceTargetProblem(s, target); !why.empty()) where(step.loc, k, why);
         else if (!before.count(pool)) where(step.loc, k, "'" + pool + "' is not started before this step");
       }
     }
@@ -674,8 +652,6 @@ void checkSemantics(Ctx& ctx, const YAML::Node& root, Scenario& s) {
     if (!pools.count(pool)) {
       const auto hint = suggestKey(target, names);
       where(f.loc, key, "no service named '" + target + "'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
-    } else if (const auto why = noInstance(target, pool); !why.empty()) {
-      where(f.loc, key, why);
     } else if (!startedAnywhere.count(pool)) {
       where(f.loc, key, "'" + pool + "' is never started by the timeline");
     }
@@ -941,6 +917,35 @@ LoadOutcome loadScenarioText(const std::string& text, const std::string& file_na
 
 LoadOutcome loadScenarioFile(const std::string& path, const std::vector<std::string>& overrides) {
   return loadScenarioFile(path, LoadOptions{overrides, 1.0});
+}
+
+std::map<std::string, int> mostInstances(const Scenario& s) {
+  std::map<std::string, int> most;
+  for (const auto& g : s.services) most[g.name] = std::max(most[g.name], g.instances);
+  const auto noteScale = [&](const Action& a) {
+    if (const auto* sc = std::get_if<ScaleAction>(&a); sc && most.count(sc->pool))
+      most[sc->pool] = std::max(most[sc->pool], sc->instances);
+  };
+  for (const auto& step : s.timeline) noteScale(step.action);
+  for (const auto& f : s.explore) noteScale(f.step.action);
+  return most;
+}
+
+std::string instanceTargetProblem(const Scenario& s, const std::string& target) {
+  const auto most = mostInstances(s);
+  if (most.count(target)) return "";
+  const auto dash = target.rfind('-');
+  if (dash == std::string::npos) return "";
+  const std::string pool = target.substr(0, dash);
+  const auto it = most.find(pool);
+  if (it == most.end()) return "";  // not a pool's instance at all: the caller's "no service named"
+  const std::string n = target.substr(dash + 1);
+  const bool number = !n.empty() && n.size() <= 6 && n[0] != '0' &&
+                      std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (number && std::stoi(n) <= it->second) return "";
+  return "no instance named '" + target + "': " + pool + "'s instances are " + pool + "-1" +
+         (it->second > 1 ? " to " + pool + "-" + std::to_string(it->second) : std::string()) +
+         " (instances, or the largest scale step)";
 }
 
 constexpr std::size_t kMaxScenarioBytes = 4u << 20;

@@ -2,6 +2,7 @@
 // Loads a scenario file: parse YAML, apply --set overrides, validate. Every
 // problem found is reported (not just the first), each with file:line:col
 // and the key it concerns. yaml-cpp stays inside loader.cpp.
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,5 +56,12 @@ LoadOutcome loadScenarioText(const std::string& text, const std::string& file_na
 
 // Closest of `candidates` to `word` within a small edit distance, or "".
 std::string suggestKey(const std::string& word, const std::vector<std::string>& candidates);
+
+// Each pool's most instances over the run: its count, or its largest scale
+// step (in the timeline or explore.faults).
+std::map<std::string, int> mostInstances(const Scenario& s);
+// Why `target` (a pool, or <pool>-<n>) names no instance: n must be 1 to the
+// pool's mostInstances. "" when it names one, or is not of a known pool.
+std::string instanceTargetProblem(const Scenario& s, const std::string& target);
 
 }  // namespace cutover::scenario
