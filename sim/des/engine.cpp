@@ -156,6 +156,13 @@ void Sim::dispatch(const SimEvent& e) {
       event(now_, "runner", "not_ready", in.info.id, "readiness timeout");
       return;
     }
+    case kReadyProbe: {
+      Inst& in = insts_[e.target];
+      if (in.ready || in.failed || !in.alive || stopping_) return;
+      if (in.model->health(fromNanos(now_)).status == 200) markReady(e.target);
+      else q_.push(now_ + kReadyProbeEvery.count(), kReadyProbe, e.target);
+      return;
+    }
     case kKillAt: {
       Inst& in = insts_[e.target];
       if (!in.alive) return;
@@ -263,6 +270,7 @@ void Sim::fireStep(const scenario::TimelineStep& step) {
   } else if (const auto* st = std::get_if<scenario::StopAction>(&step.action)) {
     event(now_, "timeline", "stop", st->target);
     for (const auto i : targets(st->target)) {
+      insts_[i].stopping = true;  // as the live StopSchedule: out of `healthy:` and of a later scale's count
       signal(i, insts_[i].group->stop_signal, insts_[i].group->stop_signal_name);
       q_.push(now_ + insts_[i].group->stop_grace.count(), kKillAt, i);
     }

@@ -523,7 +523,10 @@ void Sim::upstreamDone(std::uint32_t x, Upstream u, std::uint16_t status, Switch
   Exchange& ex = ex_[x];
   core_.onRequestDone(ex.backend, fromNanos(now_), u, Duration{now_ - ex.routed});
   afterCore(core_hot_);
-  if (reason != SwitcherReason::none && ex.accepted != 0 && how) logService(ex, 0, how);
+  // The service's end of it (a fault's close or reset, a timeout's client
+  // gone): a finished time, so the drop is not read as "in flight at exit".
+  if (reason != SwitcherReason::none && ex.accepted != 0 && how)
+    logService(ex, std::max(ex.accepted, now_ - hop_ns_), how);
   if (l4_ && reason != SwitcherReason::none)  // a failed path ends the client's connection (as a reset one)
     if (ClientConn* conn = connOf(ex)) conn->close_after = true;
   toClient(x, status, reason == SwitcherReason::none ? (status >= 500 ? Outcome::app_error : Outcome::ok)

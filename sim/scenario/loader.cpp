@@ -726,6 +726,9 @@ LoadOutcome loadFromNode(Ctx& ctx, const YAML::Node& root) {
   }
   if (const auto load = r.get("load", true)) {
     if (!load.IsSequence() || load.size() == 0) ctx.error(load, "load", "expected a list of load blocks");
+    else if (load.size() > kMaxLoadBlocks)  // the simulator keys a block's events by 8 bits
+      ctx.error(load, "load", "at most " + std::to_string(kMaxLoadBlocks) + " load blocks, got " +
+                                  std::to_string(load.size()));
     else
       for (std::size_t i = 0; i < load.size(); ++i) s.load.push_back(readLoad(ctx, load[i], "load." + std::to_string(i)));
   }

@@ -106,7 +106,8 @@ inline constexpr int kMaxLiveInstances = 64;
 inline constexpr int kMaxSimInstances = 1000;
 inline constexpr int kMaxTotalInstances = 3000;
 // Requests a run records at most (56 B each: ~11 GB): an hour at 50k/s fits.
-inline constexpr std::size_t kMaxRequests = 200'000'000;  // all pools at their largest (the Core holds 4096 backends)
+inline constexpr std::size_t kMaxRequests = 200'000'000;
+inline constexpr std::size_t kMaxLoadBlocks = 256;  // all pools at their largest (the Core holds 4096 backends)
 using Action = std::variant<StartAction, SwitchAction, SignalAction, StopAction, FaultAction, HealAction,
                             RollbackAction, ScaleAction>;
 

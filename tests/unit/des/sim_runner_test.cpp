@@ -463,5 +463,75 @@ timeline:
   EXPECT_LE(t.records.size(), 2u * 11);
 }
 
+// Three differences from the live runner a review found (each scenario its
+// reproduction; the live figures in the comments are from its live runs).
+// An instance whose /health fails when it becomes ready is asked again, as
+// the live runner's loop does, and joins once healed (live: ready 1.511 s).
+TEST(SimRunner, AnInstanceNotHealthyWhenReadyIsProbedAgainUntilItIs) {
+  auto r = runSim(text(R"(name: health-fault-ready
+seed: 5
+duration: 3s
+services:
+  blue: { instances: 1, latency: 2ms }
+  green: { instances: 1, latency: 2ms, startup: { ready_after: 300ms } }
+load:
+  - { arrivals: constant, rate: 50/s, connections: 8, timeout: 1s }
+timeline:
+  - { at: 0s, start: blue }
+  - { at: 1s, start: green }
+  - { at: 1100ms, fault: { target: green, health: failing } }
+  - { at: 1500ms, heal: green }
+  - { at: 2s, switch: green }
+expect: { final_active: green }
+)"));
+  EXPECT_TRUE(r.verdict.valid) << ::testing::PrintToString(r.verdict.invalid_reasons);
+  EXPECT_EQ(r.final_active, "green");
+  for (const auto& in : r.instances)
+    if (in.id == "green-1") {
+      ASSERT_TRUE(in.ready_s);
+      EXPECT_GE(*in.ready_s, 1.5);
+      EXPECT_LE(*in.ready_s, 1.52);  // the first probe after the heal
+    }
+}
+
+// A `stop:` step makes its instance stopping, as the live StopSchedule: a
+// later scale to 3 counts 2 live ones and starts blue-4 (live: blue-1..4).
+TEST(SimRunner, AStoppedInstanceIsNotCountedByALaterScale) {
+  auto r = runSim(text(R"(name: stop-scale
+seed: 5
+duration: 3s
+services:
+  blue: { instances: 3, latency: 2ms, shutdown: { on_sigterm: ignore, grace_period: 1s } }
+load:
+  - { arrivals: constant, rate: 100/s, connections: 8, timeout: 1s }
+timeline:
+  - { at: 0s, start: blue }
+  - { at: 1s, stop: blue-3 }
+  - { at: 1500ms, scale: { pool: blue, instances: 3 } }
+)"));
+  std::set<std::string> ids;
+  for (const auto& in : r.instances) ids.insert(in.id);
+  EXPECT_EQ(ids, (std::set<std::string>{"blue-1", "blue-2", "blue-3", "blue-4"}));
+}
+
+// A 504 names the service's side of it, not "in flight when it exited" at
+// the end of the run (live: "504 upstream_timeout from blue-1").
+TEST(SimRunner, AnUpstreamTimeoutIsNotBlamedOnTheExitAtTheEnd) {
+  auto r = runSim(text(R"(name: slow504
+seed: 2
+duration: 2s
+services:
+  blue: { instances: 1, latency: 200ms }
+switcher: { upstream_timeout: 100ms }
+load:
+  - { arrivals: constant, rate: 20/s, connections: 16, timeout: 1s }
+timeline:
+  - { at: 0s, start: blue }
+)"));
+  EXPECT_EQ(dropped(r), 40u);
+  EXPECT_EQ(r.dropped_by_class["in_flight_at_exit"], 0u);
+  EXPECT_EQ(r.dropped_by_class["switcher_upstream_timeout"], 40u) << ::testing::PrintToString(r.dropped_by_cause);
+}
+
 }  // namespace
 }  // namespace cutover::des
