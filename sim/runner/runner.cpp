@@ -375,6 +375,7 @@ void LiveRun::startLoad() {
     co.connection_seed = Rng(sc_.seed).split(200 + block)();
     co.timeout = spec.timeout;
     co.expected_requests = scenario::expectedRequests(sc_, spec);
+    co.max_requests = scenario::kMaxRequests;  // the loader's bound on the whole load, not a silent cap per block
     co.first_request_id = (static_cast<std::uint64_t>(block) << 40) + 1;  // unique across blocks
     const Rng rng = Rng(sc_.seed).split(100 + block);
     if (spec.model == scenario::LoadModel::closed)
@@ -479,8 +480,11 @@ void LiveRun::sendControl(const std::string& target, const std::vector<std::stri
   for (auto* in : targets(target)) {
     for (const auto& line : lines) {
       const std::string msg = line + "\n";
-      if (in->control_fd < 0 || ::write(in->control_fd, msg.data(), msg.size()) != static_cast<ssize_t>(msg.size()))
+      if (in->control_fd < 0 || ::write(in->control_fd, msg.data(), msg.size()) != static_cast<ssize_t>(msg.size())) {
         event(monoNow(), "runner", "control_failed", in->info.id, line);
+        // The timeline's fault (or heal) did not happen: the run is not the one written.
+        invalid_.push_back("'" + line + "' was not delivered to " + in->info.id + " (its control channel is closed)");
+      }
     }
   }
 }

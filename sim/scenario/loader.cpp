@@ -628,6 +628,11 @@ void checkSemantics(Ctx& ctx, const YAML::Node& root, Scenario& s) {
             pools.count(target) || dash == std::string::npos ? target : target.substr(0, dash);
         if (!pools.count(pool)) unknownPool(target, k);
         else if (const auto why = instanceTargetProblem(s, target); !why.empty()) where(step.loc, k, why);
+        else if ((std::holds_alternative<FaultAction>(step.action) || std::holds_alternative<HealAction>(step.action)) &&
+                 std::any_of(s.services.begin(), s.services.end(),
+                             [&](const ServiceGroup& g) { return g.name == pool && !g.command.empty(); }))
+          where(step.loc, k, "faults go through the fake service's control channel; '" + pool +
+                                 "' runs its own command (use signal, stop or kill)");
         else if (!before.count(pool)) where(step.loc, k, "'" + pool + "' is not started before this step");
       }
     }
