@@ -48,6 +48,8 @@ json toJson(const RunResult& r, const ReportExtras& x) {
   for (const auto& [v, c] : r.summary.by_version) byVersion[v] = outcomesJson(c);
   json latByVersion = json::object();
   for (const auto& [v, l] : r.summary.latency_by_version) latByVersion[v] = latencyJson(l);
+  json latByOutcome = json::object();  // each outcome's own, switch errors and timeouts included
+  for (const auto& [o, l] : r.summary.latency_by_outcome) latByOutcome[o] = latencyJson(l);
   json events = json::array();
   for (const auto& e : r.events)
     events.push_back({{"t_s", e.t_s}, {"source", e.source}, {"kind", e.kind}, {"target", e.target}, {"detail", e.detail}});
@@ -80,6 +82,7 @@ json toJson(const RunResult& r, const ReportExtras& x) {
         {"by_version", byVersion},
         {"latency", latencyJson(r.summary.latency)},
         {"latency_by_version", latByVersion},
+        {"latency_by_outcome", latByOutcome},
         {"achieved_rate_per_s", r.summary.achieved_rate_per_s},
         {"max_send_lateness_ms", r.summary.max_send_lateness_ms},
         {"late_sends", r.summary.late_sends},

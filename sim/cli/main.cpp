@@ -130,7 +130,7 @@ int runMain(int argc, char** argv) {
       ->check(CLI::IsMember({"live", "sim"}));
 
   std::string switcherConfig;
-  auto* sw = app.add_subcommand("switcher", "Run the built-in switcher standalone (docs/switcher.md)");
+  auto* sw = app.add_subcommand("switcher", "Run the built-in switcher standalone (docs/admin-api.md)");
   sw->add_option("--config", switcherConfig, "Switcher config (YAML)")->required();
   sw->add_flag("-q,--quiet", quiet, "No event lines");
 

@@ -30,7 +30,7 @@ int cmdSwitcher(const std::string& config_file, bool quiet, const std::atomic<in
   proxy.setObserver(&metrics);
   std::string error;
   if (!proxy.start(&error)) {
-    fmt::print(stderr, "error: switcher: cannot listen on {}:{}: {}\n", c.listen_host, c.listen_port, error);
+    fmt::print(stderr, "error: switcher: {}\n", error);  // "cannot listen on HOST:PORT: why"
     return 3;
   }
   switcher::AdminOptions ao;
@@ -38,7 +38,7 @@ int cmdSwitcher(const std::string& config_file, bool quiet, const std::atomic<in
   ao.port = c.admin_port;
   switcher::AdminServer admin(proxy, metrics, ao);
   if (!admin.start(&error)) {
-    fmt::print(stderr, "error: switcher admin API: cannot listen on {}:{}: {}\n", c.admin_host, c.admin_port, error);
+    fmt::print(stderr, "error: switcher admin API: {}\n", error);
     proxy.stop();
     return 3;
   }

@@ -1,7 +1,7 @@
 #pragma once
 // The configuration of `cutover switcher --config FILE`: the built-in
 // switcher run standalone, in front of backends someone else started. The
-// `switcher:` mapping takes the same keys as a scenario's (docs/switcher.md).
+// `switcher:` mapping takes the same keys as a scenario's (docs/admin-api.md).
 //
 //   listen: 127.0.0.1:8080        # the proxy; port 0 picks a free one
 //   admin: 127.0.0.1:9901         # the admin API (/state, /switch, /metrics)
