@@ -188,6 +188,17 @@ void Sim::dispatch(const SimEvent& e) {
 // As the live runner: start the pools of the steps at 0 s, wait until their
 // instances are ready; t0 is then, and the first of them becomes active.
 bool Sim::setup() {
+  // What this file asks for that the simulator stands in for, said in the
+  // report's events (docs/simulation.md, docs/real-switchers.md).
+  if (sc_.switcher.kind != "builtin")
+    event(now_, "runner", "not_modeled", "switcher",
+          "kind " + sc_.switcher.kind + ": simulated as the built-in switcher (run it live for " + sc_.switcher.kind + ")");
+  for (const auto& g : sc_.services)
+    if (!g.command.empty())
+      event(now_, "runner", "not_modeled", g.name, "command: simulated as the fake service with this pool's keys");
+  if (sc_.switcher.core.health_check.enabled && sc_.switcher.core.health_check.path != "/health")
+    event(now_, "runner", "not_modeled", "switcher",
+          "health_check.path " + sc_.switcher.core.health_check.path + ": checks ask the service model's health");
   // As the live runner: gates judge empty pools, `all` every declared instance.
   for (const auto& g : sc_.services) core_.addPool(g.name, static_cast<std::size_t>(g.instances));
   std::string first;
@@ -276,6 +287,8 @@ void Sim::fireStep(const scenario::TimelineStep& step) {
     }
   } else if (const auto* f = std::get_if<scenario::FaultAction>(&step.action)) {
     event(now_, "timeline", "fault", f->target, f->text);
+    if (f->text.find("fault pause") != std::string::npos)
+      event(now_, "runner", "not_modeled", f->target, "fault pause: the instance goes on answering in the simulator");
     for (const auto i : targets(f->target)) {
       for (const auto& line : f->commands) {
         auto parsed = service::parseControlCommand(line);

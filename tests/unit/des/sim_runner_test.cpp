@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <set>
 #include <string>
@@ -531,6 +532,21 @@ timeline:
   EXPECT_EQ(dropped(r), 40u);
   EXPECT_EQ(r.dropped_by_class["in_flight_at_exit"], 0u);
   EXPECT_EQ(r.dropped_by_class["switcher_upstream_timeout"], 40u) << ::testing::PrintToString(r.dropped_by_cause);
+}
+
+// What the simulator stands in for is said in the events, not silently run
+// as something else: nginx as the built-in switcher, a pause fault ignored.
+TEST(SimRunner, WhatIsNotModeledIsNamedInTheEvents) {
+  const auto t = simulate(load("quickstart.yaml", {"switcher.kind=nginx", "timeline.3={at: 3s, fault: {target: green, kind: pause}}"}));
+  std::set<std::string> notModeled;
+  for (const auto& e : t.events)
+    if (e.kind == "not_modeled") notModeled.insert(e.target + ": " + e.detail);
+  EXPECT_EQ(notModeled.size(), 2u) << ::testing::PrintToString(notModeled);
+  EXPECT_TRUE(notModeled.count("switcher: kind nginx: simulated as the built-in switcher (run it live for nginx)"));
+  EXPECT_TRUE(notModeled.count("green: fault pause: the instance goes on answering in the simulator"));
+  const auto plain = simulate(load("quickstart.yaml"));
+  EXPECT_TRUE(std::none_of(plain.events.begin(), plain.events.end(),
+                           [](const TimedEvent& e) { return e.kind == "not_modeled"; }));
 }
 
 }  // namespace
