@@ -96,6 +96,10 @@ int cmdFakeService(service::FakeServiceOptions opt, const std::string& specJson)
 
 }  // namespace
 
+// An empty --out would fall back to the default directory in the tree.
+const CLI::Validator kNonEmpty(
+    [](std::string& v) { return v.empty() ? std::string("must not be empty") : std::string(); }, "DIR", "non-empty");
+
 int runMain(int argc, char** argv) {
   CLI::App app{"cutover: a lab for blue-green deployments"};
   app.require_subcommand(1);
@@ -106,7 +110,8 @@ int runMain(int argc, char** argv) {
   bool quiet = false;
   auto* run = app.add_subcommand("run", "Run a scenario end to end and write its report");
   run->add_option("scenario", file, "Scenario file (YAML)")->required();
-  run->add_option("--out", outDir, "Output directory (default reports/out/<name>)");
+  run->add_option("--out", outDir, "Output directory (default reports/out/<name>)")
+      ->check(kNonEmpty);
   addSetOption(run, sets, "Override a scenario key: --set load.0.rate=200/s (repeatable)");
   run->add_flag("-q,--quiet", quiet, "No progress lines");
   std::optional<std::uint64_t> seed;
@@ -165,7 +170,8 @@ int runMain(int argc, char** argv) {
   plan->add_option("--min-window", planReq.min_window, "The switch window lasts at least this long (default 0s)");
   plan->add_option("--max-app-errors", planReq.max_app_errors, "The question also asks for at most N app errors per run")
       ->check(CLI::NonNegativeNumber);
-  plan->add_option("--out", planReq.out_dir, "Output directory (default reports/out/<name>-plan)");
+  plan->add_option("--out", planReq.out_dir, "Output directory (default reports/out/<name>-plan)")
+      ->check(kNonEmpty);
   plan->add_option("--seed", planReq.seed, "Seed of every point");
   addSetOption(plan, planReq.load.overrides, "Override a scenario key for every point (repeatable)");
   plan->add_option("--time-scale", planReq.load.time_scale, "As for run");
@@ -175,7 +181,8 @@ int runMain(int argc, char** argv) {
   std::string switchers = "builtin,nginx,haproxy";
   compare->add_option("scenario", file, "Scenario file (YAML)")->required();
   compare->add_option("--switchers", switchers, "Comma-separated: builtin, nginx, haproxy (default: all three)");
-  compare->add_option("--out", outDir, "Output directory (default reports/out/<name>-compare)");
+  compare->add_option("--out", outDir, "Output directory (default reports/out/<name>-compare)")
+      ->check(kNonEmpty);
   addSetOption(compare, sets, "Override a scenario key (as for run)");
   compare->add_option("--time-scale", timeScale, "As for run");
   compare->add_flag("-q,--quiet", quiet, "No progress lines");
@@ -183,7 +190,8 @@ int runMain(int argc, char** argv) {
   auto* calibrate = app.add_subcommand("calibrate", "Run scenarios live and simulated and compare the two");
   cli::CalibrateRequest calReq;
   calibrate->add_option("scenarios", calReq.files, "Scenario files (default: every scenarios/*.yaml)");
-  calibrate->add_option("--out", calReq.out_dir, "Output directory (default reports/out/calibrate)");
+  calibrate->add_option("--out", calReq.out_dir, "Output directory (default reports/out/calibrate)")
+      ->check(kNonEmpty);
   addSetOption(calibrate, calReq.load.overrides, "Override a scenario key in every file (as for run)");
   calibrate->add_option("--time-scale", calReq.load.time_scale, "As for run");
   calibrate->add_flag("-q,--quiet", calReq.quiet, "No progress lines");
@@ -195,7 +203,8 @@ int runMain(int argc, char** argv) {
   explore->add_option("--seed", exReq.seed, "First seed (default: the file's seed)");
   explore->add_option("--shrink", exReq.shrink, "Failing seeds to shrink to a minimal file (default 3)")
       ->check(CLI::Range(0, 100));
-  explore->add_option("--out", exReq.out_dir, "Output directory (default reports/out/<name>-explore)");
+  explore->add_option("--out", exReq.out_dir, "Output directory (default reports/out/<name>-explore)")
+      ->check(kNonEmpty);
   addSetOption(explore, exReq.load.overrides, "Override a scenario key (as for run)");
   explore->add_option("--time-scale", exReq.load.time_scale, "As for run");
 
