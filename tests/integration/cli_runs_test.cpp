@@ -138,5 +138,15 @@ expect: { dropped: 0 }
   fs::remove_all(dir);
 }
 
+// Flags that would run something other than asked are bad input (exit 2):
+// an empty --out (the default directory instead), a switcher named twice
+// in compare (one directory for two runs).
+TEST(CliRuns, FlagsThatWouldRunSomethingElseAreBadInput) {
+  const std::string file = sourceDir() + "/scenarios/quickstart.yaml";
+  EXPECT_EQ(runCutoverShell("run --mode sim -q " + file + " --out ''"), 2);
+  EXPECT_EQ(runCutoverShell("compare -q " + file + " --switchers builtin,builtin"), 2);
+  EXPECT_EQ(runCutoverShell("explore " + file + " --runs 2 --seed 9223372036854775807"), 2);
+}
+
 }  // namespace
 }  // namespace cutover::testing
