@@ -210,6 +210,16 @@ TEST(ScenarioLoader, NamesThatBecomePathsConfigAndHeadersAreChecked) {
   const auto two = loadScenarioText(std::string(kGood) + "---\nname: second\n", "two.yaml");
   ASSERT_EQ(two.errors.size(), 1u);
   EXPECT_THAT(two.errors[0].message, HasSubstr("one YAML document"));
+  EXPECT_EQ(two.errors[0].line, 14);  // the `---`
+  // A leading document start (with a comment before it) is one document.
+  EXPECT_TRUE(loadScenarioText("# a scenario\n---\n" + std::string(kGood), "one.yaml").errors.empty());
+  EXPECT_TRUE(loadScenarioText(std::string(kGood) + "...\n# done\n", "end.yaml").errors.empty());
+  EXPECT_FALSE(loadScenarioText(std::string(kGood) + "...\nname: second\n", "more.yaml").errors.empty());
+  // A fuzzer's input on which YAML::LoadAll looped without end (yaml-cpp
+  // 0.7): it is bad input, told at once.
+  const auto fuzz = loadScenarioFile(std::string(CUTOVER_SOURCE_DIR) +
+                                     "/tests/fuzz/corpus/fuzz_scenario_loader/loadall-endless-loop.yaml");
+  EXPECT_FALSE(fuzz.errors.empty());
 }
 
 TEST(ScenarioLoader, StepAfterTheEndIsRejected) {
