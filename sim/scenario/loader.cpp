@@ -21,6 +21,7 @@
 
 #include "sim/core/units.hpp"
 #include "sim/scenario/overrides.hpp"
+#include "sim/scenario/run_support.hpp"
 #include "sim/scenario/yaml_reader.hpp"
 
 namespace cutover::scenario {
@@ -703,13 +704,9 @@ void checkSemantics(Ctx& ctx, const YAML::Node& root, Scenario& s) {
   // Every request is recorded (56 B): the load's arrivals at their peak rates
   // over the run must fit kMaxRequests, or a simulated run would exhaust
   // memory (or stop sending) long after it started.
-  double arrivals = 0;
-  for (const auto& l : s.load) {
-    if (l.model == LoadModel::closed) continue;
-    double peak = std::max(l.rate_per_s, l.from_per_s);
-    for (const auto& st : l.steps) peak = std::max(peak, st.rate_per_s);
-    arrivals += peak * toSeconds(std::min(l.length.value_or(s.duration - l.start), s.duration - l.start));
-  }
+  double arrivals = 0;  // as a double: rate x duration may be far past size_t here
+  for (const auto& l : s.load)
+    if (l.model != LoadModel::closed) arrivals += peakRate(l) * toSeconds(blockLength(s, l));
   if (arrivals > static_cast<double>(kMaxRequests)) {
     char msg[200];
     std::snprintf(msg, sizeof msg,

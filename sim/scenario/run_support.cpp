@@ -35,11 +35,15 @@ Duration blockLength(const Scenario& s, const LoadSpec& spec) {
   return std::min(spec.length.value_or(s.duration - spec.start), s.duration - spec.start);
 }
 
-std::size_t expectedRequests(const Scenario& s, const LoadSpec& spec) {
-  if (spec.model == LoadModel::closed) return 0;
+double peakRate(const LoadSpec& spec) {
   double peak = std::max(spec.rate_per_s, spec.from_per_s);
   for (const auto& st : spec.steps) peak = std::max(peak, st.rate_per_s);
-  return static_cast<std::size_t>(peak * toSeconds(blockLength(s, spec)) * 1.01 + 16);
+  return peak;
+}
+
+std::size_t expectedRequests(const Scenario& s, const LoadSpec& spec) {
+  if (spec.model == LoadModel::closed) return 0;
+  return static_cast<std::size_t>(peakRate(spec) * toSeconds(blockLength(s, spec)) * 1.01 + 16);
 }
 
 void measureRun(const Scenario& s, const RunTrace& trace, RunResult& r, std::vector<std::string>& invalid) {

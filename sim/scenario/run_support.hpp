@@ -25,6 +25,9 @@ std::unique_ptr<loadgen::ClosedLoop> makeClosedLoop(const LoadSpec& spec, Instan
 Duration blockLength(const Scenario& s, const LoadSpec& spec);
 // A reserve hint for the block's record count (0: unknown).
 std::size_t expectedRequests(const Scenario& s, const LoadSpec& spec);
+// An open load block's highest rate (requests/s): its rate, a ramp's start,
+// or its largest step.
+double peakRate(const LoadSpec& spec);
 
 struct RunTrace {
   std::vector<RequestRecord> records;
