@@ -36,14 +36,10 @@ std::vector<std::string> windowsPastTheEnd(const Scenario& s) {
 
 std::vector<std::string> faultTargetsMissing(const Scenario& s) {
   std::vector<std::string> out;
+  const auto most = mostInstances(s);
   for (std::size_t i = 0; i < s.explore.size(); ++i) {
-    const auto& a = s.explore[i].step.action;
-    std::string target;
-    if (const auto* sig = std::get_if<SignalAction>(&a)) target = sig->target;
-    if (const auto* st = std::get_if<StopAction>(&a)) target = st->target;
-    if (const auto* fa = std::get_if<FaultAction>(&a)) target = fa->target;
-    if (const auto* h = std::get_if<HealAction>(&a)) target = h->target;
-    if (const auto why = instanceTargetProblem(s, target); !target.empty() && !why.empty())
+    const std::string target = actionTarget(s.explore[i].step.action);
+    if (const auto why = instanceTargetProblem(most, target); !target.empty() && !why.empty())
       out.push_back(s.file + ":" + std::to_string(s.explore[i].loc.line) + ":" +
                     std::to_string(s.explore[i].loc.column) + ": explore.faults." + std::to_string(i) + ": " + why);
   }

@@ -656,7 +656,7 @@ void checkSemantics(Ctx& ctx, const YAML::Node& root, Scenario& s) {
         const std::string pool =
             pools.count(target) || dash == std::string::npos ? target : target.substr(0, dash);
         if (!pools.count(pool)) unknownPool(target, k);
-        else if (const auto why = instanceTargetProblem(s, target); !why.empty()) where(step.loc, k, why);
+        else if (const auto why = instanceTargetProblem(most, target); !why.empty()) where(step.loc, k, why);
         else if ((std::holds_alternative<FaultAction>(step.action) || std::holds_alternative<HealAction>(step.action)) &&
                  std::any_of(s.services.begin(), s.services.end(),
                              [&](const ServiceGroup& g) { return g.name == pool && !g.command.empty(); }))
@@ -671,15 +671,9 @@ void checkSemantics(Ctx& ctx, const YAML::Node& root, Scenario& s) {
     const std::string key = "explore.faults." + std::to_string(i);
     // A window past the end is not checked here: `run --set duration=...`
     // ignores the block; `cutover explore` checks it (windowsPastTheEnd).
-    std::string target;
     if (std::holds_alternative<StartAction>(f.step.action))
       where(f.loc, key + ".start", "a fault cannot start a pool (start it in the timeline)");
-    if (const auto* sw = std::get_if<SwitchAction>(&f.step.action)) target = sw->pool;
-    if (const auto* sig = std::get_if<SignalAction>(&f.step.action)) target = sig->target;
-    if (const auto* st = std::get_if<StopAction>(&f.step.action)) target = st->target;
-    if (const auto* fa = std::get_if<FaultAction>(&f.step.action)) target = fa->target;
-    if (const auto* h = std::get_if<HealAction>(&f.step.action)) target = h->target;
-    if (const auto* sc = std::get_if<ScaleAction>(&f.step.action)) target = sc->pool;
+    const std::string target = actionTarget(f.step.action);
     if (target.empty()) continue;
     const auto dash = target.rfind('-');
     const std::string pool = pools.count(target) || dash == std::string::npos ? target : target.substr(0, dash);
@@ -963,8 +957,17 @@ std::map<std::string, int> mostInstances(const Scenario& s) {
   return most;
 }
 
-std::string instanceTargetProblem(const Scenario& s, const std::string& target) {
-  const auto most = mostInstances(s);
+std::string actionTarget(const Action& a) {
+  if (const auto* sw = std::get_if<SwitchAction>(&a)) return sw->pool;
+  if (const auto* sig = std::get_if<SignalAction>(&a)) return sig->target;
+  if (const auto* st = std::get_if<StopAction>(&a)) return st->target;
+  if (const auto* fa = std::get_if<FaultAction>(&a)) return fa->target;
+  if (const auto* h = std::get_if<HealAction>(&a)) return h->target;
+  if (const auto* sc = std::get_if<ScaleAction>(&a)) return sc->pool;
+  return "";
+}
+
+std::string instanceTargetProblem(const std::map<std::string, int>& most, const std::string& target) {
   if (most.count(target)) return "";
   const auto dash = target.rfind('-');
   if (dash == std::string::npos) return "";

@@ -61,7 +61,11 @@ std::string suggestKey(const std::string& word, const std::vector<std::string>& 
 // step (in the timeline or explore.faults).
 std::map<std::string, int> mostInstances(const Scenario& s);
 // Why `target` (a pool, or <pool>-<n>) names no instance: n must be 1 to the
-// pool's mostInstances. "" when it names one, or is not of a known pool.
-std::string instanceTargetProblem(const Scenario& s, const std::string& target);
+// pool's count in `most` (mostInstances). "" when it names one, or is not of
+// a known pool.
+std::string instanceTargetProblem(const std::map<std::string, int>& most, const std::string& target);
+// The pool or instance an action names (switch, signal, stop, fault, heal,
+// scale); "" for start and rollback.
+std::string actionTarget(const Action& a);
 
 }  // namespace cutover::scenario

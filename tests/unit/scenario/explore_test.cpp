@@ -139,5 +139,17 @@ TEST(Explore, AWindowPastTheEndIsForExploreToRefuse) {
   EXPECT_TRUE(windowsPastTheEnd(load()).empty());
 }
 
+// An instance that does not exist (green-9 of 1): `run` loads the file, as
+// it ignores the block; `cutover explore` refuses it, as it would act on nothing.
+TEST(Explore, AFaultOnANonexistentInstanceIsForExploreToRefuse) {
+  const auto out = loadScenarioText(kFile, "ex.yaml", {"explore.faults.0.kill=green-9"});
+  ASSERT_TRUE(out.errors.empty()) << out.errors.front().str();
+  const auto missing = faultTargetsMissing(*out.scenario);
+  ASSERT_EQ(missing.size(), 1u);
+  EXPECT_EQ(missing[0], "ex.yaml:12:7: explore.faults.0: no instance named 'green-9': green's instances are green-1 "
+                        "(instances, or the largest scale step)");
+  EXPECT_TRUE(faultTargetsMissing(load()).empty());
+}
+
 }  // namespace
 }  // namespace cutover::scenario
