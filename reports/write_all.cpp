@@ -33,6 +33,11 @@ Result<std::vector<std::string>> writeAll(const nlohmann::json& report, const fs
   return written;
 }
 
+void removeAll(const fs::path& dir) {
+  std::error_code ec;
+  for (const char* f : {kJsonFile, kJunitFile, kMarkdownFile, kHtmlFile}) fs::remove(dir / f, ec);
+}
+
 Result<std::vector<std::string>> rerenderRunDir(const fs::path& dir) {
   const auto file = dir / "report.json";
   std::ifstream in(file, std::ios::binary);
@@ -52,21 +57,22 @@ Result<std::vector<std::string>> rerenderRunDir(const fs::path& dir) {
                  std::to_string(kReportSchemaVersion)};
   // The parts every rendering reads, with the types they need: a report
   // that lacks them must not render as a pass with 0 of 0 sent.
-  const auto object = [&](const char* key) { return report.contains(key) && report[key].is_object(); };
   std::string missing;
-  for (const char* key : {"scenario", "summary", "verdict", "measures"})
-    if (!object(key)) missing += std::string(missing.empty() ? "" : ", ") + key + " (an object)";
+  const auto need = [&](bool ok, const std::string& what) {  // not ok: `what` joins the list
+    if (!ok) missing += (missing.empty() ? "" : ", ") + what;
+  };
+  const auto has = [](const nlohmann::json& j, const char* key) { return j.is_object() && j.contains(key); };
+  const auto object = [&](const char* key) { return has(report, key) && report[key].is_object(); };
+  for (const char* key : {"scenario", "summary", "verdict", "measures"}) need(object(key), std::string(key) + " (an object)");
   for (const char* key : {"events", "instances"})
-    if (!report.contains(key) || !report[key].is_array())
-      missing += std::string(missing.empty() ? "" : ", ") + key + " (a list)";
+    need(has(report, key) && report[key].is_array(), std::string(key) + " (a list)");
   if (object("verdict"))
     for (const char* key : {"valid", "passed"})
-      if (!report["verdict"].contains(key) || !report["verdict"][key].is_boolean())
-        missing += std::string(missing.empty() ? "" : ", ") + "verdict." + key + " (true or false)";
+      need(has(report["verdict"], key) && report["verdict"][key].is_boolean(),
+           std::string("verdict.") + key + " (true or false)");
   if (object("summary"))
     for (const char* key : {"sent", "intended", "dropped"})
-      if (!report["summary"].contains(key) || !report["summary"][key].is_number())
-        missing += std::string(missing.empty() ? "" : ", ") + "summary." + key + " (a number)";
+      need(has(report["summary"], key) && report["summary"][key].is_number(), std::string("summary.") + key + " (a number)");
   if (!missing.empty()) return Error{file.string() + ": not a whole cutover report: needs " + missing};
   return writeAll(report, dir);
 }

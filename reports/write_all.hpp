@@ -11,6 +11,7 @@
 
 namespace cutover::reports {
 
+inline constexpr const char* kJsonFile = "report.json";
 inline constexpr const char* kJunitFile = "junit.xml";
 inline constexpr const char* kMarkdownFile = "summary.md";
 inline constexpr const char* kHtmlFile = "report.html";
@@ -18,6 +19,10 @@ inline constexpr const char* kHtmlFile = "report.html";
 // Writes the three files into dir (created if missing), each atomically
 // (temporary file, then rename). Returns the paths written.
 Result<std::vector<std::string>> writeAll(const nlohmann::json& report, const std::filesystem::path& dir);
+
+// Removes report.json and the three from dir (those that exist): before a
+// run (no stale report) and after a failed write (no partial one).
+void removeAll(const std::filesystem::path& dir);
 
 // Reads dir/report.json (errors name the file and, for bad JSON, the byte)
 // and writes every report next to it.

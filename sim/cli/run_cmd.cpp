@@ -25,15 +25,13 @@ namespace {
 void onInterrupt(int sig) { g_interrupted.store(sig); }
 
 // Writes report.json, then junit.xml, summary.md and report.html from it.
-// Every report file of a run; when one cannot be written, the ones written
-// before it are removed too: a CI must not find a passing junit.xml or
-// report.json of a run whose reports failed (exit 3).
+// When one cannot be written, the ones written before it are removed too: a
+// CI must not find a passing junit.xml or report.json of a run whose reports
+// failed (exit 3).
 int writeReports(const scenario::Scenario& s, const RunResult& result, const std::string& outDir, bool quiet) {
   const auto fail = [&](const std::string& message) {
     fmt::print(stderr, "error: {}\n", message);
-    std::error_code ec;
-    for (const char* f : {"report.json", "junit.xml", "summary.md", "report.html"})
-      std::filesystem::remove(std::filesystem::path(outDir) / f, ec);
+    reports::removeAll(outDir);
     fmt::print(stderr, "error: the reports of this run could not be written; none is left in {}\n", outDir);
     return kExitInvalid;
   };
@@ -61,8 +59,7 @@ OneRun runOne(const scenario::Scenario& s, const std::string& outDir, const RunR
     fmt::print(stderr, "error: cannot create output directory {}: {}\n", outDir, ec.message());
     return {kExitBadInput, std::nullopt};
   }
-  for (const char* f : {"report.json", "junit.xml", "summary.md", "report.html"})
-    std::filesystem::remove(std::filesystem::path(outDir) / f, ec);  // never leave a stale one
+  reports::removeAll(outDir);  // never leave a stale one
   RunResult result;
   if (req.mode == "sim") {
     if (!req.quiet)
