@@ -159,9 +159,7 @@ void Sim::dispatch(const SimEvent& e) {
     case kReadyProbe: {
       Inst& in = insts_[e.target];
       if (in.ready || in.failed || !in.alive || stopping_) return;
-      if (in.model->health(fromNanos(now_)).status == 200) markReady(e.target);
-      else q_.push(now_ + kReadyProbeEvery.count(), kReadyProbe, e.target);
-      return;
+      return probeReady(e.target);
     }
     case kKillAt: {
       Inst& in = insts_[e.target];
@@ -287,7 +285,7 @@ void Sim::fireStep(const scenario::TimelineStep& step) {
     }
   } else if (const auto* f = std::get_if<scenario::FaultAction>(&step.action)) {
     event(now_, "timeline", "fault", f->target, f->text);
-    if (f->text.find("fault pause") != std::string::npos)
+    if (std::find(f->commands.begin(), f->commands.end(), "fault pause") != f->commands.end())
       event(now_, "runner", "not_modeled", f->target, "fault pause: the instance goes on answering in the simulator");
     for (const auto i : targets(f->target)) {
       for (const auto& line : f->commands) {

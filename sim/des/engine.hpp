@@ -195,6 +195,7 @@ class Sim {
   void startPool(const std::string& pool);
   void pumpInstance(std::uint32_t i);
   void armInstance(std::uint32_t i);
+  void probeReady(std::uint32_t i);
   void markReady(std::uint32_t i);
   void exitInstance(std::uint32_t i, const std::string& exit, bool reset_in_flight);
   void kill(std::uint32_t i);

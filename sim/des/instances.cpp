@@ -94,10 +94,7 @@ void Sim::pumpInstance(std::uint32_t i) {
     auto action = insts_[i].model->pollAction();
     if (!action) break;
     if (std::holds_alternative<service::BecomeReady>(*action)) {
-      // The live runner adds a backend once its /health answers 200, and
-      // asks again every loop (~10 ms) until then.
-      if (insts_[i].model->health(fromNanos(now_)).status == 200) markReady(i);
-      else q_.push(now_ + kReadyProbeEvery.count(), kReadyProbe, i);
+      probeReady(i);
     } else if (std::holds_alternative<service::CloseIdleConnections>(*action)) {
       insts_[i].idle_upstream = 0;
       closePinnedIdle(i);
@@ -116,6 +113,13 @@ void Sim::pumpInstance(std::uint32_t i) {
     // responses in the live shell; not modeled, see docs/simulation.md).
   }
   armInstance(i);
+}
+
+// The live runner adds a backend once its /health answers 200, and asks
+// again every loop (~10 ms) until then (kReadyProbe).
+void Sim::probeReady(std::uint32_t i) {
+  if (insts_[i].model->health(fromNanos(now_)).status == 200) markReady(i);
+  else q_.push(now_ + kReadyProbeEvery.count(), kReadyProbe, i);
 }
 
 void Sim::markReady(std::uint32_t i) {
