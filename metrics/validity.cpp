@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "sim/core/units.hpp"
+
 namespace cutover {
 namespace {
 
@@ -58,6 +60,12 @@ std::vector<std::string> loadValidityProblems(const RunSummary& s, double target
                                s.max_send_lateness_ms) +
                   hint);
   return out;
+}
+
+std::string lateStepProblem(const std::string& what, Duration due, Duration fired, const ValidityLimits& limits) {
+  if (fired - due <= kMaxStepLateness || limits.max_late_fraction >= 1.0) return "";
+  return "timeline step '" + what + "' due at " + formatDuration(due) + " fired " + formatDuration(fired - due) +
+         " late (more than " + formatDuration(kMaxStepLateness) + ")";
 }
 
 std::vector<std::string> missingMeasures(const std::vector<std::string>& expected,

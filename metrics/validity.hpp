@@ -15,6 +15,15 @@ struct ValidityLimits {
   double max_late_fraction = 0.01;  // sends later than 10 ms at most this fraction
 };
 
+// A live timed step fired more than this after its `at` is not the run the
+// file describes (a fault meant to last 500 ms that lasted 0).
+inline constexpr Duration kMaxStepLateness = std::chrono::milliseconds(500);
+// The reason a timed step `what` due at `due` and fired at `fired` (both
+// since t=0) invalidates the run; "" when it was on time, or when the file
+// declares a slow harness (max_late_fraction 100%: lateness not judged, as
+// the tests under ThreadSanitizer do).
+std::string lateStepProblem(const std::string& what, Duration due, Duration fired, const ValidityLimits& limits);
+
 // Who sent the load. A live load generator can fall behind by itself (a
 // busy machine); the simulated client never does: its sends are late only
 // when every connection of its block was busy, and the reasons say so.

@@ -58,6 +58,18 @@ TEST(LoadValidity, RefusedConnectsCountAsDelivered) {
   EXPECT_TRUE(loadValidityProblems(all, 0).empty());
 }
 
+// A timed step fired more than 500 ms after its `at` invalidates the run,
+// unless the file declares a slow harness (max_late_sends: 100%).
+TEST(LoadValidity, ATimedStepFiredMoreThan500msLate) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(lateStepProblem("heal blue", milliseconds(2000), milliseconds(2500), {}), "");
+  EXPECT_EQ(lateStepProblem("heal blue", milliseconds(2000), milliseconds(2610), {}),
+            "timeline step 'heal blue' due at 2.000 s fired 610.0 ms late (more than 500.0 ms)");
+  ValidityLimits slow;
+  slow.max_late_fraction = 1.0;
+  EXPECT_EQ(lateStepProblem("heal blue", milliseconds(2000), milliseconds(9000), slow), "");
+}
+
 TEST(LoadValidity, MoreThanOnePercentLateSends) {
   const auto r = loadValidityProblems(summary(1000, 1000, 11, 1000), 1000);
   ASSERT_EQ(r.size(), 1u);
