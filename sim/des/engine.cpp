@@ -161,6 +161,11 @@ void Sim::dispatch(const SimEvent& e) {
       if (in.ready || in.failed || !in.alive || stopping_) return;
       return probeReady(e.target);
     }
+    case kReadyAnswer: {
+      const Inst& in = insts_[e.target];
+      if (in.ready || in.failed || !in.alive || stopping_) return;
+      return markReady(e.target);
+    }
     case kKillAt: {
       Inst& in = insts_[e.target];
       if (!in.alive) return;

@@ -61,6 +61,7 @@ enum Kind : std::uint8_t {
   kInstanceTimer,       // target: instance, gen: timer generation
   kReadyDeadline,       // target: instance
   kReadyProbe,          // target: instance (its /health did not answer 200 when it became ready: ask again)
+  kReadyAnswer,         // target: instance (its /health answered 200 after health.delay)
   kKillAt,              // target: instance
   kCoreTimer,           // gen: timer generation
   kHealthAtService,     // target: pending check
@@ -71,8 +72,6 @@ enum Kind : std::uint8_t {
 };
 
 inline constexpr std::uint32_t kNone = 0xFFFFFFFFu;
-// The live runner's loop probes a starting instance's /health about this often.
-inline constexpr Duration kReadyProbeEvery = std::chrono::milliseconds(10);
 
 struct ClientConn {
   std::uint32_t id = 0;      // RequestRecord::connection_id (unique in the run)

@@ -4,6 +4,7 @@
 
 #include "sim/core/assert.hpp"
 #include "sim/des/engine.hpp"
+#include "sim/scenario/run_support.hpp"
 
 namespace cutover::des::detail {
 namespace {
@@ -115,11 +116,19 @@ void Sim::pumpInstance(std::uint32_t i) {
   armInstance(i);
 }
 
-// The live runner adds a backend once its /health answers 200, and asks
-// again every loop (~10 ms) until then (kReadyProbe).
+// The live runner adds a backend once its /health answers 200 (after the
+// service's health.delay; one slower than the probe's timeout is a failure),
+// and asks again on its loop's next pass until then (kReadyProbe).
 void Sim::probeReady(std::uint32_t i) {
-  if (insts_[i].model->health(fromNanos(now_)).status == 200) markReady(i);
-  else q_.push(now_ + kReadyProbeEvery.count(), kReadyProbe, i);
+  const auto answer = insts_[i].model->health(fromNanos(now_));
+  const bool answered = answer.delay < scenario::kReadinessProbeTimeout;
+  if (answered && answer.status == 200) {
+    if (answer.delay == Duration::zero()) markReady(i);
+    else q_.push(now_ + answer.delay.count(), kReadyAnswer, i);
+    return;
+  }
+  const Duration took = answered ? answer.delay : scenario::kReadinessProbeTimeout;
+  q_.push(now_ + (took + scenario::kReadinessProbeEvery).count(), kReadyProbe, i);
 }
 
 void Sim::markReady(std::uint32_t i) {

@@ -1,69 +1,82 @@
 #include "sim/runner/http_probe.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 
-#include "sim/core/clock.hpp"
-
 namespace cutover::runner {
-namespace {
 
-int msLeft(Instant deadline) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - monoNow()).count();
-  return ms < 0 ? 0 : static_cast<int>(ms);
-}
-
-bool waitFd(int fd, short events, Instant deadline) {
-  while (true) {
-    pollfd p{fd, events, 0};
-    const int r = ::poll(&p, 1, msLeft(deadline));
-    if (r < 0 && errno == EINTR) continue;
-    return r > 0;
+HttpProbe::HttpProbe(unsigned short port, const std::string& path, Instant deadline)
+    : deadline_(deadline),
+      request_("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n") {
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd_ < 0) {
+    finish();
+    return;
   }
-}
-
-}  // namespace
-
-std::optional<int> httpGetStatus(unsigned short port, const std::string& path, Duration timeout) {
-  const auto deadline = monoNow() + timeout;
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return std::nullopt;
-  std::optional<int> status;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
-  bool connected = rc == 0;
-  if (!connected && errno == EINPROGRESS && waitFd(fd, POLLOUT, deadline)) {
-    int err = 0;
-    socklen_t len = sizeof err;
-    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    connected = err == 0;
+  if (::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) state_ = State::writing;
+  else if (errno != EINPROGRESS) finish();  // refused at once (loopback usually says so here)
+}
+
+HttpProbe::~HttpProbe() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void HttpProbe::finish() {
+  state_ = State::done;
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+pollfd HttpProbe::waitFor() const {
+  switch (state_) {
+    case State::connecting:
+    case State::writing: return {fd_, POLLOUT, 0};
+    case State::reading: return {fd_, POLLIN, 0};
+    case State::done: break;
   }
-  if (connected) {
-    const std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
-      std::string head;
-      char buf[512];
-      while (head.find("\r\n") == std::string::npos && head.size() < 4096 && waitFd(fd, POLLIN, deadline)) {
-        const auto n = ::recv(fd, buf, sizeof buf, 0);
-        if (n <= 0) break;
-        head.append(buf, static_cast<std::size_t>(n));
-      }
-      // "HTTP/1.1 200 OK"
-      if (head.rfind("HTTP/1.", 0) == 0 && head.size() >= 12) status = std::atoi(head.c_str() + 9);
+  return {-1, 0, 0};
+}
+
+bool HttpProbe::step(Instant now) {
+  if (state_ == State::connecting) {
+    pollfd p = waitFor();
+    if (::poll(&p, 1, 0) > 0) {
+      int err = 0;
+      socklen_t len = sizeof err;
+      ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0) finish();
+      else state_ = State::writing;
     }
   }
-  ::close(fd);
-  return status;
+  if (state_ == State::writing) {
+    const auto n = ::send(fd_, request_.data() + written_, request_.size() - written_, MSG_NOSIGNAL);
+    if (n > 0) written_ += static_cast<std::size_t>(n);
+    else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) finish();
+    if (written_ == request_.size()) state_ = State::reading;
+  }
+  while (state_ == State::reading) {
+    char buf[512];
+    const auto n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) break;
+    if (n > 0) head_.append(buf, static_cast<std::size_t>(n));
+    // "HTTP/1.1 200 OK\r\n": the status line is all a probe needs.
+    const bool line = head_.find("\r\n") != std::string::npos;
+    if (n <= 0 || line || head_.size() >= 4096) {
+      if (line && head_.rfind("HTTP/1.", 0) == 0 && head_.size() >= 12) status_ = std::atoi(head_.c_str() + 9);
+      finish();
+    }
+  }
+  if (state_ != State::done && now >= deadline_) finish();
+  return done();
 }
 
 }  // namespace cutover::runner

@@ -50,8 +50,7 @@ namespace {
 using namespace std::chrono_literals;
 using scenario::Scenario;
 
-constexpr Duration kLoopTick = 10ms;
-constexpr Duration kProbeTimeout = 200ms;
+constexpr Duration kLoopTick = scenario::kReadinessProbeEvery;  // a failed readiness probe is made again each pass
 
 std::string utcNow() {
   const std::time_t t = std::time(nullptr);
@@ -72,6 +71,7 @@ struct Instance {
   std::string lifecycle_path;
   Instant spawned_at{};
   int number = 0;                  // the n of <pool>-<n>
+  std::unique_ptr<HttpProbe> probe;  // listening: the /health GET in progress
 };
 
 struct LoadRun {
@@ -121,6 +121,7 @@ class LiveRun {
   std::size_t indexOf(const Instance& in) const { return static_cast<std::size_t>(&in - instances_.data()); }
   void fireDue(Instant now);
   void watchInstances();
+  std::vector<pollfd> instanceWaits() const;
   void reapChildren();
   void pullSwitcherEvents();
   void sendControl(const std::string& target, const std::vector<std::string>& lines);
@@ -257,9 +258,14 @@ void LiveRun::scale(const scenario::ScaleAction& a, Instant now) {
 }
 
 // Moves starting instances on: port from the ready pipe, then /health 200.
+// The probe never blocks the loop (instanceWaits wakes it for the answer);
+// one that fails is made again on the next pass.
 void LiveRun::watchInstances() {
   for (auto& in : instances_) {
-    if (in.state != Instance::State::spawned && in.state != Instance::State::listening) continue;
+    if (in.state != Instance::State::spawned && in.state != Instance::State::listening) {
+      in.probe.reset();
+      continue;
+    }
     const auto now = monoNow();
     if (in.state == Instance::State::spawned) {
       if (const auto port = readReadyPort(in.ready_fd, 0ms)) {
@@ -267,27 +273,47 @@ void LiveRun::watchInstances() {
         in.state = Instance::State::listening;
         ::close(in.ready_fd);
         in.ready_fd = -1;
+      } else if (pollfd p{in.ready_fd, POLLIN, 0}; ::poll(&p, 1, 0) > 0 && (p.revents & POLLHUP) != 0) {
+        ::close(in.ready_fd);  // closed without a port: nothing more to wait for there (it times out)
+        in.ready_fd = -1;
       }
     }
-    if (in.state == Instance::State::listening &&
-        httpGetStatus(in.info.port, in.group->health_path, kProbeTimeout) == 200) {
-      in.state = Instance::State::ready;
-      in.info.ready_s = since0(monoNow());
-      proxy_->addBackend(in.info.pool, in.info.id, in.info.port);  // seen ready by the runner
-      event(monoNow(), "service", "ready", in.info.id, fmt::format("127.0.0.1:{}", in.info.port));
-      if (opt_.progress)
-        fmt::print(stderr, "ready {} pid {} port {}\n", in.info.id, in.info.pid, in.info.port);
-      continue;
+    if (in.state == Instance::State::listening) {
+      if (!in.probe) in.probe = std::make_unique<HttpProbe>(in.info.port, in.group->health_path, now + scenario::kReadinessProbeTimeout);
+      if (in.probe->step(monoNow())) {
+        const bool ok = in.probe->status() == 200;
+        in.probe.reset();
+        if (ok) {
+          in.state = Instance::State::ready;
+          in.info.ready_s = since0(monoNow());
+          proxy_->addBackend(in.info.pool, in.info.id, in.info.port);  // seen ready by the runner
+          event(monoNow(), "service", "ready", in.info.id, fmt::format("127.0.0.1:{}", in.info.port));
+          if (opt_.progress)
+            fmt::print(stderr, "ready {} pid {} port {}\n", in.info.id, in.info.pid, in.info.port);
+          continue;
+        }
+      }
     }
     const auto limit = (in.group->command.empty() ? in.group->behaviour.startup.listen_after : Duration::zero()) +
                        in.group->ready_timeout;
     if (now - in.spawned_at > limit) {
       in.state = Instance::State::failed;
+      in.probe.reset();
       invalid_.push_back(fmt::format("service {} never became ready within {}", in.info.id,
                                      formatDuration(limit)));
       event(now, "runner", "not_ready", in.info.id, "readiness timeout");
     }
   }
+}
+
+// What a starting instance's next step waits for: its ready pipe, its probe.
+std::vector<pollfd> LiveRun::instanceWaits() const {
+  std::vector<pollfd> out;
+  for (const auto& in : instances_) {
+    if (in.state == Instance::State::spawned && in.ready_fd >= 0) out.push_back({in.ready_fd, POLLIN, 0});
+    if (in.probe && !in.probe->done()) out.push_back(in.probe->waitFor());
+  }
+  return out;
 }
 
 void LiveRun::reapChildren() {
@@ -342,7 +368,7 @@ bool LiveRun::setup() {
   while (!settled() && !interrupted()) {
     watchInstances();
     reapChildren();
-    if (!settled()) std::this_thread::sleep_for(kLoopTick);
+    if (!settled()) supervisor_.waitUntil(monoNow() + kLoopTick, instanceWaits());
   }
   if (!invalid_.empty() || interrupted()) return false;
   const auto r = proxy_->switchTo(first);
@@ -582,7 +608,7 @@ RunResult LiveRun::run() {
       progress(now, over);
       if (over) break;
       if (const auto next = timeline_->nextDeadline(now - t0_)) wake = std::min(wake, t0_ + *next);
-      supervisor_.waitUntil(wake);  // or less: a child's exit wakes the loop
+      supervisor_.waitUntil(wake, instanceWaits());  // or less: a child's exit, a probe's answer
     }
   }
   if (!pending_switch_.empty() && !interrupted())

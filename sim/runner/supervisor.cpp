@@ -51,8 +51,8 @@ void Supervisor::reaped(Child& c) {
   c.pidfd = -1;
 }
 
-void Supervisor::waitUntil(Instant deadline) const {
-  std::vector<pollfd> fds;
+void Supervisor::waitUntil(Instant deadline, std::vector<pollfd> also) const {
+  std::vector<pollfd> fds = std::move(also);
   for (const auto& c : children_)
     if (c.alive && c.pidfd >= 0) fds.push_back({c.pidfd, POLLIN, 0});
   for (;;) {

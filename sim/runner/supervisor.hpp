@@ -9,6 +9,7 @@
 // SIGKILL, the kernel kills the child. Children are spawned from the thread
 // that lives for the whole run (PDEATHSIG follows the spawning thread).
 // The destructor kills and reaps whatever is left.
+#include <poll.h>
 #include <sys/types.h>
 
 #include <functional>
@@ -60,7 +61,8 @@ class Supervisor {
   // exited (it is then reaped by the next reap()), so a run loop sees an exit
   // when it happens, not on its next tick. Each child's pidfd is polled; where
   // one could not be opened (a kernel before 5.3) the sleep runs to the deadline.
-  void waitUntil(Instant deadline) const;
+  // `also`: more descriptors whose readiness ends the wait (a probe's socket).
+  void waitUntil(Instant deadline, std::vector<pollfd> also = {}) const;
 
  private:
   struct Child {

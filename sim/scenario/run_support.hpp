@@ -25,6 +25,13 @@ std::unique_ptr<loadgen::ClosedLoop> makeClosedLoop(const LoadSpec& spec, Instan
 Duration blockLength(const Scenario& s, const LoadSpec& spec);
 // A reserve hint for the block's record count (0: unknown).
 std::size_t expectedRequests(const Scenario& s, const LoadSpec& spec);
+// The runner's readiness probe, in both modes: a GET of the pool's health
+// path; an answer slower than kReadinessProbeTimeout is a failed probe, and a
+// failed probe is made again on the runner loop's next pass (about
+// kReadinessProbeEvery later). An instance joins the switcher on a 200.
+inline constexpr Duration kReadinessProbeTimeout = std::chrono::milliseconds(200);
+inline constexpr Duration kReadinessProbeEvery = std::chrono::milliseconds(10);
+
 // An open load block's highest rate (requests/s): its rate, a ramp's start,
 // or its largest step.
 double peakRate(const LoadSpec& spec);

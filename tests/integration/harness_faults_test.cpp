@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -252,6 +253,45 @@ TEST_F(HarnessFaults, ServiceNeverReadyEndsTheRunInvalidWithinItsTimeout) {
   const auto f = footprintOf(c.err, report);
   EXPECT_GE(f.ports.size(), 2u) << "the failing services did listen; their ports must be checked";
   expectNothingLeft(c.pid, f);
+  fs::remove_all(dir);
+}
+
+// Six starting instances whose /health answers after 190 ms: the runner's
+// readiness probes must not hold up its loop. They did (each blocked up to
+// 200 ms a pass), and a fault and its heal due at 1.5 s and 2 s fired
+// together about 0.6-1.1 s late: the run was invalid. Now every timed step
+// fires on time (generous: within 400 ms, the rule's bound being 500 ms),
+// and the instances join once their probe's answer comes.
+TEST_F(HarnessFaults, SlowHealthAnswersDoNotHoldUpTheTimeline) {
+  const auto dir = tempDir("hf", "slow-health");
+  const auto out = dir / "out";
+  const std::string services =
+      "  blue: { version: v1, instances: 1, latency: 1ms }\n"
+      "  green: { version: v2, instances: 6, latency: 1ms, health: { delay: 190ms },\n"
+      "           startup: { listen_after: 20ms, ready_after: 1500ms } }\n";
+  const auto file = writeFile(dir / "s.yaml", scenarioYaml("slow-health", "3500ms", services,
+                                                           "  - { at: 0s, start: blue }\n"
+                                                           "  - { at: 500ms, start: green }\n"
+                                                           "  - { at: 1500ms, fault: { target: blue-1, error_rate: 1% } }\n"
+                                                           "  - { at: 2s, heal: blue-1 }\n"
+                                                           "  - { at: 3s, switch: green }\n"));
+  auto c = spawnCutover({"run", file.string(), "--out", out.string()});
+  EXPECT_EQ(waitExit(c, 60s), 0) << c.err;
+  const auto report = readReport(out);
+  ASSERT_TRUE(report.contains("verdict")) << c.err;
+  EXPECT_TRUE(report["verdict"]["valid"].get<bool>()) << reasons(report);
+  std::map<std::string, double> fired;
+  int ready = 0;
+  for (const auto& e : report["events"]) {
+    if (e["source"] == "timeline") fired[e["kind"].get<std::string>()] = e["t_s"].get<double>();
+    if (e["kind"] == "ready" && e["target"].get<std::string>().rfind("green-", 0) == 0) ++ready;
+  }
+  ASSERT_TRUE(fired.count("fault") && fired.count("heal")) << report["events"].dump();
+  EXPECT_LT(fired["fault"] - 1.5, 0.4);
+  EXPECT_LT(fired["heal"] - 2.0, 0.4);
+  EXPECT_EQ(ready, 6);
+  EXPECT_EQ(report["summary"]["final_active"], "green");
+  expectNothingLeft(c.pid, footprintOf(c.err, report));
   fs::remove_all(dir);
 }
 

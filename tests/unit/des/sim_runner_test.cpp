@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -493,6 +494,45 @@ expect: { final_active: green }
       EXPECT_GE(*in.ready_s, 1.5);
       EXPECT_LE(*in.ready_s, 1.52);  // the first probe after the heal
     }
+}
+
+// The runner's readiness probe waits for the answer: an instance whose
+// /health answers after health.delay joins that much later, and one slower
+// than the probe's 200 ms timeout never joins (live: the same, see
+// HarnessFaults.SlowHealthAnswersDoNotHoldUpTheTimeline).
+TEST(SimRunner, TheReadinessProbeWaitsForTheHealthDelayUpToItsTimeout) {
+  const auto run = [](const std::string& delay) {
+    return runSim(text(R"(name: health-delay
+seed: 5
+duration: 3s
+services:
+  blue: { instances: 1, latency: 2ms }
+  green: { instances: 1, latency: 2ms, startup: { listen_after: 0ms, ready_after: 300ms, ready_timeout: 1s },
+           health: { delay: )" + delay + R"( } }
+load:
+  - { arrivals: constant, rate: 50/s, connections: 8, timeout: 1s }
+timeline:
+  - { at: 0s, start: blue }
+  - { at: 1s, start: green }
+)"));
+  };
+  const auto readyAt = [](const RunResult& r) -> std::optional<double> {
+    for (const auto& in : r.instances)
+      if (in.id == "green-1") return in.ready_s;
+    return std::nullopt;
+  };
+  auto quick = run("0ms");
+  auto slow = run("150ms");
+  auto too_slow = run("250ms");
+  ASSERT_TRUE(readyAt(quick) && readyAt(slow));
+  EXPECT_NEAR(*readyAt(quick), 1.3, 1e-6);
+  EXPECT_NEAR(*readyAt(slow), 1.45, 1e-6);
+  EXPECT_TRUE(slow.verdict.valid) << ::testing::PrintToString(slow.verdict.invalid_reasons);
+  EXPECT_FALSE(readyAt(too_slow));
+  EXPECT_FALSE(too_slow.verdict.valid);
+  EXPECT_NE(::testing::PrintToString(too_slow.verdict.invalid_reasons).find("green-1 never became ready"),
+            std::string::npos)
+      << ::testing::PrintToString(too_slow.verdict.invalid_reasons);
 }
 
 // A `stop:` step makes its instance stopping, as the live StopSchedule: a
