@@ -30,8 +30,9 @@ std::vector<std::string> loadValidityProblems(const RunSummary& s, double target
   // The simulated client is never late by itself: its requests waited for a
   // connection of their block, all busy (load.connections against the rate
   // and the service time).
-  const std::string who = sender == LoadSender::live
-                              ? "load generator fell behind"
+  const std::string who = sender == LoadSender::live ? "load generator fell behind"
+                          : sender == LoadSender::live_connections_busy
+                              ? "load held back: every client connection was busy at times, or the load generator fell behind"
                               : "simulated load held back: every client connection was busy";
   const std::string hint = sender == LoadSender::live ? "" : " (raise load.connections or lower the rate)";
   // Written, or refused at connect (never written: the system refused it).

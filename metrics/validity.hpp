@@ -25,9 +25,10 @@ inline constexpr Duration kMaxStepLateness = std::chrono::milliseconds(500);
 std::string lateStepProblem(const std::string& what, Duration due, Duration fired, const ValidityLimits& limits);
 
 // Who sent the load. A live load generator can fall behind by itself (a
-// busy machine); the simulated client never does: its sends are late only
-// when every connection of its block was busy, and the reasons say so.
-enum class LoadSender { live, simulated };
+// busy machine), or be held back when every connection of a block was open
+// and busy (live_connections_busy: the reasons name load.connections too);
+// the simulated client is late only in the second way, and the reasons say so.
+enum class LoadSender { live, live_connections_busy, simulated };
 
 // Reasons the load invalidates the run: no request sent; achieved send rate
 // under min_rate_fraction of `target_rate_per_s` (when it is <= 0, requests

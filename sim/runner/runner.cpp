@@ -675,8 +675,11 @@ void LiveRun::measure(RunResult& r) {
   std::size_t total = 0;
   for (const auto& l : loads_) total += l->result.records.size();
   records.reserve(total);
-  for (auto& l : loads_) {
+  for (std::size_t b = 0; b < loads_.size(); ++b) {
+    auto& l = loads_[b];
     if (!l->result.error.empty()) invalid_.push_back("load generator: " + l->result.error);
+    if (l->result.peak_connections >= static_cast<std::size_t>(sc_.load[b].connections))
+      trace.connections_all_busy = true;
     trace.intended += l->result.intended;
     trace.load_length_s = std::max(trace.load_length_s, l->length_s);
     auto& lg = r.load_generator;

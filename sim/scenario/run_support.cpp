@@ -61,8 +61,10 @@ void measureRun(const Scenario& s, const RunTrace& trace, RunResult& r, std::vec
     // count around it (300 +- 17 at 50/s for 6 s), so they are held to what
     // they intended, not to the nominal rate.
     const bool steady = s.load.size() == 1 && first.model == LoadModel::open && first.arrivals == ArrivalKind::constant;
-    for (auto& p : loadValidityProblems(r.summary, steady ? first.rate_per_s : 0.0, s.validity,
-                                        trace.simulated ? LoadSender::simulated : LoadSender::live))
+    const auto sender = trace.simulated              ? LoadSender::simulated
+                        : trace.connections_all_busy ? LoadSender::live_connections_busy
+                                                     : LoadSender::live;
+    for (auto& p : loadValidityProblems(r.summary, steady ? first.rate_per_s : 0.0, s.validity, sender))
       invalid.push_back(std::move(p));
   }
   const RunView view{trace.records, trace.names, trace.events, r.instances, trace.t0_ns};

@@ -46,6 +46,7 @@ struct RunTrace {
   double load_length_s = 0;    // the longest block
   bool check_load = true;      // false when the run stopped early (interrupted, failed setup)
   bool simulated = false;      // from the discrete-event engine (its client is never late by itself)
+  bool connections_all_busy = false;  // live: a block had every one of its load.connections open at once
   // Upstream attempts after the first, summed over the run (the switcher's
   // retries of attempts that failed before any response byte); nullopt when
   // the switcher does not tell (nginx).

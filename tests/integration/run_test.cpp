@@ -76,6 +76,28 @@ TEST(Run, QuickstartEndToEndDropsNothingAndBothVersionsServe) {
   fs::remove_all(dir);
 }
 
+// One client connection for 300/s at 10 ms a request (at most 100/s): the
+// load waits for its connection, and the invalid reasons say so and name
+// load.connections, instead of blaming the load generator alone.
+TEST(Run, TooFewClientConnectionsAreNamedInTheInvalidReasons) {
+  const auto dir = tempDir("one-connection");
+  fs::create_directories(dir);
+  const auto file = dir / "s.yaml";
+  std::ofstream(file) << "name: one-connection\nduration: 1500ms\nservices:\n"
+                         "  blue: { instances: 1, latency: 10ms }\n"
+                         "load:\n  - { arrivals: constant, rate: 300/s, connections: 1, timeout: 1s }\n"
+                         "timeline:\n  - { at: 0s, start: blue }\n";
+  const auto run = runScenario(file.string(), dir / "out");
+  ASSERT_EQ(run.code, 3) << run.err;
+  const auto& reasons = run.report["verdict"]["invalid_reasons"];
+  ASSERT_FALSE(reasons.empty());
+  for (const auto& r : reasons) {
+    EXPECT_NE(r.get<std::string>().find("every client connection was busy at times"), std::string::npos) << r;
+    EXPECT_NE(r.get<std::string>().find("raise load.connections"), std::string::npos) << r;
+  }
+  fs::remove_all(dir);
+}
+
 TEST(Run, BadScenarioExitsTwoAndWritesNoReport) {
   const auto dir = tempDir("bad");
   auto child = spawnCutover({"run", sourceDir() + "/scenarios/quickstart.yaml", "--out", dir.string(), "--set",

@@ -87,6 +87,19 @@ TEST(LoadValidity, SimulatedLateSendsBlameBusyConnectionsNotTheGenerator) {
   }
 }
 
+// Live, with a block whose connections were all open at once: the late sends
+// may have waited for a connection, so the reasons name load.connections.
+TEST(LoadValidity, LiveLateSendsWithEveryConnectionBusyNameTheConnections) {
+  const auto r = loadValidityProblems(summary(1000, 500, 100, 500), 1000, {}, LoadSender::live_connections_busy);
+  ASSERT_EQ(r.size(), 2u);
+  for (const auto& reason : r) {
+    EXPECT_NE(reason.find("every client connection was busy at times"), std::string::npos) << reason;
+    EXPECT_NE(reason.find("raise load.connections"), std::string::npos) << reason;
+  }
+  for (const auto& reason : loadValidityProblems(summary(1000, 500, 100, 500), 1000))
+    EXPECT_EQ(reason.find("load.connections"), std::string::npos) << reason;
+}
+
 TEST(LoadValidity, BothRulesReportedTogether) {
   EXPECT_EQ(loadValidityProblems(summary(1000, 500, 100, 500), 1000).size(), 2u);
 }
