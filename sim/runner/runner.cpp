@@ -80,6 +80,13 @@ struct LoadRun {
   std::thread thread;
   std::atomic<bool> finished{false};
   double length_s = 0;
+  // A run left by an exception (LiveRun unwinding mid-run) still ends its
+  // client's thread: a joinable std::thread's destructor would terminate.
+  ~LoadRun() {
+    if (!thread.joinable()) return;
+    client->requestStop();
+    thread.join();
+  }
 };
 
 class LiveRun {
@@ -414,7 +421,11 @@ void LiveRun::startLoad() {
         return loadSnapshotFromTotals(raw->client->completed(), raw->client->droppedSoFar());
       });
     lr->thread = std::thread([raw] {
-      raw->result = raw->client->run();
+      try {
+        raw->result = raw->client->run();
+      } catch (const std::exception& e) {  // out of memory for its records: an invalid run, not an abort
+        raw->result.error = e.what();
+      }
       raw->finished = true;
     });
     loads_.push_back(std::move(lr));
