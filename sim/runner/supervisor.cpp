@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <thread>
 
 #include "sim/core/clock.hpp"
@@ -36,6 +38,38 @@ ChildExit toExit(pid_t pid, const std::string& name, int status) {
   return e;
 }
 
+// The guardian's life (see supervisor.hpp). Forked from a process with
+// threads: only async-signal-safe calls, no allocation. Messages are one
+// pid_t each: a group to kill at the end (> 0), or one to forget (< 0: it is
+// empty, and its number may be reused).
+[[noreturn]] void guardianMain(int fd) {
+  ::setpgid(0, 0);  // out of the runner's group: a terminal's Ctrl-C is the runner's to handle
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  for (const int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE}) ::sigaction(s, &ignore, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (::syscall(SYS_close_range, 0U, static_cast<unsigned>(fd - 1), 0U) != 0 ||
+      ::syscall(SYS_close_range, static_cast<unsigned>(fd + 1), ~0U, 0U) != 0)  // a kernel before 5.9
+    for (int other = 0; other < 4096; ++other)
+      if (other != fd) ::close(other);
+  static pid_t groups[8192];
+  std::size_t n = 0;
+  for (;;) {
+    pid_t g = 0;
+    const auto r = ::read(fd, &g, sizeof g);
+    if (r < 0 && errno == EINTR) continue;
+    if (r != static_cast<ssize_t>(sizeof g)) break;  // the runner is gone
+    if (g > 0 && n < std::size(groups)) groups[n++] = g;
+    for (std::size_t i = 0; g < 0 && i < n; ++i)
+      if (groups[i] == -g) groups[i] = 0;
+  }
+  for (std::size_t i = 0; i < n; ++i)
+    if (groups[i] > 0) ::kill(-groups[i], SIGKILL);
+  ::_exit(0);
+}
+
 }  // namespace
 
 Supervisor::~Supervisor() {
@@ -43,12 +77,36 @@ Supervisor::~Supervisor() {
     if (c.alive) ::kill(-c.pid, SIGKILL), ::kill(c.pid, SIGKILL);
   for (auto& c : children_)
     if (c.alive) ::waitpid(c.pid, nullptr, 0), reaped(c);
+  if (guardian_fd_ >= 0) ::close(guardian_fd_);  // the guardian kills what is left of the groups, and exits
+  if (guardian_ > 0) ::waitpid(guardian_, nullptr, 0);
+}
+
+void Supervisor::guard(pid_t group, bool add) {
+  if (guardian_ < 0 && add) {
+    int sv[2] = {-1, -1};
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return;
+    const pid_t g = ::fork();
+    if (g == 0) guardianMain(sv[1]);
+    ::close(sv[1]);
+    if (g < 0) {
+      ::close(sv[0]);
+      return;
+    }
+    guardian_ = g;
+    guardian_fd_ = sv[0];
+  }
+  if (guardian_fd_ < 0) return;
+  const pid_t message = add ? group : -group;
+  (void)::send(guardian_fd_, &message, sizeof message, MSG_NOSIGNAL);
 }
 
 void Supervisor::reaped(Child& c) {
   c.alive = false;
   if (c.pidfd >= 0) ::close(c.pidfd);
   c.pidfd = -1;
+  // The group is empty once its leader is reaped, unless the child left
+  // something behind; an empty group's number may be reused: forget it.
+  if (::kill(-c.pid, 0) != 0 && errno == ESRCH) guard(c.pid, false);
 }
 
 void Supervisor::waitUntil(Instant deadline, std::vector<pollfd> also) const {
@@ -128,6 +186,7 @@ Result<pid_t> Supervisor::spawn(const std::string& name, const std::vector<std::
     ::_exit(127);
   }
   ::setpgid(pid, pid);  // also from the parent, so signal() works at once
+  guard(pid, true);
   ::close(log);
   if (ready_fd_out) {
     ::close(pipefd[1]);

@@ -9,6 +9,13 @@
 // SIGKILL, the kernel kills the child. Children are spawned from the thread
 // that lives for the whole run (PDEATHSIG follows the spawning thread).
 // The destructor kills and reaps whatever is left.
+//
+// PDEATHSIG reaches the direct child only. A process the child spawned (a
+// `command:` service run through `sh -c`) stays in the child's process group,
+// and the guardian kills it: a small process forked at the first spawn that
+// outlives the runner by design. The runner tells it each group it makes;
+// when its socket to the runner ends (the runner exited or died, even by
+// SIGKILL) it SIGKILLs every group still listed, then exits.
 #include <poll.h>
 #include <sys/types.h>
 
@@ -72,7 +79,10 @@ class Supervisor {
     int pidfd = -1;  // readable once the child has exited; closed when reaped
   };
   void reaped(Child& c);
+  void guard(pid_t group, bool add);  // tells the guardian (started on first use)
   std::vector<Child> children_;
+  int guardian_fd_ = -1;  // the runner's end of the socket to the guardian
+  pid_t guardian_ = -1;
 };
 
 // Reads "port=<P>" from a ready pipe within `timeout`. nullopt on timeout,

@@ -295,6 +295,37 @@ TEST_F(HarnessFaults, SlowHealthAnswersDoNotHoldUpTheTimeline) {
   fs::remove_all(dir);
 }
 
+// A `command:` service run through a shell that leaves a process of its own
+// behind (`sleep 300 &`), then SIGKILL to the runner mid-run. PDEATHSIG
+// kills the service (the direct child) only; the sleep, in the service's
+// process group, survived that until the supervisor's guardian: it sees the
+// runner's end and kills every group the runner made.
+TEST_F(HarnessFaults, SigkillOfTheRunnerAlsoEndsWhatAServiceSpawned) {
+  const auto dir = tempDir("hf", "grandchild");
+  const auto out = dir / "out";
+  const std::string python = ::access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+  const std::string services =
+      "  blue: { version: v1, instances: 1, health_path: /health, startup: { ready_timeout: 10s },\n"
+      "          command: [/bin/sh, -c, \"sleep 300 & exec " + python + " " + sourceDir() +
+      "/tests/data/external/service.py --port {port} --version v1 --on-sigterm graceful --latency-ms 1\"] }\n";
+  const auto file = writeFile(dir / "s.yaml", scenarioYaml("grandchild", "30s", services,
+                                                           "  - { at: 0s, start: blue }\n", "50/s"));
+  auto c = spawnCutover({"run", file.string(), "--out", out.string()});
+  ASSERT_TRUE(c.readUntil(std::regex(R"(\[\s*[1-9]\.\d/30\.0 s\]\s+\d+/s\s+completed [1-9])"), 1, 30s)) << c.err;
+  const auto f = footprintOf(c.err, nlohmann::json());
+  ASSERT_EQ(f.pids.size(), 1u) << c.err;
+  const pid_t service = *f.pids.begin();
+  // The sleep is there, in the service's group, before the kill.
+  bool sleeping = false;
+  for (const auto& p : leftovers(c.pid, f.pids))
+    if (p.pid != service && p.pgid == service) sleeping = true;
+  ASSERT_TRUE(sleeping) << describe(leftovers(c.pid, f.pids));
+  ASSERT_EQ(::kill(c.pid, SIGKILL), 0);
+  waitExit(c, 30s);
+  expectNothingLeft(c.pid, f);
+  fs::remove_all(dir);
+}
+
 // SIGINT (Ctrl-C) and SIGTERM (a CI job's cancel) once the load is running:
 // the run stops in order within a bound and says so.
 class RunnerSignal : public HarnessFaults, public ::testing::WithParamInterface<int> {};
