@@ -123,6 +123,7 @@ struct Exchange {
   std::int64_t routed = 0;
   std::int64_t deadline = 0;
   std::int64_t accepted = 0;      // the service read it (0: no service saw it)
+  std::int64_t started = 0;       // its service time began (after a queue)
   std::int64_t service_time = -1; // ns; -1: hang
   std::uint64_t plan_id = 0;
   std::uint32_t pos = kNone;      // index in the instance's in_service list
@@ -133,6 +134,11 @@ struct Exchange {
   std::uint8_t other_retries = 0;  // retries on another backend (switcher.retry)
   bool close_conn = false;
   bool used = false;
+  // The service's side of an exchange the switcher gave up on (504): the
+  // service still holds it (a capacity slot, a graceful drain) until its
+  // service time ends, or its exit for a hang, as the live fake service
+  // does; then it is freed without a response.
+  bool abandoned = false;
 };
 
 struct Inst {

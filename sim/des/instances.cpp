@@ -173,6 +173,10 @@ void Sim::exitInstance(std::uint32_t i, const std::string& exit, bool reset_in_f
   for (const auto x : held) {
     Exchange& ex = ex_[x];
     ex.pos = kNone;
+    if (ex.abandoned) {  // the switcher gave up on it already: nothing goes back
+      freeExchange(x);
+      continue;
+    }
     ++ex.gen;  // its ServiceDone / UpstreamTimeout will not happen
     logService(ex, now_, "exit_reset");
     ex.result = UpResult::no_bytes_reset;

@@ -434,7 +434,12 @@ void Sim::onAtService(std::uint32_t x) {
 // upstream deadline comes first (or it hangs).
 void Sim::startService(std::uint32_t x) {
   Exchange& ex = ex_[x];
+  ex.started = now_;
   const std::int64_t done = ex.service_time < 0 ? -1 : now_ + ex.service_time;
+  if (ex.abandoned) {  // nobody waits for it: it ends with its service time (a hang: at the exit)
+    if (done >= 0) q_.push(done, kServiceDone, x, ex.gen);
+    return;
+  }
   if (done >= 0 && done + hop_ns_ < ex.deadline) {
     q_.push(done, kServiceDone, x, ex.gen);
   } else if (ex.service_time < 0 || done + hop_ns_ >= ex.deadline) {
@@ -456,23 +461,41 @@ void Sim::leaveService(std::uint32_t x) {
 
 void Sim::onServiceDone(std::uint32_t x) {
   Exchange& ex = ex_[x];
+  const std::uint32_t i = ex.inst;
   leaveService(x);
-  insts_[ex.inst].model->handle(service::RequestFinished{ex.plan_id}, fromNanos(now_));
-  q_.push(now_ + hop_ns_, kAtSwitcherResponse, x, ex.gen, hop_lane_);
-  pumpInstance(ex.inst);
+  insts_[i].model->handle(service::RequestFinished{ex.plan_id}, fromNanos(now_));
+  if (ex.abandoned) freeExchange(x);  // its response goes nowhere
+  else q_.push(now_ + hop_ns_, kAtSwitcherResponse, x, ex.gen, hop_lane_);
+  pumpInstance(i);
 }
 
-// The switcher gives up on the upstream (504) and closes the connection; the
-// service sees its client gone.
+// The switcher gives up on the upstream (504) and closes the connection. The
+// service does not notice: it goes on with the request (queued or in
+// service) until its service time ends, as the live fake service does; an
+// abandoned exchange takes the service's side of it over.
 void Sim::onUpstreamTimeout(std::uint32_t x) {
-  Exchange& ex = ex_[x];
-  ++ex.gen;
-  if (ex.pos != kNone) {
-    leaveService(x);
-    auto& queued = insts_[ex.inst].queued;
-    queued.erase(ex.plan_id);
-    insts_[ex.inst].model->handle(service::RequestFinished{ex.plan_id}, fromNanos(now_));
-    pumpInstance(ex.inst);
+  ++ex_[x].gen;
+  if (ex_[x].pos != kNone) {
+    const std::uint32_t g = allocExchange();  // may move ex_
+    Exchange& ex = ex_[x];
+    Exchange& ghost = ex_[g];
+    ghost.abandoned = true;
+    ghost.record = ex.record;
+    ghost.block = ex.block;
+    ghost.inst = ex.inst;
+    ghost.accepted = ex.accepted;
+    ghost.service_time = ex.service_time;
+    ghost.plan_id = ex.plan_id;
+    ghost.pos = ex.pos;
+    Inst& in = insts_[ex.inst];
+    in.in_service[ex.pos] = g;
+    ex.pos = kNone;
+    if (const auto it = in.queued.find(ex.plan_id); it != in.queued.end()) {
+      it->second = g;  // started later, when a slot frees
+    } else if (ex.service_time >= 0) {
+      // In service since `started`: its ServiceDone was not scheduled (the deadline came first).
+      q_.push(std::max(now_, ex.started + ex.service_time), kServiceDone, g, ghost.gen);
+    }
   }
   upstreamDone(x, Upstream::timeout, 504, SwitcherReason::upstream_timeout, "client_gone");
 }

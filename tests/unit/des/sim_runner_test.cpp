@@ -535,6 +535,43 @@ timeline:
       << ::testing::PrintToString(too_slow.verdict.invalid_reasons);
 }
 
+// A request the switcher gave up on (504) is still the service's: with a
+// hang fault its requests hold blue's graceful drain, which times out (exit
+// code 1 at SIGTERM + drain_timeout, clean_exit fails). Live, the same file
+// gave exactly that: blue-1 "code 1" at 3.003 s. The simulator freed the
+// service's side at the 504, drained at once and passed.
+TEST(SimRunner, RequestsAbandonedByTheSwitcherStillHoldTheService) {
+  auto r = runSim(text(R"(name: hang-drain
+seed: 3
+duration: 4s
+services:
+  blue: { version: v1, instances: 1, latency: 2ms, shutdown: { on_sigterm: graceful, drain_timeout: 1s } }
+  green: { version: v2, instances: 1, latency: 2ms }
+switcher:
+  upstream_timeout: 200ms
+load:
+  - { arrivals: constant, rate: 50/s, connections: 16, timeout: 1s }
+timeline:
+  - { at: 0s, start: blue }
+  - { at: 0s, start: green }
+  - { at: 1s, fault: { target: blue-1, kind: hang } }
+  - { at: 1500ms, switch: green }
+  - { at: 2s, signal: { target: blue, signal: SIGTERM } }
+expect: { clean_exit: true }
+)"));
+  EXPECT_TRUE(r.verdict.valid) << ::testing::PrintToString(r.verdict.invalid_reasons);
+  EXPECT_FALSE(r.verdict.passed);
+  EXPECT_GT(r.summary.outcomes.of(Outcome::switch_error), 0u);  // the 504s
+  bool exited = false;
+  for (const auto& e : r.events)
+    if (e.kind == "exited" && e.target == "blue-1") {
+      exited = true;
+      EXPECT_EQ(e.detail, "code 1");
+      EXPECT_NEAR(e.t_s, 3.0, 1e-6);  // SIGTERM at 2 s + drain_timeout 1 s
+    }
+  EXPECT_TRUE(exited);
+}
+
 // A `stop:` step makes its instance stopping, as the live StopSchedule: a
 // later scale to 3 counts 2 live ones and starts blue-4 (live: blue-1..4).
 TEST(SimRunner, AStoppedInstanceIsNotCountedByALaterScale) {
