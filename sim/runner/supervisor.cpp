@@ -61,7 +61,12 @@ ChildExit toExit(pid_t pid, const std::string& name, int status) {
     const auto r = ::read(fd, &g, sizeof g);
     if (r < 0 && errno == EINTR) continue;
     if (r != static_cast<ssize_t>(sizeof g)) break;  // the runner is gone
-    if (g > 0 && n < std::size(groups)) groups[n++] = g;
+    if (g > 0) {  // into a forgotten slot first, else at the end
+      std::size_t i = 0;
+      while (i < n && groups[i] != 0) ++i;
+      if (i == n && n < std::size(groups)) ++n;
+      if (i < n) groups[i] = g;
+    }
     for (std::size_t i = 0; g < 0 && i < n; ++i)
       if (groups[i] == -g) groups[i] = 0;
   }
@@ -77,6 +82,7 @@ Supervisor::~Supervisor() {
     if (c.alive) ::kill(-c.pid, SIGKILL), ::kill(c.pid, SIGKILL);
   for (auto& c : children_)
     if (c.alive) ::waitpid(c.pid, nullptr, 0), reaped(c);
+  forgetEmptied();  // a group still listed is not empty: its number cannot have been reused
   if (guardian_fd_ >= 0) ::close(guardian_fd_);  // the guardian kills what is left of the groups, and exits
   if (guardian_ > 0) ::waitpid(guardian_, nullptr, 0);
 }
@@ -97,16 +103,27 @@ void Supervisor::guard(pid_t group, bool add) {
   }
   if (guardian_fd_ < 0) return;
   const pid_t message = add ? group : -group;
-  (void)::send(guardian_fd_, &message, sizeof message, MSG_NOSIGNAL);
+  while (::send(guardian_fd_, &message, sizeof message, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+  }
+}
+
+// A reaped child's group may still hold what the child left (reap() kills
+// it); once the group is empty its number may be reused, so the guardian
+// must forget it before then: checked on every reap() and at the end.
+void Supervisor::forgetEmptied() {
+  std::erase_if(emptying_, [this](pid_t g) {
+    if (::kill(-g, 0) == 0 || errno != ESRCH) return false;
+    guard(g, false);
+    return true;
+  });
 }
 
 void Supervisor::reaped(Child& c) {
   c.alive = false;
   if (c.pidfd >= 0) ::close(c.pidfd);
   c.pidfd = -1;
-  // The group is empty once its leader is reaped, unless the child left
-  // something behind; an empty group's number may be reused: forget it.
-  if (::kill(-c.pid, 0) != 0 && errno == ESRCH) guard(c.pid, false);
+  emptying_.push_back(c.pid);
+  forgetEmptied();
 }
 
 void Supervisor::waitUntil(Instant deadline, std::vector<pollfd> also) const {
@@ -212,6 +229,7 @@ bool Supervisor::signal(pid_t pid, int sig) {
 }
 
 std::vector<ChildExit> Supervisor::reap() {
+  forgetEmptied();
   std::vector<ChildExit> out;
   for (auto& c : children_) {
     if (!c.alive) continue;

@@ -15,7 +15,8 @@
 // and the guardian kills it: a small process forked at the first spawn that
 // outlives the runner by design. The runner tells it each group it makes;
 // when its socket to the runner ends (the runner exited or died, even by
-// SIGKILL) it SIGKILLs every group still listed, then exits.
+// SIGKILL) it SIGKILLs every group still listed, then exits. A reaped child's group is
+// forgotten once it is empty (its number may then be reused).
 #include <poll.h>
 #include <sys/types.h>
 
@@ -80,6 +81,8 @@ class Supervisor {
   };
   void reaped(Child& c);
   void guard(pid_t group, bool add);  // tells the guardian (started on first use)
+  void forgetEmptied();
+  std::vector<pid_t> emptying_;       // reaped children's groups the guardian still lists
   std::vector<Child> children_;
   int guardian_fd_ = -1;  // the runner's end of the socket to the guardian
   pid_t guardian_ = -1;
