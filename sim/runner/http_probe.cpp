@@ -47,6 +47,10 @@ pollfd HttpProbe::waitFor() const {
 }
 
 bool HttpProbe::step(Instant now) {
+  // Past its deadline it is over, whatever came meanwhile: an answer after
+  // 200 ms is a failed probe (as the simulator's), even when the loop's wait
+  // woke for it before the next pass.
+  if (state_ != State::done && now >= deadline_) finish();
   if (state_ == State::connecting) {
     pollfd p = waitFor();
     if (::poll(&p, 1, 0) > 0) {
@@ -75,7 +79,6 @@ bool HttpProbe::step(Instant now) {
       finish();
     }
   }
-  if (state_ != State::done && now >= deadline_) finish();
   return done();
 }
 

@@ -126,5 +126,23 @@ TEST(HttpProbe, ASilentServiceNeverBlocksTheLoop) {
   ::close(c);
 }
 
+// An answer that is there but read past the deadline (the loop's wait woke
+// for it a little late) is a failed probe: 200 ms is the limit, as in sim.
+TEST(HttpProbe, AnAnswerReadPastTheDeadlineDoesNotCount) {
+  Listener l;
+  ASSERT_NE(l.port, 0);
+  const auto deadline = monoNow() + 600s;
+  HttpProbe p(l.port, "/health", deadline);
+  stepUntil(p, [&] { return written(p); });
+  ASSERT_TRUE(written(p));
+  std::string request;
+  const int c = l.acceptRequest(&request);
+  const std::string resp = "HTTP/1.1 200 OK\r\n";
+  ASSERT_EQ(::send(c, resp.data(), resp.size(), MSG_NOSIGNAL), static_cast<ssize_t>(resp.size()));
+  EXPECT_TRUE(p.step(deadline));
+  EXPECT_EQ(p.status(), std::nullopt);
+  ::close(c);
+}
+
 }  // namespace
 }  // namespace cutover::runner
