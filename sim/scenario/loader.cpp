@@ -616,8 +616,10 @@ void checkSemantics(Ctx& ctx, const YAML::Node& root, Scenario& s) {
   std::stable_sort(s.timeline.begin(), s.timeline.end(),
                    [](const TimelineStep& a, const TimelineStep& b) { return a.at < b.at; });
   std::set<std::string> startedOnce;
+  // A `rollback: now` that itself waits for a rollback can never fire.
   const bool canRollBackByHand = std::any_of(s.timeline.begin(), s.timeline.end(), [](const TimelineStep& t) {
-    return std::holds_alternative<RollbackAction>(t.action);
+    return std::holds_alternative<RollbackAction>(t.action) &&
+           (!t.when || t.when->kind != Condition::Kind::rolled_back);
   });
   for (std::size_t i = 0; i < s.timeline.size(); ++i) {
     const auto& step = s.timeline[i];
@@ -638,7 +640,7 @@ void checkSemantics(Ctx& ctx, const YAML::Node& root, Scenario& s) {
       else if (!startedAnywhere.count(p)) where(step.loc, key + ".when", "'" + p + "' is never started");
     } else if (step.when && s.switcher.core.rollback.on.empty() && !canRollBackByHand) {
       where(step.loc, key + ".when",
-            "waits for a rollback, but nothing can roll back: no switcher.rollback.on triggers and no 'rollback: now' step");
+            "waits for a rollback, but nothing can roll back: no switcher.rollback.on triggers, and no 'rollback: now' step that does not wait for one itself");
     }
     if (const auto* a = std::get_if<StartAction>(&step.action)) {
       if (!pools.count(a->pool)) unknownPool(a->pool, key + ".start");
