@@ -100,6 +100,14 @@ class LiveRun {
     }
   }
 
+  // The metrics endpoint calls into the load clients from its own thread:
+  // stopped first, also when the run unwinds (finish() stops it otherwise).
+  ~LiveRun() {
+    if (metrics_) metrics_->stop();
+  }
+  LiveRun(const LiveRun&) = delete;
+  LiveRun& operator=(const LiveRun&) = delete;
+
   RunResult run();
 
  private:
