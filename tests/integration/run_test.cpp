@@ -80,6 +80,11 @@ TEST(Run, QuickstartEndToEndDropsNothingAndBothVersionsServe) {
 // load waits for its connection, and the invalid reasons say so and name
 // load.connections, instead of blaming the load generator alone.
 TEST(Run, TooFewClientConnectionsAreNamedInTheInvalidReasons) {
+#if defined(__SANITIZE_THREAD__)
+  // Every request is sent, late: only the late-send rule catches it, and
+  // under ThreadSanitizer the runs declare a slow harness (max_late_sends 100%).
+  GTEST_SKIP() << "the late-send rule is not judged under ThreadSanitizer";
+#endif
   const auto dir = tempDir("one-connection");
   fs::create_directories(dir);
   const auto file = dir / "s.yaml";
