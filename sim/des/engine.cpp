@@ -156,15 +156,11 @@ void Sim::dispatch(const SimEvent& e) {
       event(now_, "runner", "not_ready", in.info.id, "readiness timeout");
       return;
     }
-    case kReadyProbe: {
-      Inst& in = insts_[e.target];
-      if (in.ready || in.failed || !in.alive || stopping_) return;
-      return probeReady(e.target);
-    }
+    case kReadyProbe:
     case kReadyAnswer: {
       const Inst& in = insts_[e.target];
       if (in.ready || in.failed || !in.alive || stopping_) return;
-      return markReady(e.target);
+      return e.kind() == kReadyProbe ? probeReady(e.target) : markReady(e.target);
     }
     case kKillAt: {
       Inst& in = insts_[e.target];

@@ -479,14 +479,10 @@ void Sim::onUpstreamTimeout(std::uint32_t x) {
     const std::uint32_t g = allocExchange();  // may move ex_
     Exchange& ex = ex_[x];
     Exchange& ghost = ex_[g];
+    const std::uint32_t gen = ghost.gen;
+    ghost = ex;  // the service's side as it was: instance, plan, slot, times
+    ghost.gen = gen;
     ghost.abandoned = true;
-    ghost.record = ex.record;
-    ghost.block = ex.block;
-    ghost.inst = ex.inst;
-    ghost.accepted = ex.accepted;
-    ghost.service_time = ex.service_time;
-    ghost.plan_id = ex.plan_id;
-    ghost.pos = ex.pos;
     Inst& in = insts_[ex.inst];
     in.in_service[ex.pos] = g;
     ex.pos = kNone;
