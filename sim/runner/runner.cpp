@@ -294,7 +294,9 @@ void LiveRun::watchInstances() {
       }
     }
     if (in.state == Instance::State::listening) {
-      if (!in.probe) in.probe = std::make_unique<HttpProbe>(in.info.port, in.group->health_path, now + scenario::kReadinessProbeTimeout);
+      if (!in.probe)
+        in.probe = std::make_unique<HttpProbe>(in.info.port, in.group->health_path,
+                                               now + scenario::kReadinessProbeTimeout);
       if (in.probe->step(monoNow())) {
         const bool ok = in.probe->status() == 200;
         in.probe.reset();
@@ -501,7 +503,7 @@ void LiveRun::fireDue(Instant now) {
   const Duration elapsed = now - t0_;
   for (const auto& step : timeline_->due(elapsed, [this](const std::string& p) { return poolHealthy(p); })) {
     if (step.when) event(now, "timeline", "condition_met", step.when->text, scenario::describeAction(step.action));
-    // The runner's loop can be held up (a blocking readiness probe, a starved machine).
+    // The runner's loop can be held up (a starved machine): lateStepProblem says when it matters.
     if (!step.when)
       if (auto late = lateStepProblem(scenario::describeAction(step.action), step.at, elapsed, sc_.validity);
           !late.empty())
