@@ -63,17 +63,25 @@ void stepUntil(HttpProbe& p, Pred until) {
 }
 bool written(const HttpProbe& p) { return p.waitFor().events == POLLIN; }
 
+// Steps the probe until its request is written, then takes its connection
+// (the request read into `request`); -1 when it was never written.
+int acceptWritten(const Listener& l, HttpProbe& p, std::string* request) {
+  stepUntil(p, [&] { return written(p); });
+  return written(p) ? l.acceptRequest(request) : -1;
+}
+bool sendAll(int c, const std::string& text) {
+  return ::send(c, text.data(), text.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(text.size());
+}
+
 TEST(HttpProbe, ReadsTheStatusLine) {
   Listener l;
   ASSERT_NE(l.port, 0);
   HttpProbe p(l.port, "/health", monoNow() + 30s);
-  stepUntil(p, [&] { return written(p); });
-  ASSERT_TRUE(written(p));
   std::string request;
-  const int c = l.acceptRequest(&request);
+  const int c = acceptWritten(l, p, &request);
+  ASSERT_GE(c, 0);
   EXPECT_EQ(request.rfind("GET /health HTTP/1.1\r\n", 0), 0u) << request;
-  const std::string resp = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
-  ASSERT_EQ(::send(c, resp.data(), resp.size(), MSG_NOSIGNAL), static_cast<ssize_t>(resp.size()));
+  ASSERT_TRUE(sendAll(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"));
   stepUntil(p, [&] { return p.done(); });
   EXPECT_TRUE(p.done());
   EXPECT_EQ(p.status(), 503);
@@ -103,16 +111,14 @@ TEST(HttpProbe, ASilentServiceNeverBlocksTheLoop) {
   ASSERT_NE(l.port, 0);
   const auto deadline = monoNow() + 600s;
   HttpProbe p(l.port, "/health", deadline);
-  stepUntil(p, [&] { return written(p); });
-  ASSERT_TRUE(written(p));
   std::string request;
-  const int c = l.acceptRequest(&request);
+  const int c = acceptWritten(l, p, &request);
+  ASSERT_GE(c, 0);
   const auto before = monoNow();
   for (int i = 0; i < 10; ++i) EXPECT_FALSE(p.step(monoNow()));
   EXPECT_LT(monoNow() - before, 60s);  // generous: a blocking step would take 600 s
 
-  const std::string resp = "HTTP/1.1 200 OK\r\n";
-  ASSERT_EQ(::send(c, resp.data(), resp.size(), MSG_NOSIGNAL), static_cast<ssize_t>(resp.size()));
+  ASSERT_TRUE(sendAll(c, "HTTP/1.1 200 OK\r\n"));
   Supervisor sup;
   const auto wait = monoNow();
   sup.waitUntil(wait + 600s, {p.waitFor()});
@@ -133,12 +139,10 @@ TEST(HttpProbe, AnAnswerReadPastTheDeadlineDoesNotCount) {
   ASSERT_NE(l.port, 0);
   const auto deadline = monoNow() + 600s;
   HttpProbe p(l.port, "/health", deadline);
-  stepUntil(p, [&] { return written(p); });
-  ASSERT_TRUE(written(p));
   std::string request;
-  const int c = l.acceptRequest(&request);
-  const std::string resp = "HTTP/1.1 200 OK\r\n";
-  ASSERT_EQ(::send(c, resp.data(), resp.size(), MSG_NOSIGNAL), static_cast<ssize_t>(resp.size()));
+  const int c = acceptWritten(l, p, &request);
+  ASSERT_GE(c, 0);
+  ASSERT_TRUE(sendAll(c, "HTTP/1.1 200 OK\r\n"));
   EXPECT_TRUE(p.step(deadline));
   EXPECT_EQ(p.status(), std::nullopt);
   ::close(c);
