@@ -67,6 +67,7 @@ struct Instance {
   const scenario::ServiceGroup* group = nullptr;
   State state = State::spawned;
   int ready_fd = -1;
+  std::string ready_line;  // what the ready pipe gave so far (a line may come in pieces)
   int control_fd = -1;  // write end of the instance's control pipe
   std::string lifecycle_path;
   Instant spawned_at{};
@@ -283,7 +284,7 @@ void LiveRun::watchInstances() {
     }
     const auto now = monoNow();
     if (in.state == Instance::State::spawned) {
-      if (const auto port = readReadyPort(in.ready_fd, 0ms)) {
+      if (const auto port = readReadyPort(in.ready_fd, 0ms, in.ready_line)) {
         in.info.port = *port;
         in.state = Instance::State::listening;
         ::close(in.ready_fd);

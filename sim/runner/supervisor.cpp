@@ -279,8 +279,7 @@ std::vector<pid_t> Supervisor::alive() const {
 }
 
 
-std::optional<unsigned short> readReadyPort(int fd, Duration timeout) {
-  std::string line;
+std::optional<unsigned short> readReadyPort(int fd, Duration timeout, std::string& line) {
   const auto deadline = monoNow() + timeout;
   while (line.find('\n') == std::string::npos && line.size() < 64) {
     // A zero timeout still looks once: the runner polls without waiting.

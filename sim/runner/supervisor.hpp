@@ -88,8 +88,9 @@ class Supervisor {
   pid_t guardian_ = -1;
 };
 
-// Reads "port=<P>" from a ready pipe within `timeout`. nullopt on timeout,
-// EOF (the child died first) or garbage.
-std::optional<unsigned short> readReadyPort(int fd, Duration timeout);
+// Reads "port=<P>\n" from a ready pipe within `timeout`. nullopt on timeout,
+// EOF (the child died first) or garbage. `line` keeps what was read so far
+// across calls: a child may write its line in pieces.
+std::optional<unsigned short> readReadyPort(int fd, Duration timeout, std::string& line);
 
 }  // namespace cutover::runner

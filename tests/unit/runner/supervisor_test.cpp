@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <vector>
@@ -88,6 +89,37 @@ TEST(Supervisor, AWaitWithoutAnExitLastsToItsDeadline) {
   EXPECT_FALSE(exits[0].killed_after_grace);
   EXPECT_TRUE(sup.alive().empty());
   std::filesystem::remove(log);
+}
+
+// A child may write its ready line in pieces ("port=" now, the digits later):
+// what came first is kept for the next look, not thrown away.
+TEST(ReadyPort, ALineWrittenInPiecesIsReadWhole) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  std::string line;
+  auto write = [&](const char* s) { ASSERT_EQ(::write(fds[1], s, std::strlen(s)), static_cast<ssize_t>(std::strlen(s))); };
+  write("port=");
+  EXPECT_FALSE(readReadyPort(fds[0], 0ms, line).has_value());
+  write("43");
+  EXPECT_FALSE(readReadyPort(fds[0], 0ms, line).has_value());
+  write("21\n");
+  const auto port = readReadyPort(fds[0], 0ms, line);
+  ASSERT_TRUE(port.has_value());
+  EXPECT_EQ(*port, 4321);
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
+
+TEST(ReadyPort, EndOfPipeOrGarbageIsNoPort) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  std::string line;
+  ASSERT_EQ(::write(fds[1], "listening\n", 10), 10);
+  EXPECT_FALSE(readReadyPort(fds[0], 0ms, line).has_value());
+  ::close(fds[1]);
+  std::string none;
+  EXPECT_FALSE(readReadyPort(fds[0], 0ms, none).has_value());
+  ::close(fds[0]);
 }
 
 }  // namespace
