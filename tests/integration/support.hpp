@@ -63,7 +63,8 @@ struct ScenarioRun {
 // run gets --set validity.max_late_sends=100% instead.
 ScenarioRun runScenario(const std::string& file, const std::filesystem::path& dir,
                         const std::vector<std::string>& extra = {});
-// Exit 3 with "load generator fell behind" as its only invalid reason.
+// Exit 3 with "load generator fell behind" as its only invalid reason (and
+// not because every client connection was busy: that is the scenario's).
 bool onlyLate(const ScenarioRun& run);
 
 // ---- files -----------------------------------------------------------------------------
