@@ -70,6 +70,12 @@ std::string numbersTable(const json& report) {
     for (const auto& [k, v] : measures.items())
       if (!shown.contains(k)) row(mdEscape(k), measureCell(report, k));
   row("final active pool", mdEscape(str(report, "summary.final_active", "none")));
+  std::vector<ExitSeen> exits;
+  if (const auto& list = at(report, "instances"); list.is_array())
+    for (const auto& in : list)
+      if (has(in, "exited_s") && num(in, "exited_s") < num(report, "scenario.duration_s"))
+        exits.push_back({str(in, "id", "?"), str(in, "exit"), num(in, "exited_s")});
+  if (!exits.empty()) row("exits during the load", mdEscape(exitsLine(exits, kExitsListed)));
   return out + "\n";
 }
 

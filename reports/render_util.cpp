@@ -137,6 +137,17 @@ std::string millis(double ms) {
 
 std::string seconds(double s) { return fixed(s, 3) + " s"; }
 
+std::string exitsLine(std::vector<ExitSeen> exits, std::size_t limit) {
+  std::stable_sort(exits.begin(), exits.end(),
+                   [](const ExitSeen& a, const ExitSeen& b) { return a.t_s != b.t_s ? a.t_s < b.t_s : a.id < b.id; });
+  std::string out;
+  for (std::size_t i = 0; i < exits.size() && i < limit; ++i)
+    out += (i ? ", " : "") + exits[i].id + " " + (exits[i].exit.empty() ? "exited" : exits[i].exit) + " at " +
+           seconds(exits[i].t_s);
+  if (exits.size() > limit) out += ", and " + std::to_string(exits.size() - limit) + " more";
+  return out;
+}
+
 std::vector<std::pair<std::string, std::uint64_t>> topCounts(const json& object, std::size_t limit) {
   std::vector<std::pair<std::string, std::uint64_t>> out;
   if (!object.is_object()) return out;

@@ -46,6 +46,19 @@ std::string fixed(double v, int decimals);
 std::string millis(double ms);
 std::string seconds(double s);  // "2.500 s"
 
+// An instance that exited before the load ended (t_s < the run's duration):
+// the summaries list them, since a 0 dropped can hide a crash that the
+// switcher's retries covered.
+struct ExitSeen {
+  std::string id;    // blue-1
+  std::string exit;  // "signal 9", "code 0"
+  double t_s = 0;
+};
+// "blue-1 signal 9 at 2.003 s, blue-2 code 0 at 4.000 s": by time (then id),
+// at most `limit`, then "and N more"; "" when none.
+std::string exitsLine(std::vector<ExitSeen> exits, std::size_t limit);
+inline constexpr std::size_t kExitsListed = 6;  // the summaries' limit
+
 // Causes sorted by count (descending), then by text; at most `limit`.
 std::vector<std::pair<std::string, std::uint64_t>> topCounts(const json& object, std::size_t limit);
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "reports/render_util.hpp"
+
 namespace cutover::reports {
 
 std::string textSummary(const RunResult& r) {
@@ -35,6 +37,10 @@ std::string textSummary(const RunResult& r) {
     out += k.ends_with("_ms") ? fmt::format("measure    {} = {:.3f}\n", k, v) : fmt::format("measure    {} = {:.0f}\n", k, v);
   out += fmt::format("dropped    {}\n", s.outcomes.dropped());
   out += fmt::format("active     {} at the end\n", r.final_active);
+  std::vector<render::ExitSeen> exits;
+  for (const auto& in : r.instances)
+    if (in.exited_s && *in.exited_s < r.duration_s) exits.push_back({in.id, in.exit, *in.exited_s});
+  if (!exits.empty()) out += "exits      " + render::exitsLine(exits, render::kExitsListed) + "\n";
   const auto& v = r.verdict;
   if (!v.valid) {
     out += "verdict    INVALID: the run did not do its work\n";

@@ -46,6 +46,14 @@ TEST(RenderUtil, NumberFormats) {
   EXPECT_EQ(seconds(2.5), "2.500 s");
 }
 
+TEST(RenderUtil, ExitsLineIsInTimeOrderAndBounded) {
+  EXPECT_EQ(exitsLine({}, 3), "");
+  EXPECT_EQ(exitsLine({{"b-2", "code 0", 4}, {"b-1", "signal 9", 2.0}, {"a-1", "", 4}}, 3),
+            "b-1 signal 9 at 2.000 s, a-1 exited at 4.000 s, b-2 code 0 at 4.000 s");
+  EXPECT_EQ(exitsLine({{"b-1", "code 1", 1}, {"b-2", "code 1", 2}, {"b-3", "code 1", 3}}, 2),
+            "b-1 code 1 at 1.000 s, b-2 code 1 at 2.000 s, and 1 more");
+}
+
 TEST(RenderUtil, TopCountsSortsByCountThenText) {
   const json causes = {{"b", 2}, {"a", 2}, {"c", 5}, {"d", "x"}};
   const auto top = topCounts(causes, 3);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 
 namespace cutover::reports {
@@ -17,6 +18,25 @@ TEST(TextSummary, DurationsToTheMicrosecondCountsAsCounts) {
   EXPECT_NE(text.find("measure    switcher_retries = 439\n"), std::string::npos) << text;
   EXPECT_NE(text.find("measure    blast_radius_requests = 21\n"), std::string::npos) << text;
   EXPECT_NE(text.find("verdict    PASS\n"), std::string::npos) << text;
+}
+
+// A 0 dropped can hide a crash the switcher's retries covered: exits before
+// the load ended are listed; the end-of-run stops are not.
+TEST(TextSummary, ExitsDuringTheLoadAreListed) {
+  RunResult r;
+  r.duration_s = 10;
+  auto instance = [](std::string id, std::optional<double> exited_s, std::string exit) {
+    InstanceInfo in;
+    in.id = std::move(id);
+    in.exited_s = exited_s;
+    in.exit = std::move(exit);
+    return in;
+  };
+  r.instances = {instance("blue-2", 12.0, "code 0"), instance("blue-1", 2.5, "signal 9"),
+                 instance("green-1", std::nullopt, "")};
+  EXPECT_NE(textSummary(r).find("exits      blue-1 signal 9 at 2.500 s\n"), std::string::npos) << textSummary(r);
+  r.instances[1].exited_s = 10.5;
+  EXPECT_EQ(textSummary(r).find("exits "), std::string::npos) << textSummary(r);
 }
 
 }  // namespace
