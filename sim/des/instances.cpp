@@ -261,6 +261,12 @@ void Sim::startHealthCheck(const switcher::StartHealthCheck& c) {
   p.check = c.check;
   p.inst = c.backend < inst_of_backend_.size() ? inst_of_backend_[c.backend] : kNone;
   p.started = now_;
+  const std::int64_t timeout = core_.options().health_check.timeout.count();
+  if (connect_ns_ + hop_ns_ > timeout) {  // the check gives up before it can reach the service
+    p.detail = "timeout";
+    q_.push(now_ + timeout, kHealthDone, pc);
+    return;
+  }
   q_.push(now_ + connect_ns_ + hop_ns_, kHealthAtService, pc);
 }
 

@@ -611,6 +611,28 @@ timeline:
   EXPECT_EQ(r.dropped_by_class["switcher_upstream_timeout"], 40u) << ::testing::PrintToString(r.dropped_by_cause);
 }
 
+// A health check whose timeout is shorter than the modeled connect and hop
+// times out without reaching the service (its result was scheduled in the
+// past: an assertion stopped the run).
+TEST(SimRunner, AHealthCheckTimeoutShorterThanTheNetworkTimesOut) {
+  auto r = runSim(text(R"(name: tiny-check-timeout
+seed: 3
+duration: 2s
+services:
+  blue: { instances: 2, latency: 1ms }
+switcher: { health_check: { interval: 100ms, timeout: 50us } }
+load:
+  - { arrivals: constant, rate: 50/s, connections: 4 }
+timeline:
+  - { at: 0s, start: blue }
+)"));
+  const auto down = std::count_if(r.events.begin(), r.events.end(), [](const TimedEvent& e) {
+    return e.kind == "health_changed" && e.detail.find("timeout") != std::string::npos;
+  });
+  EXPECT_EQ(down, 2) << ::testing::PrintToString(r.events.size());
+  EXPECT_GT(dropped(r), 0u);
+}
+
 // What the simulator stands in for is said in the events, not silently run
 // as something else: nginx as the built-in switcher, a pause fault ignored.
 TEST(SimRunner, WhatIsNotModeledIsNamedInTheEvents) {
