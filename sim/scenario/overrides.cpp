@@ -1,5 +1,7 @@
 #include "sim/scenario/overrides.hpp"
 
+#include "sim/scenario/loader.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
@@ -38,8 +40,11 @@ std::string applyOverride(YAML::Node& root, const std::string& assignment) {
   if (eq == std::string::npos || eq == 0) return "expected key=value, got '" + assignment + "'";
   const auto parts = splitDots(assignment.substr(0, eq));
   YAML::Node value;
+  const std::string text = assignment.substr(eq + 1);
   try {
-    value = YAML::Load(assignment.substr(eq + 1));
+    // A bound such as "> 0" is text: in YAML a leading '>' starts a folded
+    // block, which a one-line value cannot mean.
+    value = text.starts_with('>') ? YAML::Node(text) : YAML::Load(text);
   } catch (const YAML::Exception& e) {
     return "value of '" + assignment.substr(0, eq) + "' is not valid YAML: " + e.msg;
   }
@@ -64,7 +69,20 @@ std::string applyOverride(YAML::Node& root, const std::string& assignment) {
         cur[part] = value;
         return "";
       }
-      if (!cur[part]) cur[part] = YAML::Node(YAML::NodeType::Map);
+      if (!cur[part]) {
+        // A key inside a service the file does not have is a typo, not a new
+        // service (that one would run with every default); a new service is
+        // set whole: services.canary={...}.
+        if (i == 1 && parts[0] == "services") {
+          std::vector<std::string> names;
+          if (cur.IsMap())
+            for (const auto& kv : cur) names.push_back(kv.first.as<std::string>());
+          const auto hint = suggestKey(part, names);
+          return "no service named '" + part + "'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
+                 " (a new service is set whole: services." + part + "={...})";
+        }
+        cur[part] = YAML::Node(YAML::NodeType::Map);
+      }
       path.push_back(cur[part]);
     } else {
       return "cannot set '" + part + "' inside a scalar at '" + assignment.substr(0, eq) + "'";

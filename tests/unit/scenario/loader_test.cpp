@@ -173,6 +173,28 @@ TEST(ScenarioLoader, BadOverrideIsAnError) {
   EXPECT_EQ(bad.errors[0].line, 0);
 }
 
+// A misspelled service in --set (or a --sweep, a matrix) would add a service
+// with every default and leave the real one as it was: refused, with a hint.
+TEST(ScenarioLoader, AnOverrideInsideAnUnknownServiceIsRefused) {
+  const auto out = loadScenarioText(kGood, "good.yaml", {"services.gren.instances=3"});
+  ASSERT_EQ(out.errors.size(), 1u);
+  EXPECT_EQ(out.errors[0].file, "--set");
+  EXPECT_EQ(out.errors[0].key, "services.gren.instances");
+  EXPECT_THAT(out.errors[0].message, HasSubstr("no service named 'gren'; did you mean 'green'?"));
+}
+
+// "> 0" is a bound, as in the file's quoted `dropped: "> 0"`, not a YAML
+// folded block.
+TEST(ScenarioLoader, AnOverrideValueStartingWithGreaterThanIsText) {
+  const auto out = loadScenarioText(kGood, "good.yaml", {"expect.dropped=> 0"});
+  ASSERT_TRUE(out.errors.empty()) << out.errors.front().str();
+  const auto same = loadScenarioText(kGood, "good.yaml", {"expect.dropped=\"> 0\""});
+  ASSERT_TRUE(same.errors.empty()) << same.errors.front().str();
+  ASSERT_TRUE(out.scenario->expect.dropped.has_value());
+  EXPECT_EQ(out.scenario->expect.dropped->op, Compare::gt);
+  EXPECT_EQ(out.scenario->expect.dropped->value, 0);
+}
+
 // Targets name a pool or one of its instances: blue-1..blue-N, N its
 // instances or its largest scale step; anything else would act on nothing.
 TEST(ScenarioLoader, InstanceTargetsMustNameAnInstance) {
