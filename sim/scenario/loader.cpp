@@ -68,6 +68,25 @@ void readLatency(Ctx& ctx, const YAML::Node& node, const std::string& path, serv
 
 std::optional<int> signalNumber(const std::string& name);
 
+// The first node with a tag the loader does not read (`!foo 2`, or an
+// unquoted `!= 3`, which YAML reads as the tag `!=` on "3"): such a tag would
+// be dropped without a word. YAML's own tags (`!!str`) are fine. Null: none.
+std::optional<YAML::Node> foreignTag(const YAML::Node& n, int depth = 0) {
+  if (depth > 256) return std::nullopt;  // the parser's own limit stops deeper files first
+  const std::string& tag = n.Tag();
+  if (!(tag.empty() || tag == "?" || tag == "!" || tag.starts_with("tag:yaml.org,2002:"))) return n;
+  if (n.IsMap()) {
+    for (const auto& kv : n) {
+      if (auto t = foreignTag(kv.first, depth + 1)) return t;
+      if (auto t = foreignTag(kv.second, depth + 1)) return t;
+    }
+  } else if (n.IsSequence()) {
+    for (const auto& item : n)
+      if (auto t = foreignTag(item, depth + 1)) return t;
+  }
+  return std::nullopt;
+}
+
 // The 1-based line where a second YAML document starts (a `---` or `...`
 // marker at column 0 after the first document's content), or 0. Markers at
 // column 0 are always document markers in YAML, in block scalars too.
@@ -542,6 +561,16 @@ std::optional<Bound> parseBoundOf(const std::string& text, Unit unit, double tim
   return b;
 }
 
+// What a bound on a measure that is never negative (a count, a latency, a
+// rate) can say: a count is a whole number, and no bound is one that no run
+// could meet ("< 0", "-1"). Empty when fine.
+std::string boundProblem(const Bound& b, Unit unit) {
+  if (b.value < 0) return "a negative bound: the measure is never negative";
+  if (b.op == Compare::lt && b.value == 0) return "'< 0' can never hold: the measure is never negative";
+  if (unit == Unit::count && b.value != std::floor(b.value)) return "a count is a whole number";
+  return "";
+}
+
 void readExpect(Ctx& ctx, const YAML::Node& node, Expectations& out) {
   MapReader r(ctx, node, "expect");
   struct Known {
@@ -575,6 +604,10 @@ void readExpect(Ctx& ctx, const YAML::Node& node, Expectations& out) {
       ctx.error(v, std::string("expect.") + k.key, std::string("expected a bound like ") + example);
       continue;
     }
+    if (const auto problem = boundProblem(*b, k.unit); !problem.empty()) {
+      ctx.error(v, std::string("expect.") + k.key, problem + " (got '" + v.Scalar() + "')");
+      continue;
+    }
     out.measures.push_back({k.key, k.measure, *b, locOf(v)});
   }
   if (r.get("clean_exit")) {
@@ -591,6 +624,8 @@ void readExpect(Ctx& ctx, const YAML::Node& node, Expectations& out) {
     const auto b = v.IsScalar() ? parseBound(v.Scalar()) : std::nullopt;
     if (!b) ctx.error(v, "expect.dropped", "expected a count or a bound like '< 10', got '" +
                                                (v.IsScalar() ? v.Scalar() : std::string("?")) + "'");
+    else if (const auto problem = boundProblem(*b, Unit::count); !problem.empty())
+      ctx.error(v, "expect.dropped", problem + " (got '" + v.Scalar() + "')");
     else out.dropped = b;
   }
   std::string active;
@@ -923,6 +958,13 @@ LoadOutcome loadScenarioText(const std::string& text, const std::string& file_na
   }
   if (!root.IsMap()) {
     ctx.errors.push_back({file_name, 1, 1, "", "a scenario is a YAML mapping (name:, duration:, ...)"});
+    return {std::nullopt, ctx.errors};
+  }
+  if (const auto tagged = foreignTag(root)) {
+    const auto mark = tagged->Mark();
+    ctx.errors.push_back({file_name, mark.line + 1, mark.column + 1, "",
+                          "unknown YAML tag '" + tagged->Tag() + "': quote the value (a bound such as \"!= 3\" "
+                          "is not one either: use <, <=, ==, >= or >)"});
     return {std::nullopt, ctx.errors};
   }
   for (const auto& o : overrides) {
