@@ -9,9 +9,9 @@
 
 #include <filesystem>
 #include <limits>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "reports/render_util.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/des/sim_runner.hpp"
 #include "sim/scenario/explore.hpp"
@@ -85,6 +85,14 @@ int cmdExplore(const ExploreRequest& req) {
     return kExitBadInput;
   }
   const std::filesystem::path out = req.out_dir.empty() ? "reports/out/" + base->name + "-explore" : req.out_dir;
+  {
+    std::error_code ec;
+    std::filesystem::create_directories(out, ec);
+    if (ec || !std::filesystem::is_directory(out, ec)) {
+      fmt::print(stderr, "error: cannot create output directory {}{}\n", out.string(), ec ? ": " + ec.message() : "");
+      return kExitBadInput;
+    }
+  }
   installInterruptHandlers();
   struct Failure {
     std::uint64_t seed;
@@ -92,6 +100,7 @@ int cmdExplore(const ExploreRequest& req) {
     std::string reason;
   };
   std::vector<Failure> failures;
+  bool unwritten = false;  // a file explore should have written is not there
   int done = 0;
   for (int i = 0; i < req.runs && g_interrupted.load() == 0; ++i, ++done) {
     const std::uint64_t seed = first + static_cast<std::uint64_t>(i);
@@ -105,8 +114,6 @@ int cmdExplore(const ExploreRequest& req) {
   }
   nlohmann::json doc = {{"scenario", base->name}, {"file", req.file}, {"runs", done}, {"first_seed", first},
                         {"failures", nlohmann::json::array()}};
-  std::error_code ec;
-  std::filesystem::create_directories(out, ec);
   for (std::size_t k = 0; k < failures.size(); ++k) {
     const auto& f = failures[k];
     nlohmann::json fj = {{"seed", f.seed}, {"reason", f.reason}, {"faults", drawsJson(*base, f.draws)}};
@@ -122,10 +129,11 @@ int cmdExplore(const ExploreRequest& req) {
                                            base->name, f.seed, shrunk.draws.size(), f.draws.size(), shrunk.runs);
       const auto yaml = scenario::scheduleAsYaml(req.file, req.load, steps, f.seed, note, &err);
       const auto file = out / fmt::format("seed-{}-min.yaml", f.seed);
-      if (!yaml) {
-        fmt::print(stderr, "error: cannot write the minimal schedule of seed {}: {}\n", f.seed, err);
+      const auto written = yaml ? reports::render::writeFileAtomic(file, *yaml) : Result<std::string>(Error{err});
+      if (!written.ok()) {
+        fmt::print(stderr, "error: cannot write the minimal schedule of seed {}: {}\n", f.seed, written.error().message);
+        unwritten = true;
       } else {
-        std::ofstream(file) << *yaml;
         // The file must fail as the schedule did: loaded and run once more.
         scenario::LoadOptions again;
         again.time_scale = req.load.time_scale;
@@ -151,7 +159,14 @@ int cmdExplore(const ExploreRequest& req) {
     doc["failures"].push_back(std::move(fj));
   }
   if (g_interrupted.load() != 0) doc["interrupted"] = true;
-  std::ofstream(out / "explore.json") << doc.dump(2) << "\n";
+  if (const auto w = reports::render::writeFileAtomic(out / "explore.json", doc.dump(2) + "\n"); !w.ok()) {
+    fmt::print(stderr, "error: {}\n", w.error().message);
+    unwritten = true;
+  }
+  if (unwritten) {  // the failing seeds above are true; the files that should hold them are not all there
+    fmt::print(stderr, "error: explore's files could not all be written in {}\n", out.string());
+    return kExitInvalid;
+  }
   fmt::print("explore    {} runs, {} failing seeds (from seed {}); {}\n", done, failures.size(), first,
              (out / "explore.json").string());
   if (g_interrupted.load() != 0) return kExitInvalid;

@@ -15,6 +15,7 @@
 
 #include "fake-services/behaviour.hpp"
 #include "metrics/queueing.hpp"
+#include "reports/render_util.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/core/units.hpp"
 #include "sim/des/sim_runner.hpp"
@@ -349,6 +350,10 @@ int cmdPlan(const PlanRequest& req) {
     err = "--min-window '" + req.min_window + "' is not a duration (2s)";
   if (err.empty() && !req.rate.empty() && !(rate = parseRate(req.rate)))
     err = "--rate '" + req.rate + "' is not a rate (10k/s)";
+  if (err.empty() && rate && sweeps.front().key.ends_with(".rate"))
+    err = fmt::format("--rate fixes the rate, but {} is the key the question answers (the first --sweep); "
+                      "sweep another key first, or leave --rate out",
+                      sweeps.front().key);
   if (err.empty() && rate) {
     for (const auto& s : sweeps)
       if (s.key.ends_with(".rate") && s.key != sweeps.front().key && rateKey.empty()) rateKey = s.key;
@@ -460,9 +465,21 @@ int cmdPlan(const PlanRequest& req) {
     rc = answer ? 0 : 1;
   }
   const auto dir = std::filesystem::path(outDir);
-  std::ofstream(dir / "plan.json") << plan.dump(2) << "\n";
-  std::ofstream(dir / "plan.md") << markdown(plan, sweeps, answerLine);
-  std::ofstream(dir / "plan.svg") << svg(plan, sweeps);
+  // Each file whole or not at all; a plan whose files could not be written
+  // leaves none that could be read as its result.
+  for (const auto& [name, text] : {std::pair<const char*, std::string>{"plan.json", plan.dump(2) + "\n"},
+                                   {"plan.md", markdown(plan, sweeps, answerLine)},
+                                   {"plan.svg", svg(plan, sweeps)}}) {
+    if (const auto w = reports::render::writeFileAtomic(dir / name, text); !w.ok()) {
+      fmt::print(stderr, "error: {}\n", w.error().message);
+      for (const auto* f : {"plan.json", "plan.md", "plan.svg"}) {
+        std::error_code rm;
+        if (!std::filesystem::is_directory(dir / f, rm)) std::filesystem::remove(dir / f, rm);
+      }
+      fmt::print(stderr, "error: the plan's files could not be written; none is left in {}\n", outDir);
+      return kExitInvalid;
+    }
+  }
   if (!answerLine.empty()) fmt::print("{}\n", answerLine);
   fmt::print("plan       {}\n", (dir / "plan.md").string());
   return rc;

@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "reports/json_report.hpp"
+#include "reports/render_util.hpp"
 #include "reports/text_summary.hpp"
 #include "reports/write_all.hpp"
 #include "sim/cli/commands.hpp"
@@ -174,6 +176,21 @@ std::optional<MatrixRuns> matrixRuns(const std::string& file, const scenario::Lo
                first.column, combos.size(), repeat);
     return std::nullopt;
   }
+  // Each combination has its own directory: two that would share one (a
+  // value listed twice, or names equal once made safe for a path) would
+  // overwrite each other's runs.
+  std::map<std::string, std::string> dirs;
+  for (const auto& c : combos) {
+    const auto name = dirNameOf(c);
+    std::string joined;
+    for (const auto& o : c) joined += (joined.empty() ? "" : ", ") + o;
+    if (const auto [it, fresh] = dirs.emplace(name, joined); !fresh) {
+      const auto& first = base.matrix.front().loc;
+      fmt::print(stderr, "error: {}:{}:{}: matrix: combinations [{}] and [{}] would share the directory {}\n", file,
+                 first.line, first.column, it->second, joined, name);
+      return std::nullopt;
+    }
+  }
   MatrixRuns runs;
   runs.combos = combos;
   for (const auto& c : combos) {
@@ -197,11 +214,34 @@ int cmdRun(const RunRequest& req, int repeat) {
   if (!base) return kExitBadInput;
   const std::string outDir = req.out_dir.empty() ? "reports/out/" + base->name : req.out_dir;
   installInterruptHandlers();
+  if (req.metrics_port && req.mode == "sim") {
+    fmt::print(stderr, "error: --metrics-port: live runs only (a simulated run passes in virtual time; nothing "
+                       "could scrape it)\n");
+    return kExitBadInput;
+  }
   if (repeat <= 1 && base->matrix.empty()) return runOne(*base, outDir, req, true).exit;
   auto matrix = matrixRuns(req.file, req.load, *base, repeat);
   if (!matrix) return kExitBadInput;
   const auto& combos = matrix->combos;
   auto& scenarios = matrix->scenarios;
+  // Seeds run from each run's seed to seed + repeat - 1: every one must be a
+  // seed a file or --seed can hold, or a run could not be replayed.
+  constexpr auto kMaxSeed = static_cast<std::uint64_t>(std::numeric_limits<long long>::max());
+  for (const auto& s : scenarios)
+    if (s.seed > kMaxSeed - static_cast<std::uint64_t>(repeat - 1)) {
+      fmt::print(stderr, "error: --repeat {}: seeds run from {} to seed + {}, over the largest seed {}\n", repeat,
+                 s.seed, repeat - 1, kMaxSeed);
+      return kExitBadInput;
+    }
+  {  // the reports of an earlier single run here must not stand for this one
+    std::error_code ec;
+    std::filesystem::create_directories(outDir, ec);
+    if (ec) {
+      fmt::print(stderr, "error: cannot create output directory {}: {}\n", outDir, ec.message());
+      return kExitBadInput;
+    }
+    reports::removeAll(outDir);
+  }
 
   nlohmann::json agg = {{"scenario", base->name}, {"file", req.file}, {"mode", req.mode}, {"repeat", repeat},
                         {"combinations", nlohmann::json::array()}};
@@ -252,9 +292,18 @@ int cmdRun(const RunRequest& req, int repeat) {
     md += "\nInterrupted: the aggregate is partial.\n";
   }
   md += "\nEvery measure with min, median and max over the valid runs is in aggregate.json.\n";
-  std::filesystem::create_directories(outDir);
-  std::ofstream(std::filesystem::path(outDir) / "aggregate.json") << agg.dump(2) << "\n";
-  std::ofstream(std::filesystem::path(outDir) / "aggregate.md") << md;
+  for (const auto& [name, text] : {std::pair<const char*, std::string>{"aggregate.json", agg.dump(2) + "\n"},
+                                   {"aggregate.md", md}})
+    if (const auto w = reports::render::writeFileAtomic(std::filesystem::path(outDir) / name, text); !w.ok()) {
+      fmt::print(stderr, "error: {}\n", w.error().message);
+      for (const auto* f : {"aggregate.json", "aggregate.md"}) {
+        std::error_code rm;
+        if (!std::filesystem::is_directory(std::filesystem::path(outDir) / f, rm))
+          std::filesystem::remove(std::filesystem::path(outDir) / f, rm);
+      }
+      fmt::print(stderr, "error: the aggregate could not be written; none is left in {}\n", outDir);
+      return kExitInvalid;
+    }
   fmt::print("aggregate  {}\n", (std::filesystem::path(outDir) / "aggregate.json").string());
   return worst;
 }

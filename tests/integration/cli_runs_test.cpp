@@ -146,6 +146,39 @@ TEST(CliRuns, FlagsThatWouldRunSomethingElseAreBadInput) {
   EXPECT_EQ(runCutoverShell("run --mode sim -q " + file + " --out ''"), 2);
   EXPECT_EQ(runCutoverShell("compare -q " + file + " --switchers builtin,builtin"), 2);
   EXPECT_EQ(runCutoverShell("explore " + file + " --runs 2 --seed 9223372036854775807"), 2);
+  // --repeat's seeds run past the largest one a run could be replayed with.
+  EXPECT_EQ(runCutoverShell("run --mode sim -q " + file + " --seed 9223372036854775807 --repeat 3"), 2);
+  // Nothing serves /metrics in virtual time: the flag would do nothing.
+  EXPECT_EQ(runCutoverShell("run --mode sim -q " + file + " --metrics-port 9464"), 2);
+  // A key inside a service the file lacks is a typo, not a new service.
+  EXPECT_EQ(runCutoverShell("run --mode sim -q " + file + " --set services.gren.instances=3"), 2);
+}
+
+// Two matrix combinations that would share a directory (a value listed
+// twice) would overwrite each other's runs: refused before anything runs.
+TEST(CliRuns, MatrixCombinationsSharingADirectoryAreBadInput) {
+  const auto dir = tempDir("cli", "samedir");
+  std::string text = kMatrix;
+  text.replace(text.find("[100/s, 200/s]"), 14, "[100/s, 100/s]");
+  std::ofstream(dir / "mx.yaml") << text;
+  EXPECT_EQ(runCutoverShell("run --mode sim -q " + (dir / "mx.yaml").string() + " --out " + (dir / "out").string()), 2);
+  EXPECT_FALSE(fs::exists(dir / "out" / "aggregate.json"));
+  fs::remove_all(dir);
+}
+
+// --repeat into the directory of an earlier single run: that run's
+// junit.xml and summary.md (PASS) must not stay beside a failing aggregate.
+TEST(CliRuns, ARepeatRemovesTheReportsOfAnEarlierSingleRunThere) {
+  const auto dir = tempDir("cli", "stale");
+  const std::string file = sourceDir() + "/scenarios/quickstart.yaml";
+  const auto out = " --out " + (dir / "out").string();
+  ASSERT_EQ(runCutoverShell("run --mode sim -q " + file + out), 0);
+  ASSERT_TRUE(fs::exists(dir / "out" / "junit.xml"));
+  EXPECT_EQ(runCutoverShell("run --mode sim -q --repeat 2 " + file + out + " --set 'expect.dropped=> 0'"), 1);
+  EXPECT_TRUE(fs::exists(dir / "out" / "aggregate.json"));
+  for (const char* f : {"report.json", "junit.xml", "summary.md", "report.html"})
+    EXPECT_FALSE(fs::exists(dir / "out" / f)) << f;
+  fs::remove_all(dir);
 }
 
 }  // namespace

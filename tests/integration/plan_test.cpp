@@ -177,7 +177,23 @@ TEST(Plan, BadSweepsExitTwoBeforeAnythingRuns) {
                                         " --p99-under 50ms --rate 300/s" + out);
   EXPECT_EQ(rateOff.rc, 2);
   EXPECT_NE(rateOff.out.find("not a value of load.0.rate"), std::string::npos) << rateOff.out;
+  // The rate the question fixes cannot be the key it answers.
+  const auto rateFirst = plan(dir, file + " --sweep load.0.rate=100/s,200/s --p99-under 50ms --rate 150/s" + out);
+  EXPECT_EQ(rateFirst.rc, 2);
+  EXPECT_NE(rateFirst.out.find("the key the question answers"), std::string::npos) << rateFirst.out;
   EXPECT_FALSE(fs::exists(dir / "out" / "plan.json"));
+}
+
+// A plan whose files cannot be written (here plan.json is a directory)
+// leaves none of them: exit 3, as a run whose reports failed.
+TEST(Plan, FilesThatCannotBeWrittenLeaveNone) {
+  const auto dir = tempDir("plan", "unwritable");
+  const auto file = writeScenario(dir, kQueueing).string();
+  fs::create_directories(dir / "out" / "plan.json" / "in-the-way");
+  const auto r = plan(dir, file + " --sweep services.green.instances=1..2 --out " + (dir / "out").string());
+  EXPECT_EQ(r.rc, 3) << r.out;
+  for (const char* f : {"plan.md", "plan.svg", "plan.json.tmp"}) EXPECT_FALSE(fs::exists(dir / "out" / f)) << f;
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -211,5 +211,18 @@ TEST(Explore, AFileWithoutAnExploreBlockIsBadInput) {
   EXPECT_EQ(runCutoverShell("explore " + std::string(CUTOVER_SOURCE_DIR) + "/scenarios/kill-old-at-once.yaml"), 2);
 }
 
+// Where explore's files cannot go: an --out that is a file is bad input
+// before anything runs; an explore.json that cannot be written is exit 3
+// (it said "explore.json" and exit 0 with nothing written).
+TEST(Explore, FilesThatCannotBeWrittenAreNotReportedAsWritten) {
+  const auto dir = tempDir("explore", "unwritable");
+  const std::string file = scenarioPath("quickstart.yaml");
+  std::ofstream(dir / "afile") << "x";
+  EXPECT_EQ(runCutoverShell("explore " + file + " --runs 2 --out " + (dir / "afile").string()), 2);
+  fs::create_directories(dir / "out" / "explore.json" / "in-the-way");
+  EXPECT_EQ(runCutoverShell("explore " + file + " --runs 2 --shrink 0 --out " + (dir / "out").string()), 3);
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace cutover::testing
