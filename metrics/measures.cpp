@@ -80,12 +80,22 @@ std::vector<SwitchMeasure> switchMeasures(const RunView& run) {
   std::stable_sort(commands.begin(), commands.end(), [](auto* a, auto* b) { return a->t_s < b->t_s; });
   const auto pools = poolOfNames(run);
   std::vector<SwitchMeasure> out;
-  for (const auto* c : commands) {
+  for (std::size_t ci = 0; ci < commands.size(); ++ci) {
+    const auto* c = commands[ci];
     SwitchMeasure m;
     m.at_s = c->t_s;
     m.to = c->target;
     m.from = activePoolAt(run.events, c->t_s, /*strictly_before=*/true);
     if (m.from.empty() || m.from == m.to) continue;
+    // A switch the switcher refused, or held at its readiness gate to the
+    // end, did not happen: it has no latency (measured to the old version's
+    // last response it would be the rest of the run).
+    const double next_command = ci + 1 < commands.size() ? commands[ci + 1]->t_s : INFINITY;
+    if (std::none_of(run.events.begin(), run.events.end(), [&](const TimedEvent& e) {
+          return e.source == "switcher" && e.kind == "switched" && e.target == m.to && e.t_s >= c->t_s &&
+                 e.t_s < next_command;
+        }))
+      continue;
     const std::int64_t at = toNs(c->t_s, run.t0_ns);
     // Only requests sent while this switch held, answered before it ended: a
     // later rollback or switch back to `from` makes its responses legitimate

@@ -112,6 +112,23 @@ TEST(SwitchMeasures, VersionAttributesWhenInstanceUnknownAndSwitchToActivePoolIs
   EXPECT_NEAR(m[1].switch_latency_ms, 10.0, 1e-6);
 }
 
+// A switch the switcher refused (or held at its readiness gate to the end)
+// did not happen: no latency, where it measured the rest of the run (1.7 s
+// in the invalid fixture). One the gate let through later is measured from
+// the command.
+TEST(SwitchMeasures, ASwitchThatNeverHappenedHasNoLatency) {
+  Fixture f;
+  f.events.push_back(ev(1.0, "timeline", "switch", "green"));
+  f.events.push_back(ev(1.0, "switcher", "switch_refused", "green", "unknown pool green"));
+  f.records = {rec(1000, 1001, Outcome::ok, kV1, kBlue1), rec(2500, 2501, Outcome::ok, kV1, kBlue1)};
+  EXPECT_TRUE(switchMeasures(f.view()).empty());
+  EXPECT_FALSE(deriveMeasures(f.view()).count("switch_latency_ms"));
+  f.events.push_back(ev(1.2, "switcher", "switched", "green", "from blue"));
+  const auto m = switchMeasures(f.view());
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_NEAR(m[0].switch_latency_ms, 1501.0, 1e-6);  // blue still answered at 2.501 s
+}
+
 TEST(SwitchMeasures, NoSwitchNoMeasure) {
   Fixture f;
   f.records = {rec(0, 1, Outcome::ok, kV1, kBlue1)};
