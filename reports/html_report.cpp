@@ -194,8 +194,9 @@ std::string droppedList(const json& report) {
   std::string out = fmt::format("<h2>First dropped requests</h2>\n<p class=\"note\">{} listed of {} dropped.</p>\n",
                                 std::min<std::size_t>(first.size(), kHtmlMaxRows),
                                 count(report, "dropped_requests.total"));
-  out += "<table id=\"dropped\"><tr><th>id</th><th>intended</th><th>outcome</th><th>version</th><th>instance</th>"
-         "<th>cause</th></tr>\n";
+  out += "<table id=\"dropped\"><tr><th>id</th><th>intended</th><th>outcome</th><th>version</th>"
+         "<th title=\"the instance named in the answer the client got; for the switcher's own error, the last one it "
+         "tried: after a retry, not always the one the cause names\">last instance tried</th><th>cause</th></tr>\n";
   for (std::size_t i = 0; i < first.size() && i < kHtmlMaxRows; ++i) {
     const auto& d = first[i];
     out += fmt::format("<tr><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}"

@@ -404,6 +404,7 @@ SimTrace Sim::run() {
   t.final_active = core_.activePool();
   t.events_processed = steps_;
   t.switcher_retries = retries_;
+  t.connections_opened = next_conn_id_ - 1;
   t.virtual_end_s = since0(now_);
   // Requests a service still held when the run ended (e.g. hung ones).
   for (const auto& ex : ex_)
@@ -413,6 +414,7 @@ SimTrace Sim::run() {
     }
   for (auto& b : blocks_) {
     t.intended += b.records.size();
+    t.peak_connections += b.peak_open;  // per block, summed as the live report sums its clients
     t.load_length_s = std::max(t.load_length_s, b.length_s);
     if (t.records.empty()) t.records = std::move(b.records);
     else t.records.insert(t.records.end(), b.records.begin(), b.records.end());

@@ -100,6 +100,7 @@ struct Block {
   std::vector<std::uint32_t> idle;       // open and idle connection slots
   std::vector<std::uint32_t> free_conns;
   std::size_t open = 0;
+  std::size_t peak_open = 0;             // most connections open at once
   std::uint64_t next_request_id = 1;
   std::uint64_t outstanding = 0;         // launched, no outcome yet
   bool arrivals_done = false;

@@ -96,7 +96,7 @@ void Sim::openConn(std::uint16_t bi, std::uint32_t rec) {
     b.conns.emplace_back();
   }
   b.conns[slot] = ClientConn{next_conn_id_++, kNone, 0, true, false};
-  ++b.open;
+  b.peak_open = std::max(b.peak_open, ++b.open);
   sendOn(bi, slot, rec, now_ + connect_ns_, true);  // the switcher accepts at once
 }
 

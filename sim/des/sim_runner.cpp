@@ -22,6 +22,10 @@ RunResult measureTrace(const scenario::Scenario& sc, SimTrace trace, std::uint64
   r.time_scale = sc.time_scale;
   r.final_active = trace.final_active;
   r.instances = trace.instances;
+  // The load generator's connections (its CPU cost is the live client's
+  // own: nothing to say in virtual time, so 0).
+  r.load_generator.peak_connections = trace.peak_connections;
+  r.load_generator.connections_opened = trace.connections_opened;
   std::vector<std::string> invalid = trace.invalid;
   scenario::RunTrace t;
   t.records = std::move(trace.records);

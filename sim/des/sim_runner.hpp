@@ -52,6 +52,8 @@ struct SimTrace {
   std::vector<std::string> invalid;    // reasons the run does not count
   std::uint64_t events_processed = 0;  // simulated steps
   std::uint64_t switcher_retries = 0;  // upstream attempts after the first (as the live proxy counts them)
+  std::size_t peak_connections = 0;    // client connections open at once, most, summed over the load blocks
+  std::uint64_t connections_opened = 0;  // client connections opened in all
   double virtual_end_s = 0;            // seconds since t=0 when the run ended
 };
 

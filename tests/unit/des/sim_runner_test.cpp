@@ -302,6 +302,28 @@ timeline:
     EXPECT_NE(reason.find("every client connection was busy"), std::string::npos) << reason;
     EXPECT_EQ(reason.find("load generator fell behind"), std::string::npos) << reason;
   }
+  // The report says how many it used: all 4 at once; a request timed out
+  // while it was on one closes it, and a fresh one takes its place.
+  EXPECT_EQ(r.load_generator.peak_connections, 4u);
+  EXPECT_GT(r.load_generator.connections_opened, 4u);
+}
+
+// Connections as the live report counts them: the most open at once and
+// how many were opened (new_per_request: one per request).
+TEST(SimRunner, TheReportCountsTheClientConnections) {
+  auto r = runSim(text(R"(name: conns
+duration: 1s
+services:
+  blue: { instances: 2, latency: 20ms }
+load:
+  - { arrivals: constant, rate: 100/s, connections: 16, connection_policy: new_per_request }
+timeline:
+  - { at: 0s, start: blue }
+)"));
+  EXPECT_TRUE(r.verdict.valid);
+  EXPECT_EQ(r.load_generator.connections_opened, 100u);
+  EXPECT_GE(r.load_generator.peak_connections, 2u);  // 20 ms each, 10 ms apart
+  EXPECT_LE(r.load_generator.peak_connections, 4u);
 }
 
 TEST(SimRunner, ConnectsToAClosedListenerAreSwitcherErrors) {
