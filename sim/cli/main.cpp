@@ -66,6 +66,14 @@ int cmdList(const std::string& dir) {
   for (const auto& f : files) {
     const auto out = scenario::loadScenarioFile(f.string());
     if (!out.scenario) {
+      // Past the live limits (a pool of 1000, 50k/s for an hour) a file may
+      // still be one for --mode sim: listed as such, not as invalid.
+      scenario::LoadOptions sim;
+      sim.simulated = true;
+      if (const auto simOnly = scenario::loadScenarioFile(f.string(), sim); simOnly.scenario) {
+        fmt::print("{:<28} (--mode sim only) {}\n", f.filename().string(), firstSentence(simOnly.scenario->description));
+        continue;
+      }
       fmt::print("{:<28} INVALID: {}\n", f.filename().string(), out.errors.front().str());
       ++bad;
       continue;

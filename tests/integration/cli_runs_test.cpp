@@ -154,6 +154,16 @@ TEST(CliRuns, FlagsThatWouldRunSomethingElseAreBadInput) {
   EXPECT_EQ(runCutoverShell("run --mode sim -q " + file + " --set services.gren.instances=3"), 2);
 }
 
+// A file past the live limits but fine for the simulator is listed as such,
+// not as invalid (exit 2 before).
+TEST(CliRuns, ListShowsSimOnlyFilesAsSuch) {
+  const auto dir = tempDir("cli", "list");
+  const auto log = dir / "list.txt";
+  EXPECT_EQ(runCutoverShell("list " + sourceDir() + "/scenarios/sim-only > " + log.string()), 0);
+  EXPECT_NE(slurp(log).find("hour-at-50k.yaml             (--mode sim only)"), std::string::npos) << slurp(log);
+  fs::remove_all(dir);
+}
+
 // Two matrix combinations that would share a directory (a value listed
 // twice) would overwrite each other's runs: refused before anything runs.
 TEST(CliRuns, MatrixCombinationsSharingADirectoryAreBadInput) {
