@@ -45,6 +45,18 @@ int cmdValidate(const std::string& file, const scenario::LoadOptions& load) {
 }
 
 // The first sentence of a description, for one-line listings.
+// A seed as a file holds it: 0 .. 2^63-1, digits only (CLI11 would take
+// "-1" for an unsigned and wrap it to 2^64-1).
+const CLI::Validator kSeed(
+    [](const std::string& s) -> std::string {
+      const bool digits = !s.empty() && s.size() <= 19 && std::all_of(s.begin(), s.end(), [](char c) {
+        return c >= '0' && c <= '9';
+      });
+      if (!digits || std::stoull(s) > 9223372036854775807ULL) return "a seed is 0 to 9223372036854775807, got '" + s + "'";
+      return "";
+    },
+    "SEED");
+
 std::string firstSentence(const std::string& text) {
   const auto dot = text.find(". ");
   std::string s = dot == std::string::npos ? text : text.substr(0, dot + 1);
@@ -123,7 +135,7 @@ int runMain(int argc, char** argv) {
   addSetOption(run, sets, "Override a scenario key: --set load.0.rate=200/s (repeatable)");
   run->add_flag("-q,--quiet", quiet, "No progress lines");
   std::optional<std::uint64_t> seed;
-  run->add_option("--seed", seed, "Seed of the run (same as --set seed=N)");
+  run->add_option("--seed", seed, "Seed of the run (same as --set seed=N)")->check(kSeed);
   run->add_option("--time-scale", timeScale, "Multiply every duration in the file (0.25: a quarter as long)");
   std::string mode = "live";
   run->add_option("--mode", mode, "live (real processes and sockets) or sim (deterministic simulation)")
@@ -180,7 +192,7 @@ int runMain(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   plan->add_option("--out", planReq.out_dir, "Output directory (default reports/out/<name>-plan)")
       ->check(kNonEmpty);
-  plan->add_option("--seed", planReq.seed, "Seed of every point");
+  plan->add_option("--seed", planReq.seed, "Seed of every point")->check(kSeed);
   addSetOption(plan, planReq.load.overrides, "Override a scenario key for every point (repeatable)");
   plan->add_option("--time-scale", planReq.load.time_scale, "As for run");
   plan->add_flag("-q,--quiet", planReq.quiet, "No progress lines");
@@ -208,7 +220,7 @@ int runMain(int argc, char** argv) {
   cli::ExploreRequest exReq;
   explore->add_option("scenario", exReq.file, "Scenario file with an explore.faults block")->required();
   explore->add_option("--runs", exReq.runs, "Seeds to try (default 100)");
-  explore->add_option("--seed", exReq.seed, "First seed (default: the file's seed)");
+  explore->add_option("--seed", exReq.seed, "First seed (default: the file's seed)")->check(kSeed);
   explore->add_option("--shrink", exReq.shrink, "Failing seeds to shrink to a minimal file (default 3)")
       ->check(CLI::Range(0, 100));
   explore->add_option("--out", exReq.out_dir, "Output directory (default reports/out/<name>-explore)")

@@ -350,6 +350,8 @@ int cmdPlan(const PlanRequest& req) {
     err = "--min-window '" + req.min_window + "' is not a duration (2s)";
   if (err.empty() && !req.rate.empty() && !(rate = parseRate(req.rate)))
     err = "--rate '" + req.rate + "' is not a rate (10k/s)";
+  if (err.empty() && req.max_app_errors >= 0 && req.p99_under.empty())
+    err = "--max-app-errors is part of the question: give --p99-under too";
   if (err.empty() && rate && sweeps.front().key.ends_with(".rate"))
     err = fmt::format("--rate fixes the rate, but {} is the key the question answers (the first --sweep); "
                       "sweep another key first, or leave --rate out",

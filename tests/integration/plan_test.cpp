@@ -177,6 +177,8 @@ TEST(Plan, BadSweepsExitTwoBeforeAnythingRuns) {
                                         " --p99-under 50ms --rate 300/s" + out);
   EXPECT_EQ(rateOff.rc, 2);
   EXPECT_NE(rateOff.out.find("not a value of load.0.rate"), std::string::npos) << rateOff.out;
+  EXPECT_EQ(plan(dir, file + " --sweep services.green.instances=1..2 --max-app-errors 0" + out).rc, 2);
+  EXPECT_EQ(plan(dir, file + " --sweep services.green.instances=1..2 --seed -1" + out).rc, 2);
   // The rate the question fixes cannot be the key it answers.
   const auto rateFirst = plan(dir, file + " --sweep load.0.rate=100/s,200/s --p99-under 50ms --rate 150/s" + out);
   EXPECT_EQ(rateFirst.rc, 2);
