@@ -1,5 +1,7 @@
 #include "metrics/validity.hpp"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 
 #include "sim/core/units.hpp"
@@ -67,6 +69,24 @@ std::string lateStepProblem(const std::string& what, Duration due, Duration fire
   if (fired - due <= kMaxStepLateness || limits.max_late_fraction >= 1.0) return "";
   return "timeline step '" + what + "' due at " + formatDuration(due) + " fired " + formatDuration(fired - due) +
          " late (more than " + formatDuration(kMaxStepLateness) + ")";
+}
+
+std::vector<std::string> switchesWithoutLoad(const std::vector<RequestRecord>& records,
+                                             const std::vector<TimedEvent>& events, std::int64_t t0_ns) {
+  std::vector<std::string> out;
+  std::int64_t last = INT64_MIN;  // the last intended send
+  for (const auto& r : records) last = std::max(last, r.intended_ns);
+  for (const auto& e : events) {
+    if (e.source != "switcher" || e.kind != "switched" || e.t_s < 0 || e.detail == "from none" ||
+        e.detail.starts_with("none -> "))  // the first activation (built-in; nginx, HAProxy)
+      continue;
+    if (last >= t0_ns + static_cast<std::int64_t>(e.t_s * 1e9)) continue;
+    char at[32];
+    std::snprintf(at, sizeof at, "%.3f s", e.t_s);
+    out.push_back("no request was sent after the switch to " + e.target + " at " + at +
+                  ": the run shows nothing of it (the load ended first, or its rate is too low)");
+  }
+  return out;
 }
 
 std::vector<std::string> missingMeasures(const std::vector<std::string>& expected,

@@ -66,6 +66,7 @@ void measureRun(const Scenario& s, const RunTrace& trace, RunResult& r, std::vec
                                                      : LoadSender::live;
     for (auto& p : loadValidityProblems(r.summary, steady ? first.rate_per_s : 0.0, s.validity, sender))
       invalid.push_back(std::move(p));
+    for (auto& p : switchesWithoutLoad(trace.records, trace.events, trace.t0_ns)) invalid.push_back(std::move(p));
   }
   const RunView view{trace.records, trace.names, trace.events, r.instances, trace.t0_ns};
   r.measures = deriveMeasures(view);

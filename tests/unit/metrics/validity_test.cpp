@@ -113,5 +113,26 @@ TEST(MissingMeasures, ExpectedMeasureWithoutItsInputs) {
   EXPECT_TRUE(missingMeasures({"switch_latency_ms"}, measures).empty());
 }
 
+// A switch with no request after it shows nothing: a "0 dropped" across it
+// would be a claim about no traffic (1 request a minute over 6 s passed).
+TEST(SwitchValidity, ASwitchWithNoRequestAfterItIsNamed) {
+  constexpr std::int64_t t0 = 1'000'000'000'000;
+  std::vector<RequestRecord> records(1);
+  records[0].intended_ns = t0 + 500'000'000;  // at 0.5 s
+  const std::vector<TimedEvent> events = {
+      {-0.1, "switcher", "switched", "blue", "from none"},        // the first activation: not a switch
+      {3.0, "switcher", "switched", "green", "from blue"},
+      {4.0, "switcher", "switched", "blue", "green -> blue (nginx)"}};
+  const auto reasons = switchesWithoutLoad(records, events, t0);
+  ASSERT_EQ(reasons.size(), 2u);
+  EXPECT_NE(reasons[0].find("no request was sent after the switch to green at 3.000 s"), std::string::npos) << reasons[0];
+  EXPECT_NE(reasons[1].find("to blue at 4.000 s"), std::string::npos) << reasons[1];
+  records.push_back(records[0]);
+  records[1].intended_ns = t0 + 3'500'000'000;  // one after the first switch only
+  EXPECT_EQ(switchesWithoutLoad(records, events, t0).size(), 1u);
+  records[1].intended_ns = t0 + 4'000'000'000;  // at the second switch: counts
+  EXPECT_TRUE(switchesWithoutLoad(records, events, t0).empty());
+}
+
 }  // namespace
 }  // namespace cutover
