@@ -1,6 +1,7 @@
 #include "metrics/validity.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 
@@ -77,10 +78,11 @@ std::vector<std::string> switchesWithoutLoad(const std::vector<RequestRecord>& r
   std::int64_t last = INT64_MIN;  // the last intended send
   for (const auto& r : records) last = std::max(last, r.intended_ns);
   for (const auto& e : events) {
-    if (e.source != "switcher" || e.kind != "switched" || e.t_s < 0 || e.detail == "from none" ||
-        e.detail.starts_with("none -> "))  // the first activation (built-in; nginx, HAProxy)
+    if (e.source != "switcher" || e.kind != "switched" || e.t_s < 0 || e.detail.starts_with("from none") ||
+        e.detail.starts_with("none -> ") ||  // the first activation (built-in, gated or not; nginx, HAProxy)
+        e.detail == "already active")        // a switch to the active pool changes nothing
       continue;
-    if (last >= t0_ns + static_cast<std::int64_t>(e.t_s * 1e9)) continue;
+    if (last >= t0_ns + std::llround(e.t_s * 1e9)) continue;
     char at[32];
     std::snprintf(at, sizeof at, "%.3f s", e.t_s);
     out.push_back("no request was sent after the switch to " + e.target + " at " + at +

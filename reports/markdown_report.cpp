@@ -75,7 +75,7 @@ std::string numbersTable(const json& report) {
     for (const auto& in : list)
       if (has(in, "exited_s") && num(in, "exited_s") < num(report, "scenario.duration_s"))
         exits.push_back({str(in, "id", "?"), str(in, "exit"), num(in, "exited_s")});
-  if (!exits.empty()) row("exits during the load", mdEscape(exitsLine(exits, kExitsListed)));
+  if (!exits.empty()) row("exits before the run's end", mdEscape(exitsLine(exits, kExitsListed)));
   return out + "\n";
 }
 

@@ -181,4 +181,18 @@ Result<std::string> writeFileAtomic(const std::filesystem::path& path, const std
   return path.string();
 }
 
+std::string writeAllOrNone(const std::filesystem::path& dir,
+                           const std::vector<std::pair<std::string, std::string>>& files) {
+  for (const auto& [name, text] : files) {
+    const auto w = writeFileAtomic(dir / name, text);
+    if (w.ok()) continue;
+    for (const auto& f : files) {
+      std::error_code ignored;
+      if (!std::filesystem::is_directory(dir / f.first, ignored)) std::filesystem::remove(dir / f.first, ignored);
+    }
+    return w.error().message;
+  }
+  return "";
+}
+
 }  // namespace cutover::reports::render

@@ -46,7 +46,7 @@ std::string fixed(double v, int decimals);
 std::string millis(double ms);
 std::string seconds(double s);  // "2.500 s"
 
-// An instance that exited before the load ended (t_s < the run's duration):
+// An instance that exited before the run's end (t_s < its duration, not the end-of-run stops):
 // the summaries list them, since a 0 dropped can hide a crash that the
 // switcher's retries covered.
 struct ExitSeen {
@@ -65,5 +65,10 @@ std::vector<std::pair<std::string, std::uint64_t>> topCounts(const json& object,
 // Writes `text` to `path` through path.tmp and a rename, so a reader never
 // sees half a file. Returns the path written.
 Result<std::string> writeFileAtomic(const std::filesystem::path& path, const std::string& text);
+// Writes each (name, text) in `dir` with writeFileAtomic. When one fails,
+// none of them is left (an earlier run's included): a reader never finds
+// some of a result's files, or an old one beside a new one. "" or the error.
+std::string writeAllOrNone(const std::filesystem::path& dir,
+                           const std::vector<std::pair<std::string, std::string>>& files);
 
 }  // namespace cutover::reports::render

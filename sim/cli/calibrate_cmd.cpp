@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "metrics/calibration.hpp"
+#include "reports/render_util.hpp"
 #include "sim/cli/commands.hpp"
 
 namespace cutover::cli {
@@ -135,8 +136,13 @@ int cmdCalibrate(const CalibrateRequest& req) {
   fmt::print("{}", md);
   std::error_code ec;
   std::filesystem::create_directories(out, ec);
-  std::ofstream(out / "calibration.md") << md;
-  std::ofstream(out / "calibration.json") << doc.dump(2) << "\n";
+  if (const auto err =
+          reports::render::writeAllOrNone(out, {{"calibration.md", md}, {"calibration.json", doc.dump(2) + "\n"}});
+      !err.empty()) {
+    fmt::print(stderr, "error: {}\nerror: the calibration could not be written; none is left in {}\n", err,
+               out.string());
+    return kExitInvalid;
+  }
   if (!req.quiet) fmt::print("calibrate  {}\n", (out / "calibration.json").string());
   return exit;
 }

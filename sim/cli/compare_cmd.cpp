@@ -10,6 +10,7 @@
 
 #include "reports/json_report.hpp"
 #include "reports/write_all.hpp"
+#include "reports/render_util.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/runner/runner.hpp"
 #include "sim/runner/switcher_driver.hpp"
@@ -140,8 +141,11 @@ int cmdCompare(const CompareRequest& req) {
   fmt::print("{}", md);
   std::error_code ec;
   std::filesystem::create_directories(outDir, ec);
-  std::ofstream(std::filesystem::path(outDir) / "compare.md") << md;
-  std::ofstream(std::filesystem::path(outDir) / "compare.json") << doc.dump(2) << "\n";
+  if (const auto err = reports::render::writeAllOrNone(outDir, {{"compare.md", md}, {"compare.json", doc.dump(2) + "\n"}});
+      !err.empty()) {
+    fmt::print(stderr, "error: {}\nerror: the comparison could not be written; none is left in {}\n", err, outDir);
+    return kExitInvalid;
+  }
   if (!req.quiet) fmt::print("compare    {}\n", (std::filesystem::path(outDir) / "compare.json").string());
   return worst;
 }

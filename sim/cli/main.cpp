@@ -44,7 +44,6 @@ int cmdValidate(const std::string& file, const scenario::LoadOptions& load) {
   return 0;
 }
 
-// The first sentence of a description, for one-line listings.
 // A seed as a file holds it: 0 .. 2^63-1, digits only (CLI11 would take
 // "-1" for an unsigned and wrap it to 2^64-1).
 const CLI::Validator kSeed(
@@ -57,6 +56,7 @@ const CLI::Validator kSeed(
     },
     "SEED");
 
+// The first sentence of a description, for one-line listings.
 std::string firstSentence(const std::string& text) {
   const auto dot = text.find(". ");
   std::string s = dot == std::string::npos ? text : text.substr(0, dot + 1);

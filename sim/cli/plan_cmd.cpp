@@ -469,18 +469,13 @@ int cmdPlan(const PlanRequest& req) {
   const auto dir = std::filesystem::path(outDir);
   // Each file whole or not at all; a plan whose files could not be written
   // leaves none that could be read as its result.
-  for (const auto& [name, text] : {std::pair<const char*, std::string>{"plan.json", plan.dump(2) + "\n"},
-                                   {"plan.md", markdown(plan, sweeps, answerLine)},
-                                   {"plan.svg", svg(plan, sweeps)}}) {
-    if (const auto w = reports::render::writeFileAtomic(dir / name, text); !w.ok()) {
-      fmt::print(stderr, "error: {}\n", w.error().message);
-      for (const auto* f : {"plan.json", "plan.md", "plan.svg"}) {
-        std::error_code rm;
-        if (!std::filesystem::is_directory(dir / f, rm)) std::filesystem::remove(dir / f, rm);
-      }
-      fmt::print(stderr, "error: the plan's files could not be written; none is left in {}\n", outDir);
-      return kExitInvalid;
-    }
+  if (const auto unwritten = reports::render::writeAllOrNone(dir, {{"plan.json", plan.dump(2) + "\n"},
+                                                             {"plan.md", markdown(plan, sweeps, answerLine)},
+                                                             {"plan.svg", svg(plan, sweeps)}});
+      !unwritten.empty()) {
+    fmt::print(stderr, "error: {}\nerror: the plan's files could not be written; none is left in {}\n", unwritten,
+               outDir);
+    return kExitInvalid;
   }
   if (!answerLine.empty()) fmt::print("{}\n", answerLine);
   fmt::print("plan       {}\n", (dir / "plan.md").string());

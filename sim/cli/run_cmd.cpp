@@ -62,6 +62,8 @@ OneRun runOne(const scenario::Scenario& s, const std::string& outDir, const RunR
     return {kExitBadInput, std::nullopt};
   }
   reports::removeAll(outDir);  // never leave a stale one
+  if (printSummary)  // a single run: an earlier --repeat's aggregate here must not stand for it
+    for (const char* f : {"aggregate.json", "aggregate.md"}) std::filesystem::remove(std::filesystem::path(outDir) / f, ec);
   RunResult result;
   if (req.mode == "sim") {
     if (!req.quiet)
@@ -292,18 +294,12 @@ int cmdRun(const RunRequest& req, int repeat) {
     md += "\nInterrupted: the aggregate is partial.\n";
   }
   md += "\nEvery measure with min, median and max over the valid runs is in aggregate.json.\n";
-  for (const auto& [name, text] : {std::pair<const char*, std::string>{"aggregate.json", agg.dump(2) + "\n"},
-                                   {"aggregate.md", md}})
-    if (const auto w = reports::render::writeFileAtomic(std::filesystem::path(outDir) / name, text); !w.ok()) {
-      fmt::print(stderr, "error: {}\n", w.error().message);
-      for (const auto* f : {"aggregate.json", "aggregate.md"}) {
-        std::error_code rm;
-        if (!std::filesystem::is_directory(std::filesystem::path(outDir) / f, rm))
-          std::filesystem::remove(std::filesystem::path(outDir) / f, rm);
-      }
-      fmt::print(stderr, "error: the aggregate could not be written; none is left in {}\n", outDir);
-      return kExitInvalid;
-    }
+  if (const auto err =
+          reports::render::writeAllOrNone(outDir, {{"aggregate.json", agg.dump(2) + "\n"}, {"aggregate.md", md}});
+      !err.empty()) {
+    fmt::print(stderr, "error: {}\nerror: the aggregate could not be written; none is left in {}\n", err, outDir);
+    return kExitInvalid;
+  }
   fmt::print("aggregate  {}\n", (std::filesystem::path(outDir) / "aggregate.json").string());
   return worst;
 }

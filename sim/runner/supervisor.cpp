@@ -295,8 +295,12 @@ std::optional<unsigned short> readReadyPort(int fd, Duration timeout, std::strin
     if (n <= 0) return std::nullopt;  // EOF: the child closed it without a port
     line.append(buf, static_cast<std::size_t>(n));
   }
-  if (line.rfind("port=", 0) != 0) return std::nullopt;
-  const long port = std::strtol(line.c_str() + 5, nullptr, 10);
+  const auto end = line.find('\n');
+  if (end == std::string::npos) return std::nullopt;  // 64 bytes and no line: not a ready line
+  const std::string first = line.substr(0, end);
+  line.erase(0, end + 1);  // a line that is not one is dropped; a later port= line can still come
+  if (first.rfind("port=", 0) != 0) return std::nullopt;
+  const long port = std::strtol(first.c_str() + 5, nullptr, 10);
   if (port <= 0 || port > 65535) return std::nullopt;
   return static_cast<unsigned short>(port);
 }

@@ -68,25 +68,6 @@ void readLatency(Ctx& ctx, const YAML::Node& node, const std::string& path, serv
 
 std::optional<int> signalNumber(const std::string& name);
 
-// The first node with a tag the loader does not read (`!foo 2`, or an
-// unquoted `!= 3`, which YAML reads as the tag `!=` on "3"): such a tag would
-// be dropped without a word. YAML's own tags (`!!str`) are fine. Null: none.
-std::optional<YAML::Node> foreignTag(const YAML::Node& n, int depth = 0) {
-  if (depth > 256) return std::nullopt;  // the parser's own limit stops deeper files first
-  const std::string& tag = n.Tag();
-  if (!(tag.empty() || tag == "?" || tag == "!" || tag.starts_with("tag:yaml.org,2002:"))) return n;
-  if (n.IsMap()) {
-    for (const auto& kv : n) {
-      if (auto t = foreignTag(kv.first, depth + 1)) return t;
-      if (auto t = foreignTag(kv.second, depth + 1)) return t;
-    }
-  } else if (n.IsSequence()) {
-    for (const auto& item : n)
-      if (auto t = foreignTag(item, depth + 1)) return t;
-  }
-  return std::nullopt;
-}
-
 // The 1-based line where a second YAML document starts (a `---` or `...`
 // marker at column 0 after the first document's content), or 0. Markers at
 // column 0 are always document markers in YAML, in block scalars too.
@@ -961,9 +942,8 @@ LoadOutcome loadScenarioText(const std::string& text, const std::string& file_na
     return {std::nullopt, ctx.errors};
   }
   if (const auto tagged = foreignTag(root)) {
-    const auto mark = tagged->Mark();
-    ctx.errors.push_back({file_name, mark.line + 1, mark.column + 1, "",
-                          "unknown YAML tag '" + tagged->Tag() + "': quote the value (a bound such as \"!= 3\" "
+    ctx.errors.push_back({file_name, tagged->line + 1, tagged->column + 1, "",
+                          "unknown YAML tag '" + tagged->tag + "': quote the value (a bound such as \"!= 3\" "
                           "is not one either: use <, <=, ==, >= or >)"});
     return {std::nullopt, ctx.errors};
   }

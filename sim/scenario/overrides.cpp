@@ -33,7 +33,26 @@ std::optional<std::size_t> asIndex(const std::string& s) {
   return v;
 }
 
+std::optional<ForeignTag> foreignTagAt(const YAML::Node& n, int depth) {
+  if (depth > 256) return std::nullopt;  // the parser's own depth limit stops deeper files first
+  const std::string& tag = n.Tag();
+  if (!(tag.empty() || tag == "?" || tag == "!" || tag.starts_with("tag:yaml.org,2002:")))
+    return ForeignTag{tag, n.Mark().line, n.Mark().column};
+  if (n.IsMap()) {
+    for (const auto& kv : n) {
+      if (auto t = foreignTagAt(kv.first, depth + 1)) return t;
+      if (auto t = foreignTagAt(kv.second, depth + 1)) return t;
+    }
+  } else if (n.IsSequence()) {
+    for (const auto& item : n)
+      if (auto t = foreignTagAt(item, depth + 1)) return t;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+std::optional<ForeignTag> foreignTag(const YAML::Node& node) { return foreignTagAt(node, 0); }
 
 std::string applyOverride(YAML::Node& root, const std::string& assignment) {
   const auto eq = assignment.find('=');
@@ -44,10 +63,14 @@ std::string applyOverride(YAML::Node& root, const std::string& assignment) {
   try {
     // A bound such as "> 0" is text: in YAML a leading '>' starts a folded
     // block, which a one-line value cannot mean.
-    value = text.starts_with('>') ? YAML::Node(text) : YAML::Load(text);
+    const auto first = text.find_first_not_of(" \t");
+    value = first != std::string::npos && text[first] == '>' ? YAML::Node(text.substr(first)) : YAML::Load(text);
   } catch (const YAML::Exception& e) {
     return "value of '" + assignment.substr(0, eq) + "' is not valid YAML: " + e.msg;
   }
+  if (const auto tagged = foreignTag(value))
+    return "unknown YAML tag '" + tagged->tag + "' in the value of '" + assignment.substr(0, eq) +
+           "': quote it (a bound such as \"!= 3\" is not one either: use <, <=, ==, >= or >)";
   // Walk with fresh handles (yaml-cpp Node assignment rebinds, so recurse by reference).
   std::vector<YAML::Node> path{root};
   for (std::size_t i = 0; i < parts.size(); ++i) {

@@ -188,6 +188,10 @@ TEST(CliRuns, ARepeatRemovesTheReportsOfAnEarlierSingleRunThere) {
   EXPECT_TRUE(fs::exists(dir / "out" / "aggregate.json"));
   for (const char* f : {"report.json", "junit.xml", "summary.md", "report.html"})
     EXPECT_FALSE(fs::exists(dir / "out" / f)) << f;
+  // And the other way: a single run removes the repeat's aggregate.
+  ASSERT_EQ(runCutoverShell("run --mode sim -q " + file + out), 0);
+  EXPECT_FALSE(fs::exists(dir / "out" / "aggregate.json"));
+  EXPECT_FALSE(fs::exists(dir / "out" / "aggregate.md"));
   fs::remove_all(dir);
 }
 

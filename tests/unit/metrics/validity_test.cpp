@@ -121,6 +121,8 @@ TEST(SwitchValidity, ASwitchWithNoRequestAfterItIsNamed) {
   records[0].intended_ns = t0 + 500'000'000;  // at 0.5 s
   const std::vector<TimedEvent> events = {
       {-0.1, "switcher", "switched", "blue", "from none"},        // the first activation: not a switch
+      {0.5, "switcher", "switched", "blue", "already active"},   // nothing changed
+      {0.6, "switcher", "switched", "red", "from none (readiness gate met after 10ms)"},
       {3.0, "switcher", "switched", "green", "from blue"},
       {4.0, "switcher", "switched", "blue", "green -> blue (nginx)"}};
   const auto reasons = switchesWithoutLoad(records, events, t0);

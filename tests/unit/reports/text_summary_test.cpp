@@ -21,8 +21,8 @@ TEST(TextSummary, DurationsToTheMicrosecondCountsAsCounts) {
 }
 
 // A 0 dropped can hide a crash the switcher's retries covered: exits before
-// the load ended are listed; the end-of-run stops are not.
-TEST(TextSummary, ExitsDuringTheLoadAreListed) {
+// the run's end (its duration) are listed; the end-of-run stops are not.
+TEST(TextSummary, ExitsBeforeTheRunsEndAreListed) {
   RunResult r;
   r.duration_s = 10;
   auto instance = [](std::string id, std::optional<double> exited_s, std::string exit) {

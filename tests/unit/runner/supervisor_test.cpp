@@ -110,12 +110,18 @@ TEST(ReadyPort, ALineWrittenInPiecesIsReadWhole) {
   ::close(fds[1]);
 }
 
+// A line that is not a port is no port, and is dropped: the next line can
+// still be one. The end of the pipe is no port.
 TEST(ReadyPort, EndOfPipeOrGarbageIsNoPort) {
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
   std::string line;
   ASSERT_EQ(::write(fds[1], "listening\n", 10), 10);
   EXPECT_FALSE(readReadyPort(fds[0], 0ms, line).has_value());
+  ASSERT_EQ(::write(fds[1], "port=4322\n", 10), 10);
+  const auto port = readReadyPort(fds[0], 0ms, line);
+  ASSERT_TRUE(port.has_value());
+  EXPECT_EQ(*port, 4322);
   ::close(fds[1]);
   std::string none;
   EXPECT_FALSE(readReadyPort(fds[0], 0ms, none).has_value());

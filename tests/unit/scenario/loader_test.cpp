@@ -193,6 +193,12 @@ TEST(ScenarioLoader, AnOverrideValueStartingWithGreaterThanIsText) {
   ASSERT_TRUE(out.scenario->expect.dropped.has_value());
   EXPECT_EQ(out.scenario->expect.dropped->op, Compare::gt);
   EXPECT_EQ(out.scenario->expect.dropped->value, 0);
+  const auto spaced = loadScenarioText(kGood, "good.yaml", {"expect.dropped= > 0"});
+  ASSERT_TRUE(spaced.errors.empty()) << spaced.errors.front().str();
+  // A tag in a value is refused as in the file (a matrix value goes the same way).
+  const auto tagged = loadScenarioText(kGood, "good.yaml", {"expect.dropped=!= 0"});
+  ASSERT_EQ(tagged.errors.size(), 1u);
+  EXPECT_THAT(tagged.errors[0].message, HasSubstr("unknown YAML tag '!='"));
 }
 
 // Targets name a pool or one of its instances: blue-1..blue-N, N its
