@@ -342,11 +342,14 @@ TEST(Lessons, L4PinnedClientsMoveToGreenWithAPreStopDelayAndGracefulDrain) {
 // Lesson 14: no Connection: close while draining: requests on reused
 // (pinned keep-alive) connections fail when blue closes them.
 TEST(Lessons, NoConnectionCloseWhileDrainingFailsRequestsOnReusedConnections) {
-  // A race: runs at 1000/s here dropped 3 or 4 each; up to three runs for one
-  // that shows it (a run with none fails the file's `dropped: "> 0"`: exit 1).
+  // A race: a run with none fails the file's `dropped: "> 0"` (exit 1). On
+  // 2026-11-27, at the file's own times 1 of 16 runs dropped none (1 to 6
+  // each otherwise); at --time-scale 0.5, 2 of 8, and a clean-clone CI run
+  // met three in a row. So: the file's times, and up to six runs for one
+  // that shows it.
   LessonRun run;
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    run = runLesson("no-connection-close-while-draining");
+  for (int attempt = 0; attempt < 6; ++attempt) {
+    run = runLesson("no-connection-close-while-draining", {}, "");
     if (run.code != 1) break;  // 1: "dropped > 0" did not hold
   }
   ASSERT_EQ(run.code, 0) << why(run);
