@@ -405,6 +405,7 @@ std::optional<TimelineStep> readStep(Ctx& ctx, const YAML::Node& node, const std
                                      ExploreFault* between = nullptr) {
   TimelineStep step;
   step.loc = locOf(node);
+  step.key = path;
   MapReader r(ctx, node, path);
   if (between) {
     between->loc = step.loc;
@@ -639,7 +640,7 @@ void checkSemantics(Ctx& ctx, const YAML::Node& root, Scenario& s) {
   });
   for (std::size_t i = 0; i < s.timeline.size(); ++i) {
     const auto& step = s.timeline[i];
-    const std::string key = "timeline";
+    const std::string& key = step.key;  // "timeline.3": its place in the file (the list is in time order here)
     // A step with `when:` has no place in time order: what it needs must be
     // started by some step; a timed step needs it started before it.
     const auto& before = step.when ? startedAnywhere : started;

@@ -131,6 +131,7 @@ struct TimelineStep {
   std::optional<Condition> when;
   Action action;
   SourceLoc loc;
+  std::string key;  // its place in the file, "timeline.3" (error messages name it)
 };
 
 // "stop blue", "switch green": the action of a step, for messages.

@@ -171,6 +171,12 @@ TEST(ScenarioLoader, BadOverrideIsAnError) {
   // The value has no line in the file: the error names the flag.
   EXPECT_EQ(bad.errors[0].file, "--set services.blue.instances=lots");
   EXPECT_EQ(bad.errors[0].line, 0);
+  // A timeline step's errors name its place in the file (the steps are
+  // checked in time order), so one --set put there names the flag too.
+  const auto late = loadScenarioText(kGood, "good.yaml", {"timeline.3.signal.target=blue-7"});
+  ASSERT_EQ(late.errors.size(), 1u);
+  EXPECT_EQ(late.errors[0].key, "timeline.3.signal.target");
+  EXPECT_EQ(late.errors[0].file, "--set timeline.3.signal.target=blue-7");
 }
 
 // A misspelled service in --set (or a --sweep, a matrix) would add a service

@@ -9,7 +9,7 @@ using namespace std::chrono_literals;
 using scenario::Condition;
 using scenario::TimelineStep;
 
-TimelineStep timed(Duration at, std::string pool) { return {at, std::nullopt, scenario::SwitchAction{std::move(pool)}, {}}; }
+TimelineStep timed(Duration at, std::string pool) { return {at, std::nullopt, scenario::SwitchAction{std::move(pool)}, {}, {}}; }
 
 TimelineStep when(Condition::Kind kind, std::string pool, Duration within, Duration at = 0s) {
   Condition c;
@@ -17,7 +17,7 @@ TimelineStep when(Condition::Kind kind, std::string pool, Duration within, Durat
   c.pool = pool;
   c.within = within;
   c.text = "test";
-  return {at, c, scenario::StopAction{std::move(pool)}, {}};
+  return {at, c, scenario::StopAction{std::move(pool)}, {}, {}};
 }
 
 TEST(Timeline, TimedStepsFireOnceInOrder) {
