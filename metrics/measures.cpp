@@ -91,11 +91,12 @@ std::vector<SwitchMeasure> switchMeasures(const RunView& run) {
     // end, did not happen: it has no latency (measured to the old version's
     // last response it would be the rest of the run).
     const double next_command = ci + 1 < commands.size() ? commands[ci + 1]->t_s : INFINITY;
-    if (std::none_of(run.events.begin(), run.events.end(), [&](const TimedEvent& e) {
-          return e.source == "switcher" && e.kind == "switched" && e.target == m.to && e.t_s >= c->t_s &&
-                 e.t_s < next_command;
-        }))
-      continue;
+    const auto made = std::find_if(run.events.begin(), run.events.end(), [&](const TimedEvent& e) {
+      return e.source == "switcher" && e.kind == "switched" && e.target == m.to && e.t_s >= c->t_s &&
+             e.t_s < next_command;
+    });
+    if (made == run.events.end()) continue;
+    m.switched_s = made->t_s;
     const std::int64_t at = toNs(c->t_s, run.t0_ns);
     // Only requests sent while this switch held, answered before it ended: a
     // later rollback or switch back to `from` makes its responses legitimate
@@ -167,9 +168,10 @@ std::optional<RollbackMeasure> rollbackMeasure(const RunView& run) {
   return m;
 }
 
-std::map<std::string, double> deriveMeasures(const RunView& run) {
+std::map<std::string, double> deriveMeasures(const RunView& run) { return deriveMeasures(run, switchMeasures(run)); }
+
+std::map<std::string, double> deriveMeasures(const RunView& run, const std::vector<SwitchMeasure>& switches) {
   std::map<std::string, double> out;
-  const auto switches = switchMeasures(run);
   if (!switches.empty()) {
     out["switch_latency_ms"] = switches.front().switch_latency_ms;
     if (switches.front().drain_time_ms) out["drain_time_ms"] = *switches.front().drain_time_ms;

@@ -42,8 +42,9 @@ struct RunView {
 };
 
 struct SwitchMeasure {
-  double at_s = 0;   // the command
-  std::string from;  // active pool just before it ("" when none)
+  double at_s = 0;        // the command
+  double switched_s = 0;  // when the switcher made it (later than at_s behind a readiness gate)
+  std::string from;       // active pool just before it ("" when none)
   std::string to;
   // Command -> last complete response from `from` to a request sent at or
   // after the command; 0 when there is none (an atomic L7 switch).
@@ -69,7 +70,9 @@ struct RollbackMeasure {
 };
 inline constexpr Duration kRecoveryQuiet = std::chrono::milliseconds(100);
 
-// One entry per timeline switch command that changed the active pool, in order.
+// One entry per timeline switch command that changed the active pool, in
+// order: the switcher made it ("switched") before the next command. A switch
+// it refused, or held at its readiness gate to the end, has none.
 std::vector<SwitchMeasure> switchMeasures(const RunView& run);
 
 // The first fault of the run; nullopt when there was none.
@@ -82,6 +85,8 @@ std::optional<RollbackMeasure> rollbackMeasure(const RunView& run);
 // onset to the end of the run). A measure whose inputs never happened is
 // absent (see validity.hpp: missingMeasures).
 std::map<std::string, double> deriveMeasures(const RunView& run);
+// The same with switchMeasures(run) already at hand (one pass less over the records).
+std::map<std::string, double> deriveMeasures(const RunView& run, const std::vector<SwitchMeasure>& switches);
 
 // Helpers shared with drop attribution.
 namespace measures_detail {

@@ -72,20 +72,16 @@ std::string lateStepProblem(const std::string& what, Duration due, Duration fire
          " late (more than " + formatDuration(kMaxStepLateness) + ")";
 }
 
-std::vector<std::string> switchesWithoutLoad(const std::vector<RequestRecord>& records,
-                                             const std::vector<TimedEvent>& events, std::int64_t t0_ns) {
+std::vector<std::string> switchesWithoutLoad(const std::vector<SwitchMeasure>& switches,
+                                             const std::vector<RequestRecord>& records, std::int64_t t0_ns) {
   std::vector<std::string> out;
   std::int64_t last = INT64_MIN;  // the last intended send
   for (const auto& r : records) last = std::max(last, r.intended_ns);
-  for (const auto& e : events) {
-    if (e.source != "switcher" || e.kind != "switched" || e.t_s < 0 || e.detail.starts_with("from none") ||
-        e.detail.starts_with("none -> ") ||  // the first activation (built-in, gated or not; nginx, HAProxy)
-        e.detail == "already active")        // a switch to the active pool changes nothing
-      continue;
-    if (last >= t0_ns + std::llround(e.t_s * 1e9)) continue;
+  for (const auto& sw : switches) {
+    if (last >= t0_ns + std::llround(sw.switched_s * 1e9)) continue;
     char at[32];
-    std::snprintf(at, sizeof at, "%.3f s", e.t_s);
-    out.push_back("no request was sent after the switch to " + e.target + " at " + at +
+    std::snprintf(at, sizeof at, "%.3f s", sw.switched_s);
+    out.push_back("no request was sent after the switch to " + sw.to + " at " + at +
                   ": the run shows nothing of it (the load ended first, or its rate is too low)");
   }
   return out;

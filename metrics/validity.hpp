@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "metrics/measures.hpp"
 #include "metrics/run_result.hpp"
 
 namespace cutover {
@@ -41,12 +42,12 @@ std::vector<std::string> loadValidityProblems(const RunSummary& summary, double 
                                               LoadSender sender = LoadSender::live);
 
 // Reasons a switch between pools shows nothing: no request of the load was
-// intended after it (the load ended first, or its rate was too low), so its
-// 0 dropped or its latency would be a claim about no traffic at all.
-// `records` on the clock of `t0_ns`; switches are the switcher's "switched"
-// events after t=0 that left a pool (not the first activation).
-std::vector<std::string> switchesWithoutLoad(const std::vector<RequestRecord>& records,
-                                             const std::vector<TimedEvent>& events, std::int64_t t0_ns);
+// intended after the switcher made it (the load ended first, or its rate was
+// too low), so its 0 dropped or its latency would be a claim about no
+// traffic at all. `switches` as switchMeasures() gives them (switches that
+// left a pool and happened); `records` on the clock of `t0_ns`.
+std::vector<std::string> switchesWithoutLoad(const std::vector<SwitchMeasure>& switches,
+                                             const std::vector<RequestRecord>& records, std::int64_t t0_ns);
 
 // Reasons for expected measures whose inputs never happened, e.g.
 // "rollback_detect_latency_ms was expected but no rollback happened".

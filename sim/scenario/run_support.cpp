@@ -55,6 +55,8 @@ void measureRun(const Scenario& s, const RunTrace& trace, RunResult& r, std::vec
   // "In any 1 s window": a second of the file, so --time-scale shortens it with every other time.
   so.window = Duration(static_cast<std::int64_t>(1e9 * s.time_scale));
   r.summary = summarize(trace.records, trace.names, so);
+  const RunView view{trace.records, trace.names, trace.events, r.instances, trace.t0_ns};
+  const auto switches = switchMeasures(view);
   if (trace.check_load && !s.load.empty()) {
     const auto& first = s.load[0];
     // Constant arrivals intend exactly rate x length; Poisson ones a random
@@ -66,10 +68,9 @@ void measureRun(const Scenario& s, const RunTrace& trace, RunResult& r, std::vec
                                                      : LoadSender::live;
     for (auto& p : loadValidityProblems(r.summary, steady ? first.rate_per_s : 0.0, s.validity, sender))
       invalid.push_back(std::move(p));
-    for (auto& p : switchesWithoutLoad(trace.records, trace.events, trace.t0_ns)) invalid.push_back(std::move(p));
+    for (auto& p : switchesWithoutLoad(switches, trace.records, trace.t0_ns)) invalid.push_back(std::move(p));
   }
-  const RunView view{trace.records, trace.names, trace.events, r.instances, trace.t0_ns};
-  r.measures = deriveMeasures(view);
+  r.measures = deriveMeasures(view, switches);
   if (trace.switcher_retries) r.measures["switcher_retries"] = static_cast<double>(*trace.switcher_retries);
   const auto drops = attributeDrops(view, trace.service_log);
   r.dropped_by_class = drops.by_class;

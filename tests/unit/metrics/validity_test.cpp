@@ -120,20 +120,27 @@ TEST(SwitchValidity, ASwitchWithNoRequestAfterItIsNamed) {
   std::vector<RequestRecord> records(1);
   records[0].intended_ns = t0 + 500'000'000;  // at 0.5 s
   const std::vector<TimedEvent> events = {
-      {-0.1, "switcher", "switched", "blue", "from none"},        // the first activation: not a switch
-      {0.5, "switcher", "switched", "blue", "already active"},   // nothing changed
-      {0.6, "switcher", "switched", "red", "from none (readiness gate met after 10ms)"},
-      {3.0, "switcher", "switched", "green", "from blue"},
+      {-0.1, "timeline", "switch", "blue", ""},
+      {-0.1, "switcher", "switched", "blue", "from none"},       // the first activation: not a switch
+      {0.5, "timeline", "switch", "blue", ""},
+      {0.5, "switcher", "switched", "blue", "already active"},  // nothing changed
+      {2.9, "timeline", "switch", "green", ""},
+      {3.0, "switcher", "switched", "green", "from blue (readiness gate met after 100ms)"},
+      {4.0, "timeline", "switch", "blue", ""},
       {4.0, "switcher", "switched", "blue", "green -> blue (nginx)"}};
-  const auto reasons = switchesWithoutLoad(records, events, t0);
+  const std::vector<std::string> names;
+  const std::vector<InstanceInfo> instances;
+  const auto switches = [&] { return switchMeasures(RunView{records, names, events, instances, t0}); };
+  ASSERT_EQ(switches().size(), 2u);
+  const auto reasons = switchesWithoutLoad(switches(), records, t0);
   ASSERT_EQ(reasons.size(), 2u);
   EXPECT_NE(reasons[0].find("no request was sent after the switch to green at 3.000 s"), std::string::npos) << reasons[0];
   EXPECT_NE(reasons[1].find("to blue at 4.000 s"), std::string::npos) << reasons[1];
   records.push_back(records[0]);
   records[1].intended_ns = t0 + 3'500'000'000;  // one after the first switch only
-  EXPECT_EQ(switchesWithoutLoad(records, events, t0).size(), 1u);
+  EXPECT_EQ(switchesWithoutLoad(switches(), records, t0).size(), 1u);
   records[1].intended_ns = t0 + 4'000'000'000;  // at the second switch: counts
-  EXPECT_TRUE(switchesWithoutLoad(records, events, t0).empty());
+  EXPECT_TRUE(switchesWithoutLoad(switches(), records, t0).empty());
 }
 
 }  // namespace
