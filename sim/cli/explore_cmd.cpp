@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 
 #include <filesystem>
-#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "reports/render_util.hpp"
@@ -79,9 +78,9 @@ int cmdExplore(const ExploreRequest& req) {
   const std::uint64_t first = req.seed.value_or(base->seed);
   // Every seed tried must be one a scenario file may hold (seed: 0 .. 2^63-1),
   // or the reproducing command and the minimal file would be refused.
-  constexpr auto kMaxSeed = static_cast<std::uint64_t>(std::numeric_limits<long long>::max());
-  if (first > kMaxSeed - static_cast<std::uint64_t>(req.runs - 1)) {
-    fmt::print(stderr, "error: --seed: seeds run from --seed to --seed + --runs - 1, at most {}\n", kMaxSeed);
+  if (!scenario::seedsFit(first, static_cast<std::uint64_t>(req.runs))) {
+    fmt::print(stderr, "error: --seed: seeds run from --seed to --seed + --runs - 1, at most {}\n",
+               scenario::kMaxSeed);
     return kExitBadInput;
   }
   const std::filesystem::path out = req.out_dir.empty() ? "reports/out/" + base->name + "-explore" : req.out_dir;

@@ -51,7 +51,8 @@ const CLI::Validator kSeed(
       const bool digits = !s.empty() && s.size() <= 19 && std::all_of(s.begin(), s.end(), [](char c) {
         return c >= '0' && c <= '9';
       });
-      if (!digits || std::stoull(s) > 9223372036854775807ULL) return "a seed is 0 to 9223372036854775807, got '" + s + "'";
+      if (!digits || std::stoull(s) > scenario::kMaxSeed)
+        return fmt::format("a seed is 0 to {}, got '{}'", scenario::kMaxSeed, s);
       return "";
     },
     "SEED");

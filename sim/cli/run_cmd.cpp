@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -228,11 +227,10 @@ int cmdRun(const RunRequest& req, int repeat) {
   auto& scenarios = matrix->scenarios;
   // Seeds run from each run's seed to seed + repeat - 1: every one must be a
   // seed a file or --seed can hold, or a run could not be replayed.
-  constexpr auto kMaxSeed = static_cast<std::uint64_t>(std::numeric_limits<long long>::max());
   for (const auto& s : scenarios)
-    if (s.seed > kMaxSeed - static_cast<std::uint64_t>(repeat - 1)) {
+    if (!scenario::seedsFit(s.seed, static_cast<std::uint64_t>(repeat))) {
       fmt::print(stderr, "error: --repeat {}: seeds run from {} to seed + {}, over the largest seed {}\n", repeat,
-                 s.seed, repeat - 1, kMaxSeed);
+                 s.seed, repeat - 1, scenario::kMaxSeed);
       return kExitBadInput;
     }
   {  // the reports of an earlier single run here must not stand for this one

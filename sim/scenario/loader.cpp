@@ -754,7 +754,7 @@ LoadOutcome loadFromNode(Ctx& ctx, const YAML::Node& root) {
     if (const auto why = runNameProblem(s.name); !why.empty()) ctx.error(n, "name", why);
   r.string("description", s.description);
   r.string("lesson", s.lesson);
-  r.integer("seed", s.seed, 0, std::numeric_limits<long long>::max());
+  r.integer("seed", s.seed, 0, static_cast<long long>(kMaxSeed));
   r.duration("duration", s.duration, true);
   if (const auto services = r.get("services", true)) {
     if (!services.IsMap() || services.size() == 0)

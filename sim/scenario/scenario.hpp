@@ -15,6 +15,14 @@
 
 namespace cutover::scenario {
 
+// The largest seed a file (or --seed) may hold: 2^63-1, what a YAML integer
+// reads without loss. Runs over seeds first .. first + count - 1 (--repeat,
+// explore --runs) must stay within it, or a run could not be replayed.
+inline constexpr std::uint64_t kMaxSeed = 9223372036854775807ULL;
+inline constexpr bool seedsFit(std::uint64_t first, std::uint64_t count) {
+  return count == 0 || first <= kMaxSeed - (count - 1);
+}
+
 using namespace std::chrono_literals;
 
 // Where a value came from, for messages: "quickstart.yaml:12:5".

@@ -42,7 +42,7 @@ SwitcherConfigOutcome loadFromNode(Ctx& ctx, const YAML::Node& root) {
   if (const auto v = r.get("listen")) parseAddress(ctx, v, "listen", c.listen_host, c.listen_port);
   if (const auto v = r.get("admin")) parseAddress(ctx, v, "admin", c.admin_host, c.admin_port);
   r.string("active", c.active);
-  r.integer("seed", c.seed, 0, std::numeric_limits<long long>::max());
+  r.integer("seed", c.seed, 0, static_cast<long long>(kMaxSeed));
   std::vector<std::string> pools;
   if (const auto p = r.get("pools", true)) {
     if (!p.IsMap() || p.size() == 0) {
