@@ -61,8 +61,6 @@ OneRun runOne(const scenario::Scenario& s, const std::string& outDir, const RunR
     return {kExitBadInput, std::nullopt};
   }
   reports::removeAll(outDir);  // never leave a stale one
-  if (printSummary)  // a single run: an earlier --repeat's aggregate here must not stand for it
-    for (const char* f : {"aggregate.json", "aggregate.md"}) std::filesystem::remove(std::filesystem::path(outDir) / f, ec);
   RunResult result;
   if (req.mode == "sim") {
     if (!req.quiet)
@@ -220,7 +218,11 @@ int cmdRun(const RunRequest& req, int repeat) {
                        "could scrape it)\n");
     return kExitBadInput;
   }
-  if (repeat <= 1 && base->matrix.empty()) return runOne(*base, outDir, req, true).exit;
+  if (repeat <= 1 && base->matrix.empty()) {
+    std::error_code ec;  // an earlier --repeat's aggregate here must not stand for this run
+    for (const char* f : {"aggregate.json", "aggregate.md"}) std::filesystem::remove(std::filesystem::path(outDir) / f, ec);
+    return runOne(*base, outDir, req, true).exit;
+  }
   auto matrix = matrixRuns(req.file, req.load, *base, repeat);
   if (!matrix) return kExitBadInput;
   const auto& combos = matrix->combos;

@@ -61,12 +61,17 @@ TEST(CliRuns, MatrixTimesRepeatWritesOneReportPerRunAndAnAggregate) {
   fs::remove_all(dir);
 }
 
+// kMatrix with one value list replaced, run in sim into DIR/out: the exit code.
+int runMatrixWith(const fs::path& dir, const std::string& list, const std::string& with) {
+  std::string text = kMatrix;
+  text.replace(text.find(list), list.size(), with);
+  std::ofstream(dir / "mx.yaml") << text;
+  return runCutoverShell("run --mode sim -q " + (dir / "mx.yaml").string() + " --out " + (dir / "out").string());
+}
+
 TEST(CliRuns, ABadMatrixValueStopsBeforeAnythingRuns) {
   const auto dir = tempDir("cli", "badmatrix");
-  std::string text = kMatrix;
-  text.replace(text.find("[20ms, 40ms]"), 12, "[20ms, soon]");
-  std::ofstream(dir / "mx.yaml") << text;
-  EXPECT_EQ(runCutoverShell("run --mode sim -q " + (dir / "mx.yaml").string() + " --out " + (dir / "out").string()), 2);
+  EXPECT_EQ(runMatrixWith(dir, "[20ms, 40ms]", "[20ms, soon]"), 2);
   EXPECT_FALSE(fs::exists(dir / "out"));
   fs::remove_all(dir);
 }
@@ -168,10 +173,7 @@ TEST(CliRuns, ListShowsSimOnlyFilesAsSuch) {
 // twice) would overwrite each other's runs: refused before anything runs.
 TEST(CliRuns, MatrixCombinationsSharingADirectoryAreBadInput) {
   const auto dir = tempDir("cli", "samedir");
-  std::string text = kMatrix;
-  text.replace(text.find("[100/s, 200/s]"), 14, "[100/s, 100/s]");
-  std::ofstream(dir / "mx.yaml") << text;
-  EXPECT_EQ(runCutoverShell("run --mode sim -q " + (dir / "mx.yaml").string() + " --out " + (dir / "out").string()), 2);
+  EXPECT_EQ(runMatrixWith(dir, "[100/s, 200/s]", "[100/s, 100/s]"), 2);
   EXPECT_FALSE(fs::exists(dir / "out" / "aggregate.json"));
   fs::remove_all(dir);
 }
