@@ -943,9 +943,7 @@ LoadOutcome loadScenarioText(const std::string& text, const std::string& file_na
     return {std::nullopt, ctx.errors};
   }
   if (const auto tagged = foreignTag(root)) {
-    ctx.errors.push_back({file_name, tagged->line + 1, tagged->column + 1, "",
-                          "unknown YAML tag '" + tagged->tag + "': quote the value (a bound such as \"!= 3\" "
-                          "is not one either: use <, <=, ==, >= or >)"});
+    ctx.errors.push_back({file_name, tagged->line + 1, tagged->column + 1, "", foreignTagProblem(*tagged)});
     return {std::nullopt, ctx.errors};
   }
   for (const auto& o : overrides) {

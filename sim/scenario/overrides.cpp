@@ -54,6 +54,11 @@ std::optional<ForeignTag> foreignTagAt(const YAML::Node& n, int depth) {
 
 std::optional<ForeignTag> foreignTag(const YAML::Node& node) { return foreignTagAt(node, 0); }
 
+std::string foreignTagProblem(const ForeignTag& tag) {
+  return "unknown YAML tag '" + tag.tag +
+         "': quote the value (a bound such as \"!= 3\" is not one either: use <, <=, ==, >= or >)";
+}
+
 std::string applyOverride(YAML::Node& root, const std::string& assignment) {
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0) return "expected key=value, got '" + assignment + "'";
@@ -68,9 +73,7 @@ std::string applyOverride(YAML::Node& root, const std::string& assignment) {
   } catch (const YAML::Exception& e) {
     return "value of '" + assignment.substr(0, eq) + "' is not valid YAML: " + e.msg;
   }
-  if (const auto tagged = foreignTag(value))
-    return "unknown YAML tag '" + tagged->tag + "' in the value of '" + assignment.substr(0, eq) +
-           "': quote it (a bound such as \"!= 3\" is not one either: use <, <=, ==, >= or >)";
+  if (const auto tagged = foreignTag(value)) return foreignTagProblem(*tagged);
   // Walk with fresh handles (yaml-cpp Node assignment rebinds, so recurse by reference).
   std::vector<YAML::Node> path{root};
   for (std::size_t i = 0; i < parts.size(); ++i) {

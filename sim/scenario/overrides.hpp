@@ -19,6 +19,8 @@ struct ForeignTag {
   int column = 0;
 };
 std::optional<ForeignTag> foreignTag(const YAML::Node& node);
+// "unknown YAML tag '!=': quote the value (...)": the error for one.
+std::string foreignTagProblem(const ForeignTag& tag);
 
 // Applies one "dotted.key=value" to `root`. Returns "" or an error message
 // (a value with a tag foreignTag() finds is one).
