@@ -168,7 +168,10 @@ TEST(RealSwitchers, HaproxyHonoursSwitcherRetryAndCountsIt) {
   ASSERT_TRUE(post.report.is_object()) << "no report.json";
   EXPECT_EQ(post.exit, 0) << post.report["verdict"].dump();
   EXPECT_GT(dropped(post), 0u);
-  EXPECT_EQ(outcome(post, "reset"), dropped(post)) << post.report["summary"].dump();
+  // Lost at the kill: HAProxy passes most on as resets, and now and then one
+  // as its own 502 (a clean-clone run on 2026-11-28: 20 resets and one 502,
+  // "in flight on blue-1 when it exited"); none times out or is refused.
+  EXPECT_EQ(outcome(post, "reset") + outcome(post, "switch_error"), dropped(post)) << post.report["summary"].dump();
 }
 
 TEST(RealSwitchers, NginxHonoursSwitcherRetryButTellsNoCount) {
