@@ -396,6 +396,12 @@ int cmdPlan(const PlanRequest& req) {
       fmt::print(stderr, "grid point {} is invalid; nothing was run\n", label);
       return kExitBadInput;
     }
+    if (minWindow && *minWindow > out.scenario->duration) {
+      fmt::print(stderr, "error: --min-window {} is longer than the run it is part of ({}{}); nothing was run\n",
+                 req.min_window, label.empty() ? "" : "[" + label + "] ",
+                 formatDuration(out.scenario->duration));
+      return kExitBadInput;
+    }
     scenarios.push_back(std::move(*out.scenario));
   }
 

@@ -183,6 +183,10 @@ TEST(Plan, BadSweepsExitTwoBeforeAnythingRuns) {
   const auto rateFirst = plan(dir, file + " --sweep load.0.rate=100/s,200/s --p99-under 50ms --rate 150/s" + out);
   EXPECT_EQ(rateFirst.rc, 2);
   EXPECT_NE(rateFirst.out.find("the key the question answers"), std::string::npos) << rateFirst.out;
+  // A switch window longer than the run was once accepted (every point's window ran past its end).
+  const auto longWindow = plan(dir, file + " --sweep services.green.instances=1..2 --min-window 1000h" + out);
+  EXPECT_EQ(longWindow.rc, 2);
+  EXPECT_NE(longWindow.out.find("--min-window 1000h is longer than the run"), std::string::npos) << longWindow.out;
   EXPECT_FALSE(fs::exists(dir / "out" / "plan.json"));
 }
 
