@@ -546,10 +546,34 @@ std::optional<Bound> parseBoundOf(const std::string& text, Unit unit, double tim
 // What a bound on a measure that is never negative (a count, a latency, a
 // rate) can say: a count is a whole number, and no bound is one that no run
 // could meet ("< 0", "-1"). Empty when fine.
-std::string boundProblem(const Bound& b, Unit unit) {
-  if (b.value < 0) return "a negative bound: the measure is never negative";
+// A count as scenarios/schema.json's countBound writes it: digits, then
+// optionally ".0..." and an exponent ("10", "10.0", "1e3"); `text` is the
+// whole scalar, comparison included.
+bool countText(std::string_view text) {
+  std::size_t i = text.find_first_not_of("<>= \t");
+  if (i == std::string_view::npos) return false;
+  std::size_t end = text.find_last_not_of(" \t") + 1;
+  const auto digits = [&] {
+    const std::size_t from = i;
+    while (i < end && text[i] >= '0' && text[i] <= '9') ++i;
+    return i > from;
+  };
+  if (!digits()) return false;
+  if (i < end && text[i] == '.')
+    for (++i; i < end && text[i] == '0';) ++i;
+  if (i < end && (text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+    if (i < end && text[i] == '+') ++i;
+    if (!digits()) return false;
+  }
+  return i == end;
+}
+
+std::string boundProblem(const Bound& b, Unit unit, const std::string& text) {
+  if (b.value < 0 || std::signbit(b.value)) return "a negative bound: the measure is never negative";
   if (b.op == Compare::lt && b.value == 0) return "'< 0' can never hold: the measure is never negative";
-  if (unit == Unit::count && b.value != std::floor(b.value)) return "a count is a whole number";
+  if (unit == Unit::count && (b.value != std::floor(b.value) || !countText(text)))
+    return "a count is a whole number, in digits (10, 10.0 or 1e3)";
   return "";
 }
 
@@ -586,7 +610,7 @@ void readExpect(Ctx& ctx, const YAML::Node& node, Expectations& out) {
       ctx.error(v, std::string("expect.") + k.key, std::string("expected a bound like ") + example);
       continue;
     }
-    if (const auto problem = boundProblem(*b, k.unit); !problem.empty()) {
+    if (const auto problem = boundProblem(*b, k.unit, v.Scalar()); !problem.empty()) {
       ctx.error(v, std::string("expect.") + k.key, problem + " (got '" + v.Scalar() + "')");
       continue;
     }
@@ -606,7 +630,7 @@ void readExpect(Ctx& ctx, const YAML::Node& node, Expectations& out) {
     const auto b = v.IsScalar() ? parseBound(v.Scalar()) : std::nullopt;
     if (!b) ctx.error(v, "expect.dropped", "expected a count or a bound like '< 10', got '" +
                                                (v.IsScalar() ? v.Scalar() : std::string("?")) + "'");
-    else if (const auto problem = boundProblem(*b, Unit::count); !problem.empty())
+    else if (const auto problem = boundProblem(*b, Unit::count, v.Scalar()); !problem.empty())
       ctx.error(v, "expect.dropped", problem + " (got '" + v.Scalar() + "')");
     else out.dropped = b;
   }
@@ -918,8 +942,12 @@ LoadOutcome loadScenarioText(const std::string& text, const std::string& file_na
 LoadOutcome loadScenarioText(const std::string& text, const std::string& file_name, const LoadOptions& options) {
   const auto& overrides = options.overrides;
   Ctx ctx{file_name, {}};
-  if (!(options.time_scale > 0 && options.time_scale <= 100)) {
-    ctx.errors.push_back({"--time-scale", 0, 0, "", "must be above 0 and at most 100"});
+  // kMinTimeScale, kMaxTimeScale (the message names them). At most 100 times shorter: below it a lesson's times fall under the
+  // harness's own (a connect, a health check) and the run says only that it
+  // did nothing, where validate had said ok.
+  if (!(options.time_scale >= kMinTimeScale && options.time_scale <= kMaxTimeScale)) {
+    ctx.errors.push_back(
+        {"--time-scale", 0, 0, "", "must be between 0.01 and 100 (0.25: a quarter as long)"});
     return {std::nullopt, ctx.errors};
   }
   ctx.time_scale = options.time_scale;

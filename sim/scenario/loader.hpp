@@ -25,6 +25,10 @@ struct LoadOutcome {
   std::vector<Diagnostic> errors;
 };
 
+// The range of --time-scale.
+inline constexpr double kMinTimeScale = 0.01;
+inline constexpr double kMaxTimeScale = 100;
+
 struct LoadOptions {
   std::vector<std::string> overrides;
   // --time-scale: every duration in the file (times of steps, the run's

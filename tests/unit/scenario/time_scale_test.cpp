@@ -75,11 +75,15 @@ TEST(TimeScale, OneChangesNothing) {
 }
 
 TEST(TimeScale, OutOfRangeIsAnError) {
-  for (double bad : {0.0, -1.0, 1000.0}) {
+  // 1e-9 once passed validate and then ran a 6 ns scenario (invalid).
+  for (double bad : {0.0, -1.0, 1e-9, 0.0099, 100.5, 1000.0}) {
     const auto out = loadScenarioText(kFile, "t.yaml", LoadOptions{{}, bad});
     ASSERT_FALSE(out.scenario.has_value()) << bad;
     EXPECT_NE(out.errors.front().str().find("--time-scale"), std::string::npos);
+    EXPECT_NE(out.errors.front().str().find("between 0.01 and 100"), std::string::npos);
   }
+  for (double edge : {kMinTimeScale, kMaxTimeScale})
+    EXPECT_TRUE(loadScenarioText(kFile, "t.yaml", LoadOptions{{}, edge}).scenario.has_value()) << edge;
 }
 
 }  // namespace
