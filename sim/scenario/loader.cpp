@@ -982,11 +982,12 @@ LoadOutcome loadScenarioText(const std::string& text, const std::string& file_na
   try {
     auto out = loadFromNode(ctx, root);
     // An error in a value --set put there names the flag, not a line of the
-    // file (the value has no place in it).
+    // file (the value has no place in it); so does an error in a list or map
+    // the flag set a part of (explore.faults.0.between for ...between.0=-1s).
     for (auto& e : out.errors)
       for (const auto& o : overrides) {
         const std::string key = o.substr(0, o.find('='));
-        if (e.key == key || e.key.starts_with(key + ".")) {
+        if (e.key == key || e.key.starts_with(key + ".") || (!e.key.empty() && key.starts_with(e.key + "."))) {
           e.file = "--set " + o;
           e.line = e.column = 0;
         }

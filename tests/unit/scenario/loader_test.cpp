@@ -177,6 +177,12 @@ TEST(ScenarioLoader, BadOverrideIsAnError) {
   ASSERT_EQ(late.errors.size(), 1u);
   EXPECT_EQ(late.errors[0].key, "timeline.3.signal.target");
   EXPECT_EQ(late.errors[0].file, "--set timeline.3.signal.target=blue-7");
+  // An error in what holds the value set (here a map the flag created, read
+  // as `between`) names the flag too; it was reported at good.yaml:1:1.
+  const auto inner = loadScenarioText(kGood, "good.yaml", {"explore.faults.0.between.0=-1s"});
+  ASSERT_FALSE(inner.errors.empty());
+  EXPECT_EQ(inner.errors[0].key.rfind("explore.faults", 0), 0u) << inner.errors[0].str();
+  EXPECT_EQ(inner.errors[0].file, "--set explore.faults.0.between.0=-1s") << inner.errors[0].str();
 }
 
 // A misspelled service in --set (or a --sweep, a matrix) would add a service
