@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "reports/json_report.hpp"
@@ -130,6 +131,26 @@ std::string dirNameOf(const std::vector<std::string>& sets) {
 
 std::string fmtNum(double v) { return fmt::format("{:.4g}", v); }
 
+// Removes combination/run-K for K > repeat when it holds only what a run
+// writes (its reports and logs/): an earlier, larger --repeat's runs.
+void removeRunsPast(const std::filesystem::path& combination, int repeat) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(combination, ec)) return;
+  static const std::set<std::string> kOurs = {"report.json", "junit.xml", "summary.md", "report.html", "logs"};
+  for (const auto& entry : fs::directory_iterator(combination, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with("run-") || name.size() > 10 || !entry.is_directory(ec)) continue;
+    const std::string digits = name.substr(4);
+    if (digits.empty() || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        std::stol(digits) <= repeat)
+      continue;
+    bool ours = true;
+    for (const auto& inner : fs::directory_iterator(entry.path(), ec)) ours = ours && kOurs.contains(inner.path().filename().string());
+    if (ours && !ec) fs::remove_all(entry.path(), ec);
+  }
+}
+
 }  // namespace
 
 void installInterruptHandlers() {
@@ -243,6 +264,9 @@ int cmdRun(const RunRequest& req, int repeat) {
       return kExitBadInput;
     }
     reports::removeAll(outDir);
+    // Runs past this repeat's count, left by an earlier, larger --repeat
+    // into the same directory: they are not part of this aggregate.
+    for (const auto& combo : combos) removeRunsPast(std::filesystem::path(outDir) / dirNameOf(combo), repeat);
   }
 
   nlohmann::json agg = {{"scenario", base->name}, {"file", req.file}, {"mode", req.mode}, {"repeat", repeat},

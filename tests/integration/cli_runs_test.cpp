@@ -197,5 +197,23 @@ TEST(CliRuns, ARepeatRemovesTheReportsOfAnEarlierSingleRunThere) {
   fs::remove_all(dir);
 }
 
+// A --repeat 3 after a --repeat 4 into the same directory: run-4 is not part
+// of the new aggregate and is removed; a directory holding a file of the
+// user's is left as it is.
+TEST(CliRuns, ASmallerRepeatRemovesTheRunsPastItsCount) {
+  const auto dir = tempDir("cli", "runs-past");
+  const std::string file = sourceDir() + "/scenarios/quickstart.yaml";
+  const auto out = " --out " + (dir / "out").string();
+  ASSERT_EQ(runCutoverShell("run --mode sim -q --repeat 4 " + file + out), 0);
+  ASSERT_TRUE(fs::exists(dir / "out" / "base" / "run-4" / "report.json"));
+  fs::create_directories(dir / "out" / "base" / "run-17");
+  std::ofstream(dir / "out" / "base" / "run-17" / "mine.txt") << "not a report\n";
+  ASSERT_EQ(runCutoverShell("run --mode sim -q --repeat 3 " + file + out), 0);
+  EXPECT_TRUE(fs::exists(dir / "out" / "base" / "run-3" / "report.json"));
+  EXPECT_FALSE(fs::exists(dir / "out" / "base" / "run-4"));
+  EXPECT_TRUE(fs::exists(dir / "out" / "base" / "run-17" / "mine.txt"));
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace cutover::testing
