@@ -251,10 +251,10 @@ std::string head(const json& report) {
   out += fmt::format("<style>{}</style>\n<script>{}</script>\n</head>\n", kStyle, kScript);
   out += fmt::format("<body data-verdict=\"{}\">\n<main>\n", word);
   out += fmt::format("<h1>{}<span class=\"badge {}\">{}</span></h1>\n", esc(name), word, word);
-  out += fmt::format("<div class=\"meta\">{} · {} mode · seed {} · {} · started {}</div>\n",
+  out += fmt::format("<div class=\"meta\">{} · {} mode · seed {} · {}{}</div>\n",
                      esc(str(report, "scenario.file", "?")), esc(str(report, "scenario.mode", "?")),
                      esc(str(report, "scenario.seed", "?")), seconds(num(report, "scenario.duration_s")),
-                     esc(str(report, "scenario.started_utc", "?")));
+                     esc(startedPart(report)));
   const auto description = str(report, "scenario.description");
   if (!description.empty()) out += "<p>" + esc(description) + "</p>\n";
   return out;

@@ -66,12 +66,16 @@ std::string renderJunit(const json& report) {
   for (const auto& c : cases) failures += c.failed ? 1 : 0;
   const auto name = str(report, "scenario.name", "unnamed");
   const auto time = fixed(num(report, "scenario.duration_s"), 3);
+  const auto started = str(report, "scenario.started_utc");
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   out += fmt::format("<testsuites name=\"cutover\" tests=\"{}\" failures=\"{}\" errors=\"0\" time=\"{}\">\n",
                      cases.size(), failures, time);
   out += fmt::format(
-      "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"0\" time=\"{}\" timestamp=\"{}\">\n",
-      xmlText(name), cases.size(), failures, time, xmlText(str(report, "scenario.started_utc")));
+      "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"0\" time=\"{}\"{}>\n",
+      xmlText(name), cases.size(), failures, time,
+      // A simulated run has no wall-clock start (its report is a function of
+      // file and seed): no timestamp, rather than an empty one.
+      started.empty() ? std::string() : " timestamp=\"" + xmlText(started) + "\"");
   out += "    <properties>\n";
   for (const auto* key : {"scenario.file", "scenario.mode", "scenario.seed", "summary.final_active"})
     out += fmt::format("      <property name=\"{}\" value=\"{}\"/>\n", key, xmlText(str(report, key)));

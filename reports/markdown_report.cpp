@@ -37,9 +37,9 @@ std::string header(const json& report) {
   const auto word = verdictWord(report);
   const char* icon = word == "PASS" ? "✅" : word == "FAIL" ? "❌" : "⚠️";
   std::string out = fmt::format("## {} {}: {}\n\n", icon, word, mdEscape(str(report, "scenario.name", "unnamed")));
-  out += fmt::format("{} · {} mode · seed {} · {} · started {}\n\n", mdEscape(str(report, "scenario.file", "?")),
+  out += fmt::format("{} · {} mode · seed {} · {}{}\n\n", mdEscape(str(report, "scenario.file", "?")),
                      mdEscape(str(report, "scenario.mode", "?")), mdEscape(str(report, "scenario.seed", "?")),
-                     seconds(num(report, "scenario.duration_s")), mdEscape(str(report, "scenario.started_utc", "?")));
+                     seconds(num(report, "scenario.duration_s")), mdEscape(startedPart(report)));
   return out;
 }
 

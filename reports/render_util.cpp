@@ -137,6 +137,11 @@ std::string millis(double ms) {
 
 std::string seconds(double s) { return fixed(s, 3) + " s"; }
 
+std::string startedPart(const json& report) {
+  const auto started = str(report, "scenario.started_utc");
+  return started.empty() ? std::string() : " · started " + started;
+}
+
 std::string exitsLine(std::vector<ExitSeen> exits, std::size_t limit) {
   std::stable_sort(exits.begin(), exits.end(),
                    [](const ExitSeen& a, const ExitSeen& b) { return a.t_s != b.t_s ? a.t_s < b.t_s : a.id < b.id; });

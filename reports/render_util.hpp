@@ -46,6 +46,10 @@ std::string fixed(double v, int decimals);
 std::string millis(double ms);
 std::string seconds(double s);  // "2.500 s"
 
+// " · started 2026-11-28T00:54:01Z", or "" for a simulated run (no
+// wall-clock start: its report is a function of the file and the seed).
+std::string startedPart(const json& report);
+
 // An instance that exited before the run's end (t_s < its duration, not the end-of-run stops):
 // the summaries list them, since a 0 dropped can hide a crash that the
 // switcher's retries covered.

@@ -26,6 +26,17 @@ json minimal(bool valid, bool passed) {
                        {"invalid_reasons", json::array()}}}};
 }
 
+// No timestamp attribute rather than an empty one (a simulated run has no
+// wall-clock start; an empty timestamp is not a valid xs:dateTime).
+TEST(JunitReport, TimestampOnlyWhenTheRunHasAStartTime) {
+  auto r = minimal(true, true);
+  EXPECT_EQ(renderJunit(r).find("timestamp="), std::string::npos);
+  r["scenario"]["started_utc"] = "";
+  EXPECT_EQ(renderJunit(r).find("timestamp="), std::string::npos);
+  r["scenario"]["started_utc"] = "2026-11-28T00:54:01Z";
+  EXPECT_NE(renderJunit(r).find(" timestamp=\"2026-11-28T00:54:01Z\">"), std::string::npos) << renderJunit(r);
+}
+
 TEST(JunitReport, OneCasePerExpectationPlusOneForValidity) {
   auto r = minimal(true, false);
   r["verdict"]["expectations"] = json::array(

@@ -47,6 +47,19 @@ TEST(MarkdownReport, VerdictWords) {
   EXPECT_NE(md.find("### Why the run is invalid\n\n- a switch that never happened\n"), std::string::npos);
 }
 
+// A simulated run has no wall-clock start: the header once ended in
+// "started " and nothing.
+TEST(MarkdownReport, StartTimeOnlyWhenTheRunHasOne) {
+  auto r = report();
+  r["scenario"]["started_utc"] = "2026-11-28T00:54:01Z";
+  EXPECT_NE(renderMarkdown(r).find("· 1.500 s · started 2026-11-28T00:54:01Z\n"), std::string::npos)
+      << renderMarkdown(r);
+  r["scenario"]["started_utc"] = "";
+  const auto md = renderMarkdown(r);
+  EXPECT_EQ(md.find("started"), std::string::npos) << md;
+  EXPECT_NE(md.find("· 1.500 s\n"), std::string::npos) << md;
+}
+
 TEST(MarkdownReport, ScenarioTextCannotInjectMarkupOrBreakTables) {
   auto r = report();
   r["scenario"]["name"] = "x <img src=x onerror=alert(1)> | [link](http://evil)";
