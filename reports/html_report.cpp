@@ -91,7 +91,8 @@ std::string cards(const json& report) {
   out += card("ok", std::to_string(count(report, "summary.outcomes.ok")));
   out += card("dropped", std::to_string(dropped), dropped > 0 ? "bad" : "good");
   out += card("app_error", std::to_string(count(report, "summary.outcomes.app_error")));
-  out += card("latency p50 / p99", count(report, "summary.latency.count") == 0
+  out += card("latency p50 / p99" + fewResponsesNote(count(report, "summary.latency.count")),
+              count(report, "summary.latency.count") == 0
                                       ? std::string("none (no response from a service)")
                                       : millis(num(report, "summary.latency.p50_ms")) + " / " +
                                             millis(num(report, "summary.latency.p99_ms")));

@@ -54,7 +54,8 @@ std::string numbersTable(const json& report) {
   row("app\\_error", std::to_string(count(report, "summary.outcomes.app_error")));
   const bool answered = count(report, "summary.latency.count") > 0;  // else no latency, not 0 ms
   row("latency p50 / p99", answered ? millis(num(report, "summary.latency.p50_ms")) + " / " +
-                                          millis(num(report, "summary.latency.p99_ms"))
+                                          millis(num(report, "summary.latency.p99_ms")) +
+                                          fewResponsesNote(count(report, "summary.latency.count"))
                                     : std::string("none: no response from a service"));
   if (answered && count(report, "summary.worst_window.windows") > 0)
     row(fmt::format("worst {:g} s window: p99 (at)", num(report, "summary.worst_window.width_s")),

@@ -137,6 +137,11 @@ std::string millis(double ms) {
 
 std::string seconds(double s) { return fixed(s, 3) + " s"; }
 
+std::string fewResponsesNote(std::uint64_t responses) {
+  if (responses == 0 || responses >= kFewResponses) return "";
+  return " (" + std::to_string(responses) + (responses == 1 ? " response" : " responses") + ": p99 is the slowest)";
+}
+
 std::string startedPart(const json& report) {
   const auto started = str(report, "scenario.started_utc");
   return started.empty() ? std::string() : " · started " + started;

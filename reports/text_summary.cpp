@@ -20,12 +20,16 @@ std::string textSummary(const RunResult& r) {
                        c.dropped());
     const auto l = s.latency_by_version.find(v);
     if (l != s.latency_by_version.end())
-      out += fmt::format("  p50 {:.2f} ms  p99 {:.2f} ms", l->second.p50_ms, l->second.p99_ms);
+      out += fmt::format("  p50 {:.2f} ms  p99 {:.2f} ms{}", l->second.p50_ms, l->second.p99_ms,
+                         render::fewResponsesNote(l->second.count));
     out += "\n";
   }
   if (s.latency.count > 0)
-    out += fmt::format("latency    p50 {:.2f} ms  p99 {:.2f} ms  max {:.2f} ms (from intended send time)\n",
-                       s.latency.p50_ms, s.latency.p99_ms, s.latency.max_ms);
+    out += fmt::format("latency    p50 {:.2f} ms  p99 {:.2f} ms  max {:.2f} ms (from intended send time{})\n",
+                       s.latency.p50_ms, s.latency.p99_ms, s.latency.max_ms,
+                       s.latency.count < render::kFewResponses
+                           ? fmt::format("; {} responses: p99 is the slowest", s.latency.count)
+                           : "");
   else
     out += "latency    none: no response from a service\n";
   if (s.worst_window.latency_windows > 0)

@@ -46,6 +46,16 @@ TEST(RenderUtil, NumberFormats) {
   EXPECT_EQ(seconds(2.5), "2.500 s");
 }
 
+// Nearest rank: the p99 of n responses is the ceil(0.99 n)-th, the slowest
+// one while n < 100.
+TEST(RenderUtil, FewResponsesNoteUnderOneHundred) {
+  EXPECT_EQ(fewResponsesNote(0), "");  // no latency at all: said elsewhere
+  EXPECT_EQ(fewResponsesNote(1), " (1 response: p99 is the slowest)");
+  EXPECT_EQ(fewResponsesNote(99), " (99 responses: p99 is the slowest)");
+  EXPECT_EQ(fewResponsesNote(100), "");
+  EXPECT_EQ(fewResponsesNote(5000), "");
+}
+
 TEST(RenderUtil, ExitsLineIsInTimeOrderAndBounded) {
   EXPECT_EQ(exitsLine({}, 3), "");
   EXPECT_EQ(exitsLine({{"b-2", "code 0", 4}, {"b-1", "signal 9", 2.0}, {"a-1", "", 4}}, 3),

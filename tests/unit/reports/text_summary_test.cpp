@@ -39,5 +39,23 @@ TEST(TextSummary, ExitsBeforeTheRunsEndAreListed) {
   EXPECT_EQ(textSummary(r).find("exits "), std::string::npos) << textSummary(r);
 }
 
+// Under 100 responses the p99 is the slowest one (nearest rank): said on the
+// run's latency line and on each version's line that has so few.
+TEST(TextSummary, AP99OverFewerThanAHundredResponsesIsNamedTheSlowest) {
+  RunResult r;
+  r.summary.latency = {.count = 60, .p50_ms = 2, .p99_ms = 18, .max_ms = 18};
+  r.summary.by_version["v1"] = {};
+  r.summary.by_version["v2"] = {};
+  r.summary.latency_by_version["v1"] = {.count = 20, .p50_ms = 2, .p99_ms = 18, .max_ms = 18};
+  r.summary.latency_by_version["v2"] = {.count = 400, .p50_ms = 2, .p99_ms = 8, .max_ms = 9};
+  const auto text = textSummary(r);
+  EXPECT_NE(text.find("max 18.00 ms (from intended send time; 60 responses: p99 is the slowest)\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("p99 18.00 ms (20 responses: p99 is the slowest)\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("p99 8.00 ms\n"), std::string::npos) << text;
+  r.summary.latency.count = 100;
+  EXPECT_NE(textSummary(r).find("(from intended send time)\n"), std::string::npos) << textSummary(r);
+}
+
 }  // namespace
 }  // namespace cutover::reports
