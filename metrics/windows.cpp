@@ -86,22 +86,26 @@ WorstWindows worstWindows(const std::vector<RequestRecord>& records, std::int64_
     if (requests > 0) {
       ++w.windows;
       const double rate = static_cast<double>(dropped) / static_cast<double>(requests);
-      if (rate > w.dropped_rate) {
+      if (rate > w.dropped_rate || w.windows == 1) {  // the first window stands until a worse one
         w.dropped_rate = rate;
         w.dropped_at_s = at;
+        w.dropped_requests = requests;
+        w.dropped_count = dropped;
       }
     }
     if (responses > 0) {
       ++w.latency_windows;
       const auto worse = [&](double p, double& value, double& value_at) {
         const double v = ms(percentileOfUnion(slices, from, per, responses, p));
-        if (v > value) {
+        if (v > value || w.latency_windows == 1) {  // the first window stands until a worse one
           value = v;
           value_at = at;
+          return true;
         }
+        return false;
       };
       worse(90, w.p90_ms, w.p90_at_s);
-      worse(99, w.p99_ms, w.p99_at_s);
+      if (worse(99, w.p99_ms, w.p99_at_s)) w.p99_responses = responses;
     }
     if (from + per >= slices.size()) break;
     const auto& out = slices[from];

@@ -25,6 +25,11 @@ struct WorstWindows {
   double p90_at_s = 0, p99_at_s = 0;  // where that window starts (s since t0)
   double dropped_rate = 0;                          // the worst window's dropped fraction
   double dropped_at_s = 0;
+  // How much each worst figure stands on: the responses in the worst p99
+  // window (under 100, its p99 is their slowest), and the requests and
+  // dropped ones in the worst dropped-rate window (1 of 1 is 100%).
+  std::uint64_t p99_responses = 0;
+  std::uint64_t dropped_requests = 0, dropped_count = 0;
 };
 
 WorstWindows worstWindows(const std::vector<RequestRecord>& records, std::int64_t t0_ns, Duration length,

@@ -59,8 +59,9 @@ std::string numbersTable(const json& report) {
                                     : std::string("none: no response from a service"));
   if (answered && count(report, "summary.worst_window.windows") > 0)
     row(fmt::format("worst {:g} s window: p99 (at)", num(report, "summary.worst_window.width_s")),
-        fmt::format("{} ({:.1f} s)", millis(num(report, "summary.worst_window.p99_ms")),
-                    num(report, "summary.worst_window.p99_at_s")));
+        fmt::format("{} ({:.1f} s){}", millis(num(report, "summary.worst_window.p99_ms")),
+                    num(report, "summary.worst_window.p99_at_s"),
+                    fewResponsesNote(count(report, "summary.worst_window.p99_responses"))));
   std::set<std::string> shown;
   for (const auto& m : kNamedMeasures) {
     row(m.label, measureCell(report, m.key));

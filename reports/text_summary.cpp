@@ -33,9 +33,13 @@ std::string textSummary(const RunResult& r) {
   else
     out += "latency    none: no response from a service\n";
   if (s.worst_window.latency_windows > 0)
-    out += fmt::format("worst {:g} s  p99 {:.2f} ms at {:.1f} s  dropped {:.1f}% at {:.1f} s\n", s.worst_window.width_s,
-                       s.worst_window.p99_ms, s.worst_window.p99_at_s, 100 * s.worst_window.dropped_rate,
-                       s.worst_window.dropped_at_s);
+    out += fmt::format("worst {:g} s  p99 {:.2f} ms at {:.1f} s{}  dropped {:.1f}% at {:.1f} s{}\n",
+                       s.worst_window.width_s, s.worst_window.p99_ms, s.worst_window.p99_at_s,
+                       render::fewResponsesNote(s.worst_window.p99_responses), 100 * s.worst_window.dropped_rate,
+                       s.worst_window.dropped_at_s,
+                       s.worst_window.dropped_count > 0 ? fmt::format(" ({} of {})", s.worst_window.dropped_count,
+                                                                      s.worst_window.dropped_requests)
+                                                        : "");
   // Durations (_ms) to the microsecond; counts (requests, retries) as counts.
   for (const auto& [k, v] : r.measures)
     out += k.ends_with("_ms") ? fmt::format("measure    {} = {:.3f}\n", k, v) : fmt::format("measure    {} = {:.0f}\n", k, v);

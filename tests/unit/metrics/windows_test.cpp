@@ -42,7 +42,9 @@ TEST(WorstWindows, FindsTheSlowSecondAWholeRunP99Hides) {
   // (the window from 3.1 s holds 20), p90 more than 20 (the one from 3.2 s holds 40).
   EXPECT_NEAR(w.p99_at_s, 3.1, 1e-9);
   EXPECT_NEAR(w.p90_at_s, 3.2, 1e-9);
+  EXPECT_EQ(w.p99_responses, 200u);  // what the worst p99 stands on
   EXPECT_EQ(w.dropped_rate, 0.0);
+  EXPECT_EQ(w.dropped_count, 0u);
 }
 
 // Against brute force on random data: every window recomputed by sorting.
@@ -55,8 +57,8 @@ TEST(WorstWindows, AgreesWithSortingEveryWindow) {
     records.push_back(rec(t, lat, rng.uniform() < 0.02 ? Outcome::reset : Outcome::ok));
   }
   const auto w = worstWindows(records, kT0, std::chrono::seconds(3), std::chrono::seconds(1));
-  double p90 = 0, p99 = 0, dropped = 0;
-  std::uint64_t windows = 0;
+  double p90 = 0, p99 = 0, dropped = -1;
+  std::uint64_t windows = 0, p99_responses = 0, dropped_requests = 0, dropped_count = 0;
   for (int start = 0; start + 1000 <= 3000; start += 100) {
     std::vector<std::int64_t> lat;
     std::uint64_t n = 0, d = 0;
@@ -70,13 +72,24 @@ TEST(WorstWindows, AgreesWithSortingEveryWindow) {
     if (n == 0) continue;
     ++windows;
     p90 = std::max(p90, exactMs(lat, 90));
-    p99 = std::max(p99, exactMs(lat, 99));
-    dropped = std::max(dropped, static_cast<double>(d) / static_cast<double>(n));
+    if (const double v = exactMs(lat, 99); v > p99) {  // the first worst window
+      p99 = v;
+      p99_responses = lat.size();
+    }
+    if (const double rate = static_cast<double>(d) / static_cast<double>(n); rate > dropped) {
+      dropped = rate;
+      dropped_requests = n;
+      dropped_count = d;
+    }
   }
   EXPECT_EQ(w.windows, windows);
   EXPECT_DOUBLE_EQ(w.p90_ms, p90);
   EXPECT_DOUBLE_EQ(w.p99_ms, p99);
   EXPECT_DOUBLE_EQ(w.dropped_rate, dropped);
+  EXPECT_EQ(w.p99_responses, p99_responses);
+  EXPECT_EQ(w.dropped_requests, dropped_requests);
+  EXPECT_EQ(w.dropped_count, dropped_count);
+  EXPECT_GT(dropped_count, 0u);
   EXPECT_GT(w.p99_ms, 100.0);  // the slow stretch is in some window
 }
 
@@ -87,6 +100,9 @@ TEST(WorstWindows, DropsAreCountedPerWindowAndARunShorterThanAWindowIsOneWindow)
   EXPECT_EQ(w.windows, 1u);
   EXPECT_NEAR(w.width_s, 0.5, 1e-9);
   EXPECT_NEAR(w.dropped_rate, 5.0 / 50.0, 1e-12);
+  EXPECT_EQ(w.dropped_count, 5u);
+  EXPECT_EQ(w.dropped_requests, 50u);
+  EXPECT_EQ(w.p99_responses, 45u);  // under 100: its p99 is the slowest of them
   EXPECT_DOUBLE_EQ(w.p99_ms, 2.0);
 }
 
