@@ -14,6 +14,7 @@
 #include "metrics/calibration.hpp"
 #include "reports/render_util.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/core/print.hpp"
 
 namespace cutover::cli {
 namespace {
@@ -76,7 +77,7 @@ std::vector<std::string> libraryFiles() {
 int cmdCalibrate(const CalibrateRequest& req) {
   const auto files = req.files.empty() ? libraryFiles() : req.files;
   if (files.empty() || files.size() > kMaxScenarios) {
-    fmt::print(stderr, "error: calibrate takes 1 to {} scenario files (none given and no scenarios/*.yaml here)\n",
+    printErr("error: calibrate takes 1 to {} scenario files (none given and no scenarios/*.yaml here)\n",
                kMaxScenarios);
     return kExitBadInput;
   }
@@ -108,7 +109,7 @@ int cmdCalibrate(const CalibrateRequest& req) {
     const auto& r = rows.back();
     if (!r.live_valid || !r.sim_valid) exit = kExitInvalid;
     if (!req.quiet)
-      fmt::print(stderr, "calibrate  {:<36} dropped {}  p99 {} ms\n", s.name, pair(r.dropped, 0), pair(r.p99_ms, 1));
+      printErr("calibrate  {:<36} dropped {}  p99 {} ms\n", s.name, pair(r.dropped, 0), pair(r.p99_ms, 1));
     doc["scenarios"].push_back({{"scenario", r.scenario},
                                 {"file", files[i]},
                                 {"valid", {{"live", r.live_valid}, {"sim", r.sim_valid}}},
@@ -133,17 +134,17 @@ int cmdCalibrate(const CalibrateRequest& req) {
                   "seed and overrides (time scale {}); reports in {}/<scenario>/live and sim.\n\n",
                   req.load.time_scale, out.string()) +
       table(rows);
-  fmt::print("{}", md);
+  printOut("{}", md);
   std::error_code ec;
   std::filesystem::create_directories(out, ec);
   if (const auto err =
           reports::render::writeAllOrNone(out, {{"calibration.md", md}, {"calibration.json", doc.dump(2) + "\n"}});
       !err.empty()) {
-    fmt::print(stderr, "error: {}\nerror: the calibration could not be written; none is left in {}\n", err,
+    printErr("error: {}\nerror: the calibration could not be written; none is left in {}\n", err,
                out.string());
     return kExitInvalid;
   }
-  if (!req.quiet) fmt::print("calibrate  {}\n", (out / "calibration.json").string());
+  if (!req.quiet) printOut("calibrate  {}\n", (out / "calibration.json").string());
   return exit;
 }
 

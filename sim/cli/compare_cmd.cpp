@@ -9,9 +9,10 @@
 #include <nlohmann/json.hpp>
 
 #include "reports/json_report.hpp"
-#include "reports/write_all.hpp"
 #include "reports/render_util.hpp"
+#include "reports/write_all.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/core/print.hpp"
 #include "sim/runner/runner.hpp"
 #include "sim/runner/switcher_driver.hpp"
 #include "sim/scenario/verdict.hpp"
@@ -66,7 +67,7 @@ Row runWith(const CompareRequest& req, const std::string& kind, const std::strin
   }
   // The same run as `cutover run` (reports, dropped list, stale files removed).
   const RunRequest one{req.file, load, dir, req.quiet, "live", std::nullopt};
-  if (!req.quiet) fmt::print(stderr, "[{}] ", kind);
+  if (!req.quiet) printErr("[{}] ", kind);
   auto run = runOne(*s, dir, one, false);
   row.verdict = std::string(verdictWord(run.exit));
   row.exit = run.exit;
@@ -100,18 +101,18 @@ int cmdCompare(const CompareRequest& req) {
   const auto base = loadOrReport(req.file, req.load);
   if (!base) return kExitBadInput;
   if (req.switchers.empty() || req.switchers.size() > kMaxSwitchers) {
-    fmt::print(stderr, "error: --switchers takes 1 to {} of builtin, nginx, haproxy\n", kMaxSwitchers);
+    printErr("error: --switchers takes 1 to {} of builtin, nginx, haproxy\n", kMaxSwitchers);
     return kExitBadInput;
   }
   for (const auto& k : req.switchers)
     if (k != "builtin" && k != "nginx" && k != "haproxy") {
-      fmt::print(stderr, "error: --switchers: unknown switcher '{}' (builtin, nginx, haproxy)\n", k);
+      printErr("error: --switchers: unknown switcher '{}' (builtin, nginx, haproxy)\n", k);
       return kExitBadInput;
     }
   for (std::size_t i = 0; i < req.switchers.size(); ++i)
     for (std::size_t j = 0; j < i; ++j)
       if (req.switchers[i] == req.switchers[j]) {  // one report directory per switcher
-        fmt::print(stderr, "error: --switchers: '{}' is named twice\n", req.switchers[i]);
+        printErr("error: --switchers: '{}' is named twice\n", req.switchers[i]);
         return kExitBadInput;
       }
   const std::string outDir = req.out_dir.empty() ? "reports/out/" + base->name + "-compare" : req.out_dir;
@@ -138,15 +139,15 @@ int cmdCompare(const CompareRequest& req) {
   for (const auto& row : rows)
     if (!row.note.empty()) md += fmt::format("\n- {}: {}", row.kind, row.note);
   md += "\n";
-  fmt::print("{}", md);
+  printOut("{}", md);
   std::error_code ec;
   std::filesystem::create_directories(outDir, ec);
   if (const auto err = reports::render::writeAllOrNone(outDir, {{"compare.md", md}, {"compare.json", doc.dump(2) + "\n"}});
       !err.empty()) {
-    fmt::print(stderr, "error: {}\nerror: the comparison could not be written; none is left in {}\n", err, outDir);
+    printErr("error: {}\nerror: the comparison could not be written; none is left in {}\n", err, outDir);
     return kExitInvalid;
   }
-  if (!req.quiet) fmt::print("compare    {}\n", (std::filesystem::path(outDir) / "compare.json").string());
+  if (!req.quiet) printOut("compare    {}\n", (std::filesystem::path(outDir) / "compare.json").string());
   return worst;
 }
 

@@ -12,6 +12,7 @@
 
 #include "reports/render_util.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/core/print.hpp"
 #include "sim/des/sim_runner.hpp"
 #include "sim/scenario/explore.hpp"
 #include "sim/scenario/verdict.hpp"
@@ -60,26 +61,26 @@ int cmdExplore(const ExploreRequest& req) {
   const auto base = loadOrReport(req.file, req.load);
   if (!base) return kExitBadInput;
   if (base->explore.empty()) {
-    fmt::print(stderr, "error: {}: no explore.faults to draw from (docs/simulation.md, \"Fault search\")\n", req.file);
+    printErr("error: {}: no explore.faults to draw from (docs/simulation.md, \"Fault search\")\n", req.file);
     return kExitBadInput;
   }
   if (const auto late = scenario::windowsPastTheEnd(*base); !late.empty()) {
-    for (const auto& l : late) fmt::print(stderr, "error: {}\n", l);
+    for (const auto& l : late) printErr("error: {}\n", l);
     return kExitBadInput;
   }
   if (const auto missing = scenario::faultTargetsMissing(*base); !missing.empty()) {
-    for (const auto& m : missing) fmt::print(stderr, "error: {}\n", m);
+    for (const auto& m : missing) printErr("error: {}\n", m);
     return kExitBadInput;
   }
   if (req.runs < 1 || req.runs > kMaxRuns) {
-    fmt::print(stderr, "error: --runs must be 1 to {}\n", kMaxRuns);
+    printErr("error: --runs must be 1 to {}\n", kMaxRuns);
     return kExitBadInput;
   }
   const std::uint64_t first = req.seed.value_or(base->seed);
   // Every seed tried must be one a scenario file may hold (seed: 0 .. 2^63-1),
   // or the reproducing command and the minimal file would be refused.
   if (!scenario::seedsFit(first, static_cast<std::uint64_t>(req.runs))) {
-    fmt::print(stderr, "error: --seed: seeds run from --seed to --seed + --runs - 1, at most {}\n",
+    printErr("error: --seed: seeds run from --seed to --seed + --runs - 1, at most {}\n",
                scenario::kMaxSeed);
     return kExitBadInput;
   }
@@ -88,7 +89,7 @@ int cmdExplore(const ExploreRequest& req) {
     std::error_code ec;
     std::filesystem::create_directories(out, ec);
     if (ec || !std::filesystem::is_directory(out, ec)) {
-      fmt::print(stderr, "error: cannot create output directory {}{}\n", out.string(), ec ? ": " + ec.message() : "");
+      printErr("error: cannot create output directory {}{}\n", out.string(), ec ? ": " + ec.message() : "");
       return kExitBadInput;
     }
   }
@@ -107,7 +108,7 @@ int cmdExplore(const ExploreRequest& req) {
     auto draws = scenario::drawFaults(*base, rng);
     const auto j = runWith(*base, draws, seed);
     if (!j.failed) continue;
-    fmt::print("FAIL seed {}: {}\n  faults: {}\n  reproduce: cutover explore {} --seed {} --runs 1{}\n", seed, j.reason,
+    printOut("FAIL seed {}: {}\n  faults: {}\n  reproduce: cutover explore {} --seed {} --runs 1{}\n", seed, j.reason,
                scenario::describeDraws(*base, draws), req.file, seed, loadFlags(req.load));
     failures.push_back({seed, std::move(draws), j.reason});
   }
@@ -130,7 +131,7 @@ int cmdExplore(const ExploreRequest& req) {
       const auto file = out / fmt::format("seed-{}-min.yaml", f.seed);
       const auto written = yaml ? reports::render::writeFileAtomic(file, *yaml) : Result<std::string>(Error{err});
       if (!written.ok()) {
-        fmt::print(stderr, "error: cannot write the minimal schedule of seed {}: {}\n", f.seed, written.error().message);
+        printErr("error: cannot write the minimal schedule of seed {}: {}\n", f.seed, written.error().message);
         unwritten = true;
       } else {
         // The file must fail as the schedule did: loaded and run once more.
@@ -147,7 +148,7 @@ int cmdExplore(const ExploreRequest& req) {
         } else {
           why = reloaded.errors.front().str();
         }
-        fmt::print("minimal seed {}: {} ({} simulations)\n  {}: {}\n  reproduce: cutover run --mode sim {}{}\n", f.seed,
+        printOut("minimal seed {}: {} ({} simulations)\n  {}: {}\n  reproduce: cutover run --mode sim {}{}\n", f.seed,
                    scenario::describeDraws(*base, shrunk.draws), shrunk.runs, confirmed ? "still fails" : "DOES NOT FAIL",
                    why, file.string(),
                    req.load.time_scale != 1.0 ? fmt::format(" --time-scale {}", req.load.time_scale) : "");
@@ -159,14 +160,14 @@ int cmdExplore(const ExploreRequest& req) {
   }
   if (g_interrupted.load() != 0) doc["interrupted"] = true;
   if (const auto w = reports::render::writeFileAtomic(out / "explore.json", doc.dump(2) + "\n"); !w.ok()) {
-    fmt::print(stderr, "error: {}\n", w.error().message);
+    printErr("error: {}\n", w.error().message);
     unwritten = true;
   }
   if (unwritten) {  // the failing seeds above are true; the files that should hold them are not all there
-    fmt::print(stderr, "error: explore's files could not all be written in {}\n", out.string());
+    printErr("error: explore's files could not all be written in {}\n", out.string());
     return kExitInvalid;
   }
-  fmt::print("explore    {} runs, {} failing seeds (from seed {}); {}\n", done, failures.size(), first,
+  printOut("explore    {} runs, {} failing seeds (from seed {}); {}\n", done, failures.size(), first,
              (out / "explore.json").string());
   if (g_interrupted.load() != 0) return kExitInvalid;
   return failures.empty() ? 0 : 1;

@@ -16,6 +16,7 @@
 #include "fake-services/fake_service.hpp"
 #include "fake-services/spec_json.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/core/print.hpp"
 #include "sim/scenario/loader.hpp"
 
 namespace {
@@ -39,7 +40,7 @@ int cmdValidate(const std::string& file, const scenario::LoadOptions& load) {
   if (!s) return kExitBadInput;
   // A matrix: every combination is a scenario `run` would load; check them all.
   if (!s->matrix.empty() && !cli::matrixRuns(file, load, *s, 1)) return kExitBadInput;
-  fmt::print("{}: ok ({}, {} services, {} load blocks, {} timeline steps)\n", file, s->name, s->services.size(),
+  printOut("{}: ok ({}, {} services, {} load blocks, {} timeline steps)\n", file, s->name, s->services.size(),
              s->load.size(), s->timeline.size());
   return 0;
 }
@@ -71,7 +72,7 @@ int cmdList(const std::string& dir) {
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
     if (entry.path().extension() == ".yaml") files.push_back(entry.path());
   if (ec) {
-    fmt::print(stderr, "error: cannot list {}: {}\n", dir, ec.message());
+    printErr("error: cannot list {}: {}\n", dir, ec.message());
     return kExitBadInput;
   }
   std::sort(files.begin(), files.end());
@@ -84,14 +85,14 @@ int cmdList(const std::string& dir) {
       scenario::LoadOptions sim;
       sim.simulated = true;
       if (const auto simOnly = scenario::loadScenarioFile(f.string(), sim); simOnly.scenario) {
-        fmt::print("{:<28} (--mode sim only) {}\n", f.filename().string(), firstSentence(simOnly.scenario->description));
+        printOut("{:<28} (--mode sim only) {}\n", f.filename().string(), firstSentence(simOnly.scenario->description));
         continue;
       }
-      fmt::print("{:<28} INVALID: {}\n", f.filename().string(), out.errors.front().str());
+      printOut("{:<28} INVALID: {}\n", f.filename().string(), out.errors.front().str());
       ++bad;
       continue;
     }
-    fmt::print("{:<28} {}\n", f.filename().string(), firstSentence(out.scenario->description));
+    printOut("{:<28} {}\n", f.filename().string(), firstSentence(out.scenario->description));
   }
   return bad == 0 ? 0 : kExitBadInput;
 }
@@ -102,12 +103,12 @@ int cmdFakeService(service::FakeServiceOptions opt, const std::string& specJson)
     try {
       j = nlohmann::json::parse(specJson);
     } catch (const nlohmann::json::exception& e) {
-      fmt::print(stderr, "error: --spec-json: {}\n", e.what());
+      printErr("error: --spec-json: {}\n", e.what());
       return kExitBadInput;
     }
     auto spec = service::specFromJson(j);
     if (!spec) {
-      fmt::print(stderr, "error: --spec-json: {}\n", spec.error().message);
+      printErr("error: --spec-json: {}\n", spec.error().message);
       return kExitBadInput;
     }
     opt.spec = std::move(spec).value();
@@ -263,7 +264,7 @@ int runMain(int argc, char** argv) {
     return cli::cmdSwitcher(switcherConfig, quiet, g_interrupted);
   }
   if (*fake) return cmdFakeService(fs, specJson);
-  fmt::print("cutover {}\n", CUTOVER_VERSION);
+  printOut("cutover {}\n", CUTOVER_VERSION);
   return 0;
 }
 

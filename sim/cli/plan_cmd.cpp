@@ -17,6 +17,7 @@
 #include "metrics/queueing.hpp"
 #include "reports/render_util.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/core/print.hpp"
 #include "sim/core/units.hpp"
 #include "sim/des/sim_runner.hpp"
 #include "sim/scenario/verdict.hpp"
@@ -364,7 +365,7 @@ int cmdPlan(const PlanRequest& req) {
       err = fmt::format("--rate {} is not a value of {} in the grid ({})", req.rate, rateKey, valuesOf(*rs));
   }
   if (!err.empty()) {
-    fmt::print(stderr, "error: {}\n", err);
+    printErr("error: {}\n", err);
     return kExitBadInput;
   }
   auto base = req.load;
@@ -392,12 +393,12 @@ int cmdPlan(const PlanRequest& req) {
     }
     auto out = scenario::loadScenarioFile(req.file, load);
     if (!out.scenario) {
-      for (const auto& e : out.errors) fmt::print(stderr, "error: [{}] {}\n", label, e.str());
-      fmt::print(stderr, "grid point {} is invalid; nothing was run\n", label);
+      for (const auto& e : out.errors) printErr("error: [{}] {}\n", label, e.str());
+      printErr("grid point {} is invalid; nothing was run\n", label);
       return kExitBadInput;
     }
     if (minWindow && *minWindow > out.scenario->duration) {
-      fmt::print(stderr, "error: --min-window {} is longer than the run it is part of ({}{}); nothing was run\n",
+      printErr("error: --min-window {} is longer than the run it is part of ({}{}); nothing was run\n",
                  req.min_window, label.empty() ? "" : "[" + label + "] ",
                  formatDuration(out.scenario->duration));
       return kExitBadInput;
@@ -409,7 +410,7 @@ int cmdPlan(const PlanRequest& req) {
   std::error_code ec;
   std::filesystem::create_directories(outDir, ec);
   if (ec) {
-    fmt::print(stderr, "error: cannot create output directory {}: {}\n", outDir, ec.message());
+    printErr("error: cannot create output directory {}: {}\n", outDir, ec.message());
     return kExitBadInput;
   }
   installInterruptHandlers();
@@ -418,7 +419,7 @@ int cmdPlan(const PlanRequest& req) {
   for (const auto& s : sweeps) plan["sweeps"].push_back({{"key", s.key}, {"values", s.values}});
   for (std::size_t i = 0; i < combos.size(); ++i) {
     if (g_interrupted.load() != 0) {
-      fmt::print(stderr, "interrupted after {} of {} points\n", i, combos.size());
+      printErr("interrupted after {} of {} points\n", i, combos.size());
       return kExitInvalid;
     }
     json p = runPoint(scenarios[i], minWindow ? toSeconds(*minWindow) : 0.0);
@@ -427,7 +428,7 @@ int cmdPlan(const PlanRequest& req) {
     p["values"] = values;
     p["seed"] = scenarios[i].seed;
     if (!req.quiet)
-      fmt::print(stderr, "[{}/{}] {} dropped {} p99(switch) {} ms\n", i + 1, combos.size(), values.dump(),
+      printErr("[{}/{}] {} dropped {} p99(switch) {} ms\n", i + 1, combos.size(), values.dump(),
                  p["dropped"].get<std::uint64_t>(), cell(p["p99_switch_window_ms"]));
     plan["points"].push_back(std::move(p));
   }
@@ -479,12 +480,12 @@ int cmdPlan(const PlanRequest& req) {
                                                              {"plan.md", markdown(plan, sweeps, answerLine)},
                                                              {"plan.svg", svg(plan, sweeps)}});
       !unwritten.empty()) {
-    fmt::print(stderr, "error: {}\nerror: the plan's files could not be written; none is left in {}\n", unwritten,
+    printErr("error: {}\nerror: the plan's files could not be written; none is left in {}\n", unwritten,
                outDir);
     return kExitInvalid;
   }
-  if (!answerLine.empty()) fmt::print("{}\n", answerLine);
-  fmt::print("plan       {}\n", (dir / "plan.md").string());
+  if (!answerLine.empty()) printOut("{}\n", answerLine);
+  printOut("plan       {}\n", (dir / "plan.md").string());
   return rc;
 }
 

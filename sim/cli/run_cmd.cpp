@@ -14,6 +14,7 @@
 #include "reports/text_summary.hpp"
 #include "reports/write_all.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/core/print.hpp"
 #include "sim/des/sim_runner.hpp"
 #include "sim/runner/runner.hpp"
 #include "sim/scenario/verdict.hpp"
@@ -32,9 +33,9 @@ void onInterrupt(int sig) { g_interrupted.store(sig); }
 // failed (exit 3).
 int writeReports(const scenario::Scenario& s, const RunResult& result, const std::string& outDir, bool quiet) {
   const auto fail = [&](const std::string& message) {
-    fmt::print(stderr, "error: {}\n", message);
+    printErr("error: {}\n", message);
     reports::removeAll(outDir);
-    fmt::print(stderr, "error: the reports of this run could not be written; none is left in {}\n", outDir);
+    printErr("error: the reports of this run could not be written; none is left in {}\n", outDir);
     return kExitInvalid;
   };
   reports::ReportExtras extras;
@@ -48,7 +49,7 @@ int writeReports(const scenario::Scenario& s, const RunResult& result, const std
   if (!written) return fail(written.error().message);
   const auto all = reports::writeAll(doc, outDir);
   if (!all) return fail(all.error().message);
-  if (!quiet) fmt::print("report     {}\n", written.value());
+  if (!quiet) printOut("report     {}\n", written.value());
   return 0;
 }
 
@@ -58,14 +59,14 @@ OneRun runOne(const scenario::Scenario& s, const std::string& outDir, const RunR
   std::error_code ec;
   std::filesystem::create_directories(outDir, ec);
   if (ec) {
-    fmt::print(stderr, "error: cannot create output directory {}: {}\n", outDir, ec.message());
+    printErr("error: cannot create output directory {}: {}\n", outDir, ec.message());
     return {kExitBadInput, std::nullopt};
   }
   reports::removeAll(outDir);  // never leave a stale one
   RunResult result;
   if (req.mode == "sim") {
     if (!req.quiet)
-      fmt::print(stderr, "simulating {} ({:.1f} s of virtual time) -> {}\n", s.name, toSeconds(s.duration), outDir);
+      printErr("simulating {} ({:.1f} s of virtual time) -> {}\n", s.name, toSeconds(s.duration), outDir);
     des::SimOptions so;
     so.interrupted = &g_interrupted;
     result = des::runSim(s, so);
@@ -76,13 +77,13 @@ OneRun runOne(const scenario::Scenario& s, const std::string& outDir, const RunR
     opt.progress = !req.quiet;
     opt.interrupted = &g_interrupted;
     opt.metrics_port = req.metrics_port;
-    if (!req.quiet) fmt::print(stderr, "running {} ({:.1f} s) -> {}\n", s.name, toSeconds(s.duration), outDir);
+    if (!req.quiet) printErr("running {} ({:.1f} s) -> {}\n", s.name, toSeconds(s.duration), outDir);
     result = runner::runLive(s, opt);
   }
   scenario::judge(s, result);
   if (!result.verdict.valid)
-    for (const auto& reason : result.verdict.invalid_reasons) fmt::print(stderr, "invalid run: {}\n", reason);
-  if (printSummary) fmt::print("{}", reports::textSummary(result));
+    for (const auto& reason : result.verdict.invalid_reasons) printErr("invalid run: {}\n", reason);
+  if (printSummary) printOut("{}", reports::textSummary(result));
   if (const int rc = writeReports(s, result, outDir, !printSummary); rc != 0) return {rc, std::move(result)};
   return {scenario::exitCodeOf(result.verdict), std::move(result)};
 }
@@ -170,9 +171,9 @@ std::string selfExe() {
 
 std::optional<scenario::Scenario> loadOrReport(const std::string& file, const scenario::LoadOptions& load) {
   auto out = scenario::loadScenarioFile(file, load);
-  for (const auto& e : out.errors) fmt::print(stderr, "error: {}\n", e.str());
+  for (const auto& e : out.errors) printErr("error: {}\n", e.str());
   if (!out.errors.empty())
-    fmt::print(stderr, "{} error{} in {}; nothing was run\n", out.errors.size(), out.errors.size() == 1 ? "" : "s", file);
+    printErr("{} error{} in {}; nothing was run\n", out.errors.size(), out.errors.size() == 1 ? "" : "s", file);
   return std::move(out.scenario);
 }
 
@@ -192,7 +193,7 @@ std::optional<MatrixRuns> matrixRuns(const std::string& file, const scenario::Lo
   }
   if (combos.size() * static_cast<std::size_t>(repeat) > 1000) {
     const auto& first = base.matrix.empty() ? scenario::SourceLoc{} : base.matrix.front().loc;
-    fmt::print(stderr, "error: {}:{}:{}: matrix: {} combinations x {} repeats is over 1000 runs\n", file, first.line,
+    printErr("error: {}:{}:{}: matrix: {} combinations x {} repeats is over 1000 runs\n", file, first.line,
                first.column, combos.size(), repeat);
     return std::nullopt;
   }
@@ -206,7 +207,7 @@ std::optional<MatrixRuns> matrixRuns(const std::string& file, const scenario::Lo
     for (const auto& o : c) joined += (joined.empty() ? "" : ", ") + o;
     if (const auto [it, fresh] = dirs.emplace(name, joined); !fresh) {
       const auto& first = base.matrix.front().loc;
-      fmt::print(stderr, "error: {}:{}:{}: matrix: combinations [{}] and [{}] would share the directory {}\n", file,
+      printErr("error: {}:{}:{}: matrix: combinations [{}] and [{}] would share the directory {}\n", file,
                  first.line, first.column, it->second, joined, name);
       return std::nullopt;
     }
@@ -218,10 +219,10 @@ std::optional<MatrixRuns> matrixRuns(const std::string& file, const scenario::Lo
     l.overrides.insert(l.overrides.end(), c.begin(), c.end());
     auto out = scenario::loadScenarioFile(file, l);
     if (!out.scenario) {
-      for (const auto& e : out.errors) fmt::print(stderr, "error: [{}] {}\n", dirNameOf(c), e.str());
+      for (const auto& e : out.errors) printErr("error: [{}] {}\n", dirNameOf(c), e.str());
       for (const auto& axis : base.matrix)
-        fmt::print(stderr, "  from {}:{}:{}: matrix.{}\n", file, axis.loc.line, axis.loc.column, axis.key);
-      fmt::print(stderr, "matrix combination {} is invalid; nothing was run\n", dirNameOf(c));
+        printErr("  from {}:{}:{}: matrix.{}\n", file, axis.loc.line, axis.loc.column, axis.key);
+      printErr("matrix combination {} is invalid; nothing was run\n", dirNameOf(c));
       return std::nullopt;
     }
     runs.scenarios.push_back(std::move(*out.scenario));
@@ -235,7 +236,7 @@ int cmdRun(const RunRequest& req, int repeat) {
   const std::string outDir = req.out_dir.empty() ? "reports/out/" + base->name : req.out_dir;
   installInterruptHandlers();
   if (req.metrics_port && req.mode == "sim") {
-    fmt::print(stderr, "error: --metrics-port: live runs only (a simulated run passes in virtual time; nothing "
+    printErr("error: --metrics-port: live runs only (a simulated run passes in virtual time; nothing "
                        "could scrape it)\n");
     return kExitBadInput;
   }
@@ -252,7 +253,7 @@ int cmdRun(const RunRequest& req, int repeat) {
   // seed a file or --seed can hold, or a run could not be replayed.
   for (const auto& s : scenarios)
     if (!scenario::seedsFit(s.seed, static_cast<std::uint64_t>(repeat))) {
-      fmt::print(stderr, "error: --repeat {}: seeds run from {} to seed + {}, over the largest seed {}\n", repeat,
+      printErr("error: --repeat {}: seeds run from {} to seed + {}, over the largest seed {}\n", repeat,
                  s.seed, repeat - 1, scenario::kMaxSeed);
       return kExitBadInput;
     }
@@ -260,7 +261,7 @@ int cmdRun(const RunRequest& req, int repeat) {
     std::error_code ec;
     std::filesystem::create_directories(outDir, ec);
     if (ec) {
-      fmt::print(stderr, "error: cannot create output directory {}: {}\n", outDir, ec.message());
+      printErr("error: cannot create output directory {}: {}\n", outDir, ec.message());
       return kExitBadInput;
     }
     reports::removeAll(outDir);
@@ -285,7 +286,7 @@ int cmdRun(const RunRequest& req, int repeat) {
       auto s = scenarios[ci];
       s.seed = scenarios[ci].seed + static_cast<std::uint64_t>(i);
       const auto dir = (std::filesystem::path(outDir) / name / fmt::format("run-{}", i + 1)).string();
-      if (!req.quiet) fmt::print(stderr, "[{}] run {}/{} seed {}\n", name, i + 1, repeat, s.seed);
+      if (!req.quiet) printErr("[{}] run {}/{} seed {}\n", name, i + 1, repeat, s.seed);
       const auto one = runOne(s, dir, req, false);
       const int code = one.exit;
       worst = worseExit(worst, code);
@@ -298,7 +299,7 @@ int cmdRun(const RunRequest& req, int repeat) {
         jr["invalid_reasons"] = one.result->verdict.invalid_reasons;
         if (one.result->verdict.valid) figures.push_back(figuresOf(*one.result));  // invalid runs measure nothing
       }
-      fmt::print("{:<40} run {:>3}  seed {:<6} {}\n", name, i + 1, s.seed,
+      printOut("{:<40} run {:>3}  seed {:<6} {}\n", name, i + 1, s.seed,
                  verdictWord(code));
       runs.push_back(jr);
     }
@@ -321,20 +322,20 @@ int cmdRun(const RunRequest& req, int repeat) {
   if (const auto err =
           reports::render::writeAllOrNone(outDir, {{"aggregate.json", agg.dump(2) + "\n"}, {"aggregate.md", md}});
       !err.empty()) {
-    fmt::print(stderr, "error: {}\nerror: the aggregate could not be written; none is left in {}\n", err, outDir);
+    printErr("error: {}\nerror: the aggregate could not be written; none is left in {}\n", err, outDir);
     return kExitInvalid;
   }
-  fmt::print("aggregate  {}\n", (std::filesystem::path(outDir) / "aggregate.json").string());
+  printOut("aggregate  {}\n", (std::filesystem::path(outDir) / "aggregate.json").string());
   return worst;
 }
 
 int cmdReport(const std::string& dir) {
   const auto written = reports::rerenderRunDir(dir);
   if (!written) {
-    fmt::print(stderr, "error: {}\n", written.error().message);
+    printErr("error: {}\n", written.error().message);
     return kExitBadInput;
   }
-  for (const auto& f : written.value()) fmt::print("{}\n", f);
+  for (const auto& f : written.value()) printOut("{}\n", f);
   return 0;
 }
 

@@ -25,22 +25,23 @@
 #include <memory>
 #include <thread>
 
-#include "fake-services/spec_json.hpp"
-#include "sim/core/clock.hpp"
-#include "sim/core/units.hpp"
 #include "fake-services/lifecycle_log.hpp"
+#include "fake-services/spec_json.hpp"
 #include "metrics/drop_causes.hpp"
 #include "metrics/measures.hpp"
 #include "metrics/validity.hpp"
+#include "sim/core/clock.hpp"
+#include "sim/core/print.hpp"
+#include "sim/core/units.hpp"
 #include "sim/loadgen/client.hpp"
 #include "sim/runner/http_probe.hpp"
-#include "sim/runner/supervisor.hpp"
 #include "sim/runner/run_metrics.hpp"
 #include "sim/runner/stop_schedule.hpp"
-#include "sim/scenario/timeline.hpp"
-#include "sim/scenario/run_support.hpp"
+#include "sim/runner/supervisor.hpp"
 #include "sim/runner/switcher_driver.hpp"
 #include "sim/runner/switcher_util.hpp"
+#include "sim/scenario/run_support.hpp"
+#include "sim/scenario/timeline.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -307,7 +308,7 @@ void LiveRun::watchInstances() {
           proxy_->addBackend(in.info.pool, in.info.id, in.info.port);  // seen ready by the runner
           event(monoNow(), "service", "ready", in.info.id, fmt::format("127.0.0.1:{}", in.info.port));
           if (opt_.progress)
-            fmt::print(stderr, "ready {} pid {} port {}\n", in.info.id, in.info.pid, in.info.port);
+            printErr("ready {} pid {} port {}\n", in.info.id, in.info.pid, in.info.port);
           continue;
         }
       }
@@ -362,7 +363,7 @@ bool LiveRun::setup() {
     invalid_.push_back("metrics endpoint did not start: " + err);
     return false;
   }
-  if (metrics_ && opt_.progress) fmt::print(stderr, "metrics http://127.0.0.1:{}/metrics\n", metrics_->port());
+  if (metrics_ && opt_.progress) printErr("metrics http://127.0.0.1:{}/metrics\n", metrics_->port());
   // A readiness gate can wait for an empty pool, and `all` for every declared instance.
   for (const auto& g : sc_.services) proxy_->addPool(g.name, static_cast<std::size_t>(g.instances));
   if (!proxy_->start(&err)) {
@@ -370,7 +371,7 @@ bool LiveRun::setup() {
     return false;
   }
   if (opt_.progress)
-    fmt::print(stderr, "switcher pid {} port {} ({})\n", proxy_->pid(), proxy_->port(), proxy_->kind());
+    printErr("switcher pid {} port {} ({})\n", proxy_->pid(), proxy_->port(), proxy_->kind());
   std::string first;
   for (const auto& step : sc_.timeline) {
     const auto* start = std::get_if<scenario::StartAction>(&step.action);
@@ -578,8 +579,8 @@ void LiveRun::progress(Instant now, bool last) {
     }
   const auto line = fmt::format("[{:5.1f}/{:.1f} s] {:6.0f}/s  completed {}  failures {}  active {}  last: {}",
                                 since0(now), toSeconds(sc_.duration), rate, done, dropped, active_, lastEvent);
-  if (tty_) fmt::print(stderr, "\r\033[K{}{}", line, last ? "\n" : "");
-  else fmt::print(stderr, "{}\n", line);
+  if (tty_) printErr("\r\033[K{}{}", line, last ? "\n" : "");
+  else printErr("{}\n", line);
 }
 
 RunResult LiveRun::run() {

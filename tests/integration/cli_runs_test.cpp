@@ -215,5 +215,45 @@ TEST(CliRuns, ASmallerRepeatRemovesTheRunsPastItsCount) {
   fs::remove_all(dir);
 }
 
+// `cutover run ... 2>&1 | tee log`, and a Ctrl-C that ends tee first: every
+// later write to the terminal fails with EPIPE (run ignores SIGPIPE). A run
+// once aborted there (fmt::print threw) and left no report. Here stdout and
+// stderr are a pipe nobody reads from from the start.
+int runIntoAClosedPipe(const std::vector<std::string>& args) {
+  int fds[2];
+  if (::pipe(fds) != 0) return -1;
+  ::close(fds[0]);  // no reader: each write gets EPIPE
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(fds[1], 1);
+    ::dup2(fds[1], 2);
+    std::vector<char*> argv;
+    const std::string binary = cutoverBinary();
+    argv.push_back(const_cast<char*>(binary.c_str()));
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(binary.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  return waitExit(pid, std::chrono::seconds(90));
+}
+
+TEST(CliRuns, ARunWhoseTerminalPipeClosedStillEndsInAVerdictAndReports) {
+  const auto dir = tempDir("cli", "closed-pipe");
+  const std::string file = sourceDir() + "/scenarios/quickstart.yaml";
+  EXPECT_EQ(runIntoAClosedPipe({"run", "--mode", "sim", file, "--out", (dir / "sim").string()}), 0);
+  EXPECT_TRUE(fs::exists(dir / "sim" / "report.json"));
+  EXPECT_TRUE(fs::exists(dir / "sim" / "summary.md"));
+  // Live: the runner's own progress lines too. Its verdict is not the point
+  // (a loaded machine may fail an expectation): a verdict and the reports are.
+  const int live = runIntoAClosedPipe({"run", file, "--time-scale", "0.5", "--set", "validity.max_late_sends=100%",
+                                       "--out", (dir / "live").string()});
+  EXPECT_TRUE(live == 0 || live == 1) << live;
+  EXPECT_TRUE(fs::exists(dir / "live" / "report.json"));
+  EXPECT_TRUE(fs::exists(dir / "live" / "report.html"));
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace cutover::testing
