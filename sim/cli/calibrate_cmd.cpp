@@ -89,6 +89,12 @@ int cmdCalibrate(const CalibrateRequest& req) {
     scenarios.push_back(std::move(*s));
   }
   const std::filesystem::path out = req.out_dir.empty() ? "reports/out/calibrate" : req.out_dir;
+  {
+    std::vector<std::string> runDirs;
+    for (const auto& s : scenarios)
+      for (const char* mode : {"live", "sim"}) runDirs.push_back((out / s.name / mode).string());
+    removeStaleBatch(out.string(), {"calibration.md", "calibration.json"}, runDirs);
+  }
   installInterruptHandlers();
   std::vector<CalibrationRow> rows;
   nlohmann::json doc = {{"time_scale", req.load.time_scale}, {"scenarios", nlohmann::json::array()}};
@@ -133,7 +139,10 @@ int cmdCalibrate(const CalibrateRequest& req) {
       fmt::format("# Calibration: live against simulated\n\nEach scenario run live and in the simulator with the same "
                   "seed and overrides (time scale {}); reports in {}/<scenario>/live and sim.\n\n",
                   req.load.time_scale, out.string()) +
-      table(rows);
+      table(rows) +
+      (g_interrupted.load() != 0 ? fmt::format("\nInterrupted: {} of {} scenarios calibrated; the table is partial.\n",
+                                               rows.size(), scenarios.size())
+                                 : std::string());
   printOut("{}", md);
   std::error_code ec;
   std::filesystem::create_directories(out, ec);

@@ -49,6 +49,12 @@ struct OneRun {
   std::optional<RunResult> result;
 };
 OneRun runOne(const scenario::Scenario& s, const std::string& outDir, const RunRequest& req, bool printSummary);
+// Before a batch of runs (--repeat, matrix:, compare, calibrate) starts:
+// removes its summary files in `out` and the reports in each run directory
+// it will write, so a batch that dies (kill -9, a CI timeout) leaves no
+// earlier batch's "all passed" beside the runs it did not make.
+void removeStaleBatch(const std::string& out, const std::vector<std::string>& summary_files,
+                      const std::vector<std::string>& run_dirs);
 // PASS (0), FAIL (1), INVALID (anything else) for an exit code.
 std::string_view verdictWord(int exit);
 // Of two runs' exit codes, the one a batch reports: 3 (invalid) over 2 (bad

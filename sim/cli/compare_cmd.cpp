@@ -116,6 +116,11 @@ int cmdCompare(const CompareRequest& req) {
         return kExitBadInput;
       }
   const std::string outDir = req.out_dir.empty() ? "reports/out/" + base->name + "-compare" : req.out_dir;
+  {
+    std::vector<std::string> runDirs;
+    for (const auto& kind : req.switchers) runDirs.push_back((std::filesystem::path(outDir) / kind).string());
+    removeStaleBatch(outDir, {"compare.md", "compare.json"}, runDirs);
+  }
   installInterruptHandlers();
   std::vector<Row> rows;
   nlohmann::json doc = {{"scenario", base->name}, {"file", req.file}, {"seed", base->seed},
@@ -139,6 +144,9 @@ int cmdCompare(const CompareRequest& req) {
   for (const auto& row : rows)
     if (!row.note.empty()) md += fmt::format("\n- {}: {}", row.kind, row.note);
   md += "\n";
+  if (g_interrupted.load() != 0)
+    md += fmt::format("\nInterrupted: {} of {} switchers run; the comparison is partial.\n", rows.size(),
+                      req.switchers.size());
   printOut("{}", md);
   std::error_code ec;
   std::filesystem::create_directories(outDir, ec);

@@ -154,6 +154,13 @@ void removeRunsPast(const std::filesystem::path& combination, int repeat) {
 
 }  // namespace
 
+void removeStaleBatch(const std::string& out, const std::vector<std::string>& summary_files,
+                      const std::vector<std::string>& run_dirs) {
+  std::error_code ec;
+  for (const auto& f : summary_files) std::filesystem::remove(std::filesystem::path(out) / f, ec);
+  for (const auto& d : run_dirs) reports::removeAll(d);
+}
+
 void installInterruptHandlers() {
   struct sigaction sa {};
   sa.sa_handler = onInterrupt;
@@ -268,6 +275,11 @@ int cmdRun(const RunRequest& req, int repeat) {
     // Runs past this repeat's count, left by an earlier, larger --repeat
     // into the same directory: they are not part of this aggregate.
     for (const auto& combo : combos) removeRunsPast(std::filesystem::path(outDir) / dirNameOf(combo), repeat);
+    std::vector<std::string> runDirs;
+    for (const auto& combo : combos)
+      for (int i = 0; i < repeat; ++i)
+        runDirs.push_back((std::filesystem::path(outDir) / dirNameOf(combo) / fmt::format("run-{}", i + 1)).string());
+    removeStaleBatch(outDir, {"aggregate.json", "aggregate.md"}, runDirs);
   }
 
   nlohmann::json agg = {{"scenario", base->name}, {"file", req.file}, {"mode", req.mode}, {"repeat", repeat},

@@ -1,11 +1,13 @@
 // cutover run --repeat / matrix:, --time-scale, --mode sim, and cutover report,
 // through the real binary. Sim mode keeps these fast and exact.
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <nlohmann/json.hpp>
 #include <gtest/gtest.h>
 
@@ -212,6 +214,31 @@ TEST(CliRuns, ASmallerRepeatRemovesTheRunsPastItsCount) {
   EXPECT_TRUE(fs::exists(dir / "out" / "base" / "run-3" / "report.json"));
   EXPECT_FALSE(fs::exists(dir / "out" / "base" / "run-4"));
   EXPECT_TRUE(fs::exists(dir / "out" / "base" / "run-17" / "mine.txt"));
+  fs::remove_all(dir);
+}
+
+// A batch killed midway (kill -9, a CI timeout) must not leave an earlier
+// batch's aggregate or the reports of runs it never made: they are removed
+// before the first run starts. Killed here as run 2 of 3 starts.
+TEST(CliRuns, ARepeatKilledMidwayLeavesNoEarlierAggregateOrRunReports) {
+  const auto dir = tempDir("cli", "killed-batch");
+  const std::string file = sourceDir() + "/scenarios/quickstart.yaml";
+  const auto out = dir / "out";
+  fs::create_directories(out / "base" / "run-3");
+  std::ofstream(out / "aggregate.json") << "{\"stale\": true}\n";
+  std::ofstream(out / "aggregate.md") << "all passed (stale)\n";
+  std::ofstream(out / "base" / "run-3" / "junit.xml") << "<testsuites failures=\"0\"/>\n";
+  // About 300k simulated requests a run: long enough to be killed in run 2.
+  auto child = spawnCutover({"run", "--mode", "sim", "--repeat", "3", file, "--set", "load.0.rate=50k/s", "--out",
+                             out.string()});
+  ASSERT_GT(child.pid, 0);
+  ASSERT_TRUE(child.readUntil(std::regex(R"(run 2/3)"), 1, std::chrono::seconds(60))) << child.err;
+  ::kill(child.pid, SIGKILL);
+  EXPECT_EQ(waitExit(child, std::chrono::seconds(10)), 128 + SIGKILL);
+  EXPECT_TRUE(fs::exists(out / "base" / "run-1" / "report.json"));
+  EXPECT_FALSE(fs::exists(out / "aggregate.json"));
+  EXPECT_FALSE(fs::exists(out / "aggregate.md"));
+  EXPECT_FALSE(fs::exists(out / "base" / "run-3" / "junit.xml"));
   fs::remove_all(dir);
 }
 
