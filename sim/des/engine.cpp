@@ -344,15 +344,13 @@ void Sim::checkConditions() {
 
 // The end of the run, as the live supervisor's terminateAll: its stop signal
 // (shutdown.stop_signal, SIGTERM by default) to every instance still alive,
-// SIGKILL after the longest grace period.
+// SIGKILL when its own pool's grace period ends.
 void Sim::stopAll() {
   stopping_ = true;
-  Duration grace = 0s;
-  for (const auto& g : sc_.services) grace = std::max(grace, g.stop_grace);
   for (std::uint32_t i = 0; i < insts_.size(); ++i) {
     if (!insts_[i].alive) continue;
     signal(i, insts_[i].group->stop_signal, insts_[i].group->stop_signal_name);
-    if (insts_[i].alive) q_.push(now_ + grace.count(), kKillAt, i);
+    if (insts_[i].alive) q_.push(now_ + insts_[i].group->stop_grace.count(), kKillAt, i);
   }
   loop([&] { return std::none_of(insts_.begin(), insts_.end(), [](const Inst& in) { return in.alive; }); });
 }

@@ -655,15 +655,24 @@ void LiveRun::finish(RunResult& r) {
   }
   r.final_active = proxy_->activePool();
   switcher_retries_ = proxy_->retries();  // every request has its outcome; nginx and haproxy still run
-  Duration grace = 0s;
-  for (const auto& g : sc_.services) grace = std::max(grace, g.stop_grace);
-  // Services get their stop signal; anything else (nginx, haproxy) SIGTERM.
-  const auto stopSignal = [this](pid_t pid) {
+  Duration longest = 0s;
+  for (const auto& g : sc_.services) longest = std::max(longest, g.stop_grace);
+  // Services get their stop signal and their own grace period; anything else
+  // (nginx, haproxy) SIGTERM and the longest.
+  const auto groupOf = [this](pid_t pid) -> const scenario::ServiceGroup* {
     for (const auto& in : instances_)
-      if (in.info.pid == pid && in.group) return in.group->stop_signal;
-    return SIGTERM;
+      if (in.info.pid == pid && in.group) return in.group;
+    return nullptr;
   };
-  for (const auto& e : supervisor_.terminateAll(grace, stopSignal)) {
+  const auto stopSignal = [&](pid_t pid) {
+    const auto* g = groupOf(pid);
+    return g ? g->stop_signal : SIGTERM;
+  };
+  const auto graceOf = [&](pid_t pid) {
+    const auto* g = groupOf(pid);
+    return g ? g->stop_grace : longest;
+  };
+  for (const auto& e : supervisor_.terminateAll(stopSignal, graceOf)) {
     for (auto& in : instances_) {
       if (in.info.pid != e.pid) continue;
       in.info.exited_s = since0(e.at);

@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <cstring>
 #include <iterator>
+#include <map>
+#include <optional>
 #include <thread>
 
 #include "sim/core/clock.hpp"
@@ -245,21 +247,20 @@ std::vector<ChildExit> Supervisor::reap() {
 }
 
 std::vector<ChildExit> Supervisor::terminateAll(Duration grace) {
-  return terminateAll(grace, [](pid_t) { return SIGTERM; });
+  return terminateAll([](pid_t) { return SIGTERM; }, [grace](pid_t) { return grace; });
 }
 
-std::vector<ChildExit> Supervisor::terminateAll(Duration grace, const std::function<int(pid_t)>& stop_signal) {
+std::vector<ChildExit> Supervisor::terminateAll(const std::function<int(pid_t)>& stop_signal,
+                                                const std::function<Duration(pid_t)>& grace_of) {
+  const auto start = monoNow();
+  std::map<pid_t, Instant> deadline;  // each child's own
   for (auto& c : children_)
-    if (c.alive) ::kill(-c.pid, stop_signal(c.pid));
+    if (c.alive) {
+      ::kill(-c.pid, stop_signal(c.pid));
+      deadline[c.pid] = start + grace_of(c.pid);
+    }
   std::vector<ChildExit> out;
-  const auto deadline = monoNow() + grace;
-  while (!alive().empty() && monoNow() < deadline) {
-    auto exits = reap();
-    out.insert(out.end(), exits.begin(), exits.end());
-    if (exits.empty()) waitUntil(std::min(deadline, monoNow() + std::chrono::milliseconds(5)));
-  }
-  for (auto& c : children_) {
-    if (!c.alive) continue;
+  const auto kill = [&](Child& c) {
     ::kill(-c.pid, SIGKILL);
     ::kill(c.pid, SIGKILL);
     int status = 0;
@@ -267,6 +268,21 @@ std::vector<ChildExit> Supervisor::terminateAll(Duration grace, const std::funct
     reaped(c);
     out.push_back(toExit(c.pid, c.name, status));
     out.back().killed_after_grace = true;
+  };
+  for (;;) {
+    auto exits = reap();
+    out.insert(out.end(), exits.begin(), exits.end());
+    const auto now = monoNow();
+    std::optional<Instant> next;  // the earliest grace still running
+    for (auto& c : children_) {
+      if (!c.alive) continue;
+      const auto it = deadline.find(c.pid);
+      const Instant due = it == deadline.end() ? now : it->second;
+      if (due <= now) kill(c);
+      else next = next ? std::min(*next, due) : due;
+    }
+    if (!next) break;
+    if (exits.empty()) waitUntil(std::min(*next, now + std::chrono::milliseconds(5)));
   }
   return out;
 }

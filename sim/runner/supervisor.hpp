@@ -62,8 +62,11 @@ class Supervisor {
   // returns the exits seen.
   std::vector<ChildExit> terminateAll(Duration grace);
   // The same, with the first signal per child from `stop_signal` (SIGTERM
-  // for children it does not know).
-  std::vector<ChildExit> terminateAll(Duration grace, const std::function<int(pid_t)>& stop_signal);
+  // for children it does not know) and each child's own grace period from
+  // `grace_of`: a child is SIGKILLed when its own grace ends, not the
+  // longest one.
+  std::vector<ChildExit> terminateAll(const std::function<int(pid_t)>& stop_signal,
+                                      const std::function<Duration(pid_t)>& grace_of);
   std::vector<pid_t> alive() const;
   // Sleeps until `deadline`, or less: it returns as soon as a live child has
   // exited (it is then reaped by the next reap()), so a run loop sees an exit

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <optional>
+#include <map>
 #include <set>
 #include <string>
 
@@ -612,6 +613,34 @@ timeline:
   std::set<std::string> ids;
   for (const auto& in : r.instances) ids.insert(in.id);
   EXPECT_EQ(ids, (std::set<std::string>{"blue-1", "blue-2", "blue-3", "blue-4"}));
+}
+
+// At the end of the run each instance is SIGKILLed when its own pool's
+// grace period ends, as the live supervisor does: blue (1 s) is not held to
+// green's 10 s.
+TEST(SimRunner, TheEndOfRunStopGivesEachPoolItsOwnGracePeriod) {
+  auto r = runSim(text(R"(name: own-grace
+seed: 5
+duration: 2s
+services:
+  blue: { instances: 1, latency: 2ms, shutdown: { on_sigterm: ignore, grace_period: 1s } }
+  green: { instances: 1, latency: 2ms, shutdown: { on_sigterm: ignore, grace_period: 10s } }
+load:
+  - { arrivals: constant, rate: 100/s, connections: 8, timeout: 1s }
+timeline:
+  - { at: 0s, start: blue }
+  - { at: 0s, start: green }
+)"));
+  std::map<std::string, double> exited;
+  for (const auto& in : r.instances) {
+    ASSERT_TRUE(in.exited_s.has_value()) << in.id;
+    EXPECT_EQ(in.exit, "signal 9") << in.id;
+    exited[in.id] = *in.exited_s;
+  }
+  // The stop begins when the run ends (its duration, plus what is in flight).
+  EXPECT_NEAR(exited["green-1"] - exited["blue-1"], 9.0, 0.1);
+  EXPECT_GE(exited["blue-1"], 3.0);
+  EXPECT_LT(exited["blue-1"], 3.2);
 }
 
 // A 504 names the service's side of it, not "in flight when it exited" at

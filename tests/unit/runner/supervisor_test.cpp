@@ -91,6 +91,43 @@ TEST(Supervisor, AWaitWithoutAnExitLastsToItsDeadline) {
   std::filesystem::remove(log);
 }
 
+// Each child is SIGKILLed when its own grace period ends: one that ignores
+// SIGTERM with 100 ms is not held to another's 2 s (the end of a run once
+// gave every service the longest).
+TEST(Supervisor, TerminateAllKillsEachChildAtItsOwnGrace) {
+  Supervisor sup;
+  const auto logA = logPath("short-grace"), logB = logPath("long-grace");
+  const char* kIgnoresTerm = "trap '' TERM; echo trapped; while :; do sleep 1; done";
+  const auto a = sup.spawn("short", {"/bin/sh", "-c", kIgnoresTerm}, logA);
+  const auto b = sup.spawn("long", {"/bin/sh", "-c", kIgnoresTerm}, logB);
+  ASSERT_TRUE(a.ok() && b.ok());
+  // Each has its trap in place once it said so (a SIGTERM before would end it).
+  for (const auto& log : {logA, logB}) {
+    const auto until = monoNow() + 10s;
+    std::string text;
+    while (text.find("trapped") == std::string::npos && monoNow() < until) {
+      sup.waitUntil(monoNow() + 5ms);
+      std::ifstream in(log);
+      text.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    ASSERT_NE(text.find("trapped"), std::string::npos) << log;
+  }
+  const pid_t shortPid = a.value();
+  const auto start = monoNow();
+  const auto exits = sup.terminateAll([](pid_t) { return SIGTERM; },
+                                      [&](pid_t pid) { return pid == shortPid ? Duration(100ms) : Duration(2s); });
+  ASSERT_EQ(exits.size(), 2u);
+  for (const auto& e : exits) {
+    EXPECT_TRUE(e.killed_after_grace) << e.name;
+    EXPECT_EQ(e.code, SIGKILL) << e.name;
+    if (e.pid == shortPid) EXPECT_LT(e.at - start, 1500ms) << "killed at its own 100 ms, not the other's 2 s";
+    else EXPECT_GE(e.at - start, 2s);
+  }
+  EXPECT_TRUE(sup.alive().empty());
+  std::filesystem::remove(logA);
+  std::filesystem::remove(logB);
+}
+
 // A child may write its ready line in pieces ("port=" now, the digits later):
 // what came first is kept for the next look, not thrown away.
 TEST(ReadyPort, ALineWrittenInPiecesIsReadWhole) {
