@@ -15,7 +15,7 @@ namespace cutover::cli {
 inline constexpr int kExitBadInput = 2;
 inline constexpr int kExitInvalid = 3;
 
-// SIGINT/SIGTERM set it (installInterruptHandlers); a run in progress ends,
+// SIGINT, SIGTERM and SIGHUP set it (installInterruptHandlers); a run in progress ends,
 // reported invalid.
 extern std::atomic<int> g_interrupted;
 void installInterruptHandlers();
@@ -121,7 +121,7 @@ int cmdExplore(const ExploreRequest& request);
 int cmdReport(const std::string& dir);
 
 // `cutover switcher --config FILE`: the built-in switcher standalone (proxy
-// and admin API) until SIGINT or SIGTERM. `interrupted` is set by the
+// and admin API) until SIGINT, SIGTERM or SIGHUP. `interrupted` is set by the
 // caller's signal handler.
 int cmdSwitcher(const std::string& config_file, bool quiet, const std::atomic<int>& interrupted);
 

@@ -167,6 +167,7 @@ void installInterruptHandlers() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGHUP, &sa, nullptr);  // the terminal went away (an ssh session closed): stop in order too
   signal(SIGPIPE, SIG_IGN);
 }
 

@@ -12,6 +12,7 @@
 #endif
 
 #include "sim/core/assert.hpp"
+#include "sim/core/signal_name.hpp"
 #include "sim/core/units.hpp"
 
 namespace cutover::des::detail {
@@ -97,9 +98,8 @@ void Sim::loop(Pred done) {
     now_ = e.t;
     if ((steps_ & 0xFFF) == 0 && opt_.interrupted && opt_.interrupted->load(std::memory_order_relaxed) != 0) {
       const int sig = opt_.interrupted->load(std::memory_order_relaxed);
-      invalid_.push_back(std::string("interrupted by ") +
-                         (sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal") + " at " +
-                         formatDuration(Duration{now_ - t0_}) + " of virtual time");
+      invalid_.push_back("interrupted by " + interruptSignalName(sig) + " at " + formatDuration(Duration{now_ - t0_}) +
+                         " of virtual time");
       aborted_ = true;
       return;
     }

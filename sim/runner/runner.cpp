@@ -32,6 +32,7 @@
 #include "metrics/validity.hpp"
 #include "sim/core/clock.hpp"
 #include "sim/core/print.hpp"
+#include "sim/core/signal_name.hpp"
 #include "sim/core/units.hpp"
 #include "sim/loadgen/client.hpp"
 #include "sim/runner/http_probe.hpp"
@@ -642,7 +643,7 @@ RunResult LiveRun::run() {
                                      scenario::describeAction(step.action), step.when->text));
   if (interrupted()) {
     const int sig = opt_.interrupted->load();
-    invalid_.push_back(fmt::format("interrupted by {} at {:.3f} s", sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", since0(monoNow())));
+    invalid_.push_back(fmt::format("interrupted by {} at {:.3f} s", interruptSignalName(sig), since0(monoNow())));
   }
   finish(r);
   return r;

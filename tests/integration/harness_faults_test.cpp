@@ -27,6 +27,7 @@
 #include <sstream>
 #include <gtest/gtest.h>
 
+#include "sim/core/signal_name.hpp"
 #include "tests/integration/support.hpp"
 
 namespace cutover::testing {
@@ -332,7 +333,7 @@ class RunnerSignal : public HarnessFaults, public ::testing::WithParamInterface<
 
 TEST_P(RunnerSignal, MidRunStopsInOrderWithAnInvalidPartialReport) {
   const int sig = GetParam();
-  const std::string name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+  const std::string name = interruptSignalName(sig);
   const auto dir = tempDir("hf", "signal-" + name);
   const auto out = dir / "out";
   const auto file = writeFile(dir / "s.yaml", scenarioYaml("signal", "30s", kHealthyPools,
@@ -368,7 +369,7 @@ TEST_P(RunnerSignal, MidRunStopsInOrderWithAnInvalidPartialReport) {
 // not at its end, and is reported invalid.
 TEST_P(RunnerSignal, ASimulatedRunStopsTooAndIsInvalid) {
   const int sig = GetParam();
-  const std::string name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+  const std::string name = interruptSignalName(sig);
   const auto dir = tempDir("hf", "sim-signal-" + name);
   const auto out = dir / "out";
   const auto file = writeFile(dir / "s.yaml", scenarioYaml("sim-signal", "1h", kHealthyPools,
@@ -387,8 +388,10 @@ TEST_P(RunnerSignal, ASimulatedRunStopsTooAndIsInvalid) {
   fs::remove_all(dir);
 }
 
-INSTANTIATE_TEST_SUITE_P(Signals, RunnerSignal, ::testing::Values(SIGINT, SIGTERM),
-                         [](const auto& p) { return p.param == SIGINT ? "SIGINT" : "SIGTERM"; });
+// SIGHUP: the terminal went away (an ssh session closed); it once killed the
+// runner by its default action, with no report.
+INSTANTIATE_TEST_SUITE_P(Signals, RunnerSignal, ::testing::Values(SIGINT, SIGTERM, SIGHUP),
+                         [](const auto& p) { return interruptSignalName(p.param); });
 
 // --- ports in use ------------------------------------------------------------
 // `cutover run` binds every port itself as port 0 (switcher and services
