@@ -25,6 +25,10 @@ constexpr int kMaxRuns = 100'000;
 struct Judged {
   bool failed = false;
   std::string reason;  // the first failure or invalid reason
+  // What kind of failure: "invalid", or the first expectation that did not
+  // hold ("dropped"). A shrunk schedule must fail the same way, or it would
+  // show another failure than the seed's.
+  std::string kind;
 };
 
 Judged runWith(const scenario::Scenario& base, const std::vector<scenario::FaultDraw>& draws, std::uint64_t seed) {
@@ -34,8 +38,17 @@ Judged runWith(const scenario::Scenario& base, const std::vector<scenario::Fault
   scenario::judge(s, r);
   Judged j;
   j.failed = !r.verdict.valid || !r.verdict.passed;
-  if (!r.verdict.invalid_reasons.empty()) j.reason = "invalid: " + r.verdict.invalid_reasons.front();
-  else if (!r.verdict.failures.empty()) j.reason = r.verdict.failures.front();
+  if (!r.verdict.invalid_reasons.empty()) {
+    j.reason = "invalid: " + r.verdict.invalid_reasons.front();
+    j.kind = "invalid";
+  } else if (!r.verdict.failures.empty()) {
+    j.reason = r.verdict.failures.front();
+    for (const auto& c : r.verdict.checks)
+      if (!c.passed) {
+        j.kind = c.name;
+        break;
+      }
+  }
   return j;
 }
 
@@ -92,12 +105,20 @@ int cmdExplore(const ExploreRequest& req) {
       printErr("error: cannot create output directory {}{}\n", out.string(), ec ? ": " + ec.message() : "");
       return kExitBadInput;
     }
+    // An earlier explore's results here are not this one's: its explore.json
+    // and its minimal files (seed-N-min.yaml) go first.
+    std::filesystem::remove(out / "explore.json", ec);
+    for (const auto& entry : std::filesystem::directory_iterator(out, ec)) {
+      const auto name = entry.path().filename().string();
+      if (name.starts_with("seed-") && name.ends_with("-min.yaml")) std::filesystem::remove(entry.path(), ec);
+    }
   }
   installInterruptHandlers();
   struct Failure {
     std::uint64_t seed;
     std::vector<scenario::FaultDraw> draws;
     std::string reason;
+    std::string kind;
   };
   std::vector<Failure> failures;
   bool unwritten = false;  // a file explore should have written is not there
@@ -110,16 +131,17 @@ int cmdExplore(const ExploreRequest& req) {
     if (!j.failed) continue;
     printOut("FAIL seed {}: {}\n  faults: {}\n  reproduce: cutover explore {} --seed {} --runs 1{}\n", seed, j.reason,
                scenario::describeDraws(*base, draws), req.file, seed, loadFlags(req.load));
-    failures.push_back({seed, std::move(draws), j.reason});
+    failures.push_back({seed, std::move(draws), j.reason, j.kind});
   }
   nlohmann::json doc = {{"scenario", base->name}, {"file", req.file}, {"runs", done}, {"first_seed", first},
                         {"failures", nlohmann::json::array()}};
   for (std::size_t k = 0; k < failures.size(); ++k) {
     const auto& f = failures[k];
-    nlohmann::json fj = {{"seed", f.seed}, {"reason", f.reason}, {"faults", drawsJson(*base, f.draws)}};
+    nlohmann::json fj = {{"seed", f.seed}, {"reason", f.reason}, {"kind", f.kind}, {"faults", drawsJson(*base, f.draws)}};
     if (static_cast<int>(k) < req.shrink && g_interrupted.load() == 0) {
       const auto shrunk = scenario::shrink(f.draws, *base, [&](const std::vector<scenario::FaultDraw>& c) {
-        return runWith(*base, c, f.seed).failed;
+        const auto j = runWith(*base, c, f.seed);
+        return j.failed && j.kind == f.kind;  // the same failure, not another one
       });
       std::vector<std::pair<std::size_t, Duration>> steps;
       for (const auto& d : shrunk.draws) steps.emplace_back(d.fault, d.at);
@@ -140,20 +162,22 @@ int cmdExplore(const ExploreRequest& req) {
         again.simulated = true;
         const auto reloaded = scenario::loadScenarioFile(file.string(), again);
         bool confirmed = false;
-        std::string why;
+        std::string why, whyKind;
         if (reloaded.scenario) {
           const auto j = runWith(*reloaded.scenario, {}, f.seed);
-          confirmed = j.failed;
+          confirmed = j.failed && j.kind == f.kind;
           why = j.reason;
+          whyKind = j.kind;
         } else {
           why = reloaded.errors.front().str();
         }
         printOut("minimal seed {}: {} ({} simulations)\n  {}: {}\n  reproduce: cutover run --mode sim {}{}\n", f.seed,
-                   scenario::describeDraws(*base, shrunk.draws), shrunk.runs, confirmed ? "still fails" : "DOES NOT FAIL",
+                   scenario::describeDraws(*base, shrunk.draws), shrunk.runs, confirmed ? "still fails" : "DOES NOT FAIL AS THE SEED DID",
                    why, file.string(),
                    req.load.time_scale != 1.0 ? fmt::format(" --time-scale {}", req.load.time_scale) : "");
         fj["minimal"] = {{"file", file.string()}, {"faults", drawsJson(*base, shrunk.draws)},
-                         {"simulations", shrunk.runs}, {"confirmed", confirmed}, {"reason", why}};
+                         {"simulations", shrunk.runs}, {"confirmed", confirmed}, {"reason", why},
+                       {"kind", whyKind}};
       }
     }
     doc["failures"].push_back(std::move(fj));

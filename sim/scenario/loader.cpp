@@ -342,26 +342,40 @@ FaultAction readFault(Ctx& ctx, const YAML::Node& node, const std::string& path)
     ctx.error(t, path + ".target", "expected a pool or instance name");
   double rate = -1;
   r.percent("error_rate", rate);
-  if (rate >= 0) f.commands.push_back("fault error_rate=" + std::to_string(rate));
+  std::vector<std::string> said;  // the same, as a person reads it (events, messages)
+  if (rate >= 0) {
+    f.commands.push_back("fault error_rate=" + std::to_string(rate));
+    char pct[32];
+    std::snprintf(pct, sizeof pct, "%g%%", rate * 100);
+    said.push_back(std::string("error_rate=") + pct);
+  }
   Duration latency{-1};
   r.duration("latency", latency);
-  if (latency >= Duration::zero())
+  if (latency >= Duration::zero()) {
     f.commands.push_back("fault latency=+" + std::to_string(latency.count() / 1000) + "us");
+    said.push_back("latency=+" + formatDuration(latency));
+  }
   std::string kind;
   r.choice("kind", kind, {{"hang", std::string("hang")}, {"close", std::string("close")},
                           {"reset", std::string("reset")}, {"refuse", std::string("refuse")},
                           {"pause", std::string("pause")}, {"crash", std::string("crash")}});
-  if (!kind.empty()) f.commands.push_back("fault " + kind);
+  if (!kind.empty()) {
+    f.commands.push_back("fault " + kind);
+    said.push_back(kind);
+  }
   std::string health;
   r.choice("health", health, {{"healthy", std::string("healthy")}, {"failing", std::string("failing")},
                               {"flapping", std::string("flapping")}, {"lying", std::string("lying")}});
-  if (!health.empty()) f.commands.push_back("fault health=" + health);
+  if (!health.empty()) {
+    f.commands.push_back("fault health=" + health);
+    said.push_back("health=" + health);
+  }
   r.finish();
   // Only when none was given at all (a bad one has its own error already).
   const bool anyGiven = r.get("error_rate") || r.get("latency") || r.get("kind") || r.get("health");
   if (f.commands.empty() && !anyGiven)
     ctx.error(node, path, "a fault needs at least one of error_rate, latency, kind, health");
-  for (const auto& c : f.commands) f.text += (f.text.empty() ? "" : "; ") + c;
+  for (const auto& c : said) f.text += (f.text.empty() ? "" : "; ") + c;
   return f;
 }
 

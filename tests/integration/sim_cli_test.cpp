@@ -160,6 +160,10 @@ TEST(Explore, FindsShrinksAndReplaysFailingSeeds) {
       << text;
   ASSERT_TRUE(first.contains("minimal")) << first.dump();
   EXPECT_EQ(first["minimal"]["confirmed"], true);
+  // It fails the way the seed did (a shrink once traded a seed's invalid run
+  // for another fault's dropped requests and said "still fails").
+  EXPECT_FALSE(first["kind"].get<std::string>().empty()) << first.dump();
+  EXPECT_EQ(first["minimal"]["kind"], first["kind"]) << first.dump();
   EXPECT_LE(first["minimal"]["faults"].size(), first["faults"].size());
   EXPECT_GE(first["minimal"]["faults"].size(), 1u);
   // The minimal file fails on its own (exit 1 or 3), as a plain `run`.
@@ -175,6 +179,12 @@ TEST(Explore, FindsShrinksAndReplaysFailingSeeds) {
   ASSERT_EQ(again["failures"].size(), 1u);
   EXPECT_EQ(again["failures"][0]["reason"], first["reason"]);
   EXPECT_EQ(again["failures"][0]["faults"], first["faults"]);
+  // A later explore into the same directory leaves no minimal file of the
+  // earlier one: here none of its seeds fail.
+  ASSERT_EQ(runCutoverShell("explore " + file + " --runs 3 --shrink 1 --set 'explore.faults=[{between: [5s, 5s], "
+                            "heal: blue}]' --out " + dir.string()),
+            0);
+  EXPECT_FALSE(fs::exists(minimal)) << minimal;
   fs::remove_all(dir);
   fs::remove(dir.string() + ".txt");
 }

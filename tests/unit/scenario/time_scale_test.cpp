@@ -50,7 +50,8 @@ TEST(TimeScale, MultipliesEveryDurationButNotRatesOrCounts) {
   EXPECT_DOUBLE_EQ(s.load[0].rate_per_s, 1000.0);  // rates stay
   EXPECT_EQ(s.services[0].instances, 2);           // counts stay
   EXPECT_EQ(s.timeline[2].at, milliseconds(1000));
-  EXPECT_EQ(std::get<FaultAction>(s.timeline[3].action).text, "fault latency=+25000us");
+  EXPECT_EQ(std::get<FaultAction>(s.timeline[3].action).text, "latency=+25.0 ms");
+  EXPECT_EQ(std::get<FaultAction>(s.timeline[3].action).commands.front(), "fault latency=+25000us");
   bool sawSwitch = false, sawErrors = false;
   for (const auto& m : s.expect.measures) {
     if (m.key == "switch_latency") {
