@@ -93,6 +93,10 @@ std::optional<Sweep> parseSweep(const std::string& text, int steps, std::string&
     err = fmt::format("--sweep {}: range {} must go upwards", s.key, v);
     return std::nullopt;
   }
+  if (lo != hi && steps < 2) {
+    err = fmt::format("--sweep {}: a range {} needs --steps 2 or more (--steps 1 would keep only {})", s.key, v, a);
+    return std::nullopt;
+  }
   const int n = lo == hi ? 1 : steps;
   for (int i = 0; i < n; ++i) {
     const double x = n == 1 ? lo : lo + (hi - lo) * i / (n - 1);
@@ -115,15 +119,27 @@ struct Capacity {
   double mean_service_ms = 0;
 };
 
-// The pool that carries the load after the cutover: the first switch target, else the last pool.
+// The pool that carries the load after the cutover: the first switch target, else the last pool;
+// its instances when the switch is made (its `scale:` steps up to then), else after every scale step.
 Capacity capacityOf(const scenario::Scenario& s) {
   Capacity c;
+  std::optional<Duration> switchAt;
   for (const auto& step : s.timeline)
-    if (const auto* sw = std::get_if<scenario::SwitchAction>(&step.action); sw && c.pool.empty()) c.pool = sw->pool;
+    if (const auto* sw = std::get_if<scenario::SwitchAction>(&step.action); sw && c.pool.empty()) {
+      c.pool = sw->pool;
+      switchAt = step.at;
+    }
   const auto* g = c.pool.empty() ? (s.services.empty() ? nullptr : &s.services.back()) : s.service(c.pool);
   if (g == nullptr) return c;
   c.pool = g->name;
   c.instances = g->instances;
+  std::vector<const scenario::TimelineStep*> scales;  // timed steps, in time order (a `when:` step has no time)
+  for (const auto& step : s.timeline)
+    if (const auto* sc = std::get_if<scenario::ScaleAction>(&step.action);
+        sc && sc->pool == g->name && !step.when && (!switchAt || step.at <= *switchAt))
+      scales.push_back(&step);
+  std::stable_sort(scales.begin(), scales.end(), [](const auto* a, const auto* b) { return a->at < b->at; });
+  for (const auto* step : scales) c.instances = std::get<scenario::ScaleAction>(step->action).instances;
   c.max_in_flight = g->behaviour.capacity.max_in_flight;
   c.mean_service_ms = toSeconds(service::meanServiceTime(g->behaviour.latency)) * 1e3;
   for (const auto& b : s.load) {
@@ -167,7 +183,7 @@ Window switchWindow(const std::vector<TimedEvent>& events, double bucket_s, doub
     if (!w.found && e.kind == "switched" && e.detail.starts_with("from ") && e.detail != "from none") {
       w.found = true;
       w.from_s = e.t_s;
-      w.to_s = e.t_s + 2.0;
+      w.to_s = e.t_s + std::max(2.0, min_s);  // never drained: 2 s, or the minimum when longer
       old = e.detail.substr(5);
     } else if (w.found && e.kind == "drained" && e.target == old && e.t_s >= w.from_s) {
       w.to_s = std::max(e.t_s, w.from_s + min_s);
@@ -208,6 +224,9 @@ json runPoint(const scenario::Scenario& s, double min_window_s) {
   auto inWindow = collect(trace, w.from_s, w.to_s);
   const double steadyFrom = w.found ? w.to_s : 0.0;
   auto steady = collect(trace, steadyFrom, std::max(trace.load_length_s, steadyFrom));
+  // From the switch window's start to the end (the whole run when nothing switched): what the
+  // question's "0 dropped" counts; drops before the switch are the old pool's alone.
+  const auto fromSwitch = collect(trace, w.found ? w.from_s : 0.0, std::numeric_limits<double>::infinity());
   RunResult r = des::measureTrace(s, std::move(trace), s.seed);
   scenario::judge(s, r);
   const auto cap = capacityOf(s);
@@ -220,6 +239,7 @@ json runPoint(const scenario::Scenario& s, double min_window_s) {
             {"switch_window", w.found ? json{{"from_s", w.from_s}, {"to_s", w.to_s}} : json(nullptr)},
             {"p99_switch_window_ms", w.found ? inWindow.p99() : json(nullptr)},
             {"dropped_in_switch_window", inWindow.dropped},
+            {"dropped_from_switch", fromSwitch.dropped},
             {"steady_from_s", steadyFrom},
             {"steady_p99_ms", steady.p99()},
             {"capacity", {{"pool", cap.pool}, {"instances", cap.instances}, {"max_in_flight", cap.max_in_flight},
@@ -243,8 +263,8 @@ std::string markdown(const json& plan, const std::vector<Sweep>& sweeps, const s
   if (!answerLine.empty()) md += answerLine + "\n\n";
   std::string head = "|", rule = "|";
   for (const auto& s : sweeps) head += " " + s.key + " |", rule += "---|";
-  md += head + " dropped | p99 ms | p99 switch window ms | app errors | utilisation | Erlang-C mean wait ms | Erlang-C p99 ms | sim steady p99 ms | valid |\n";
-  md += rule + "---|---|---|---|---|---|---|---|---|\n";
+  md += head + " dropped | dropped from the switch on | p99 ms | p99 switch window ms | app errors | utilisation | Erlang-C mean wait ms | Erlang-C p99 ms | sim steady p99 ms | valid |\n";
+  md += rule + "---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& p : plan["points"]) {
     std::string row = "|";
     for (const auto& s : sweeps) row += " " + p["values"][s.key].get<std::string>() + " |";
@@ -252,8 +272,8 @@ std::string markdown(const json& plan, const std::vector<Sweep>& sweeps, const s
     const bool stable = !e.is_null() && e["stable"].get<bool>();
     const std::string est = e.is_null() ? "-" : stable ? cell(e["response_p99_ms"]) : "overloaded";
     const std::string wait = e.is_null() ? "-" : stable ? cell(e["mean_wait_ms"]) : "overloaded";
-    md += row + fmt::format(" {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", p["dropped"].get<std::uint64_t>(),
-                            cell(p["p99_ms"]), cell(p["p99_switch_window_ms"]), p["app_errors"].get<std::uint64_t>(),
+    md += row + fmt::format(" {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", p["dropped"].get<std::uint64_t>(),
+                            p["dropped_from_switch"].get<std::uint64_t>(), cell(p["p99_ms"]), cell(p["p99_switch_window_ms"]), p["app_errors"].get<std::uint64_t>(),
                             cell(p["utilisation"], "{:.3f}"), wait, est, cell(p["steady_p99_ms"]),
                             p["valid"].get<bool>() ? "yes" : "no");
   }
@@ -298,7 +318,8 @@ std::string svg(const json& plan, const std::vector<Sweep>& sweeps) {
   }
   static constexpr const char* kColours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
   std::size_t n = 0;
-  for (const auto& [label, pts] : lines) {
+  for (auto& [label, pts] : lines) {
+    std::stable_sort(pts.begin(), pts.end(), [](const Pt& a, const Pt& b) { return a.x < b.x; });  // left to right
     const char* colour = kColours[n % 8];
     std::string d;
     for (const auto& p : pts) d += fmt::format("{:.1f},{:.1f} ", px(p.x), py(p.y));
@@ -353,6 +374,8 @@ int cmdPlan(const PlanRequest& req) {
     err = "--rate '" + req.rate + "' is not a rate (10k/s)";
   if (err.empty() && req.max_app_errors >= 0 && req.p99_under.empty())
     err = "--max-app-errors is part of the question: give --p99-under too";
+  if (err.empty() && !req.rate.empty() && req.p99_under.empty())
+    err = "--rate is part of the question: give --p99-under too (to run every point at one rate, --set load.0.rate=...)";
   if (err.empty() && rate && sweeps.front().key.ends_with(".rate"))
     err = fmt::format("--rate fixes the rate, but {} is the key the question answers (the first --sweep); "
                       "sweep another key first, or leave --rate out",
@@ -454,7 +477,7 @@ int cmdPlan(const PlanRequest& req) {
         const auto& q = p["p99_switch_window_ms"];
         const auto appErrors = p["app_errors"].get<std::uint64_t>();
         answerAppErrors += appErrors;
-        all = all && p["valid"].get<bool>() && p["dropped"].get<std::uint64_t>() == 0 && !q.is_null() &&
+        all = all && p["valid"].get<bool>() && p["dropped_from_switch"].get<std::uint64_t>() == 0 && !q.is_null() &&
               q.get<double>() < limit && (req.max_app_errors < 0 || appErrors <= static_cast<std::uint64_t>(req.max_app_errors));
       }
       if (any && all) {
@@ -464,13 +487,28 @@ int cmdPlan(const PlanRequest& req) {
     }
     const std::string appNote = req.max_app_errors >= 0 ? fmt::format(" and at most {} app errors", req.max_app_errors) : "";
     const std::string at = rate ? fmt::format(" at {}={}", rateKey.empty() ? "load.0.rate" : rateKey, req.rate) : "";
-    answerLine = fmt::format("smallest {} with p99 < {} and 0 dropped{} during the cutover{}: {}", k1.key,
-                             req.p99_under, appNote, at, answer ? *answer : "none in the grid");
-    plan["question"] = {{"key", k1.key}, {"p99_under_ms", limit}, {"rate", rate ? json(req.rate) : json(nullptr)},
-                        {"answer", answer ? json(*answer) : json(nullptr)}, {"line", answerLine}};
-    if (answer && answerAppErrors > 0)  // e.g. capacity.overflow: reject answers 503 (app_error), not a drop
-      answerLine += fmt::format("\n(note: its runs had {} app errors; --max-app-errors 0 counts them against it)",
-                                answerAppErrors);
+    // The other keys of the grid: the answer holds at each of their values (a rate --rate fixes excepted).
+    std::string every;
+    for (std::size_t i = 1; i < sweeps.size(); ++i)
+      if (sweeps[i].key != rateKey) every += (every.empty() ? "" : ", ") + sweeps[i].key;
+    if (!every.empty()) every = " at every " + every + " of the grid";
+    answerLine = fmt::format("smallest {} with p99 < {} in the switch window and 0 dropped from the switch on{}{}{}: {}",
+                             k1.key, req.p99_under, appNote, at, every, answer ? *answer : "none in the grid");
+    plan["question"] = {{"key", k1.key},
+                        {"p99_under_ms", limit},
+                        {"rate", rate ? json(req.rate) : json(nullptr)},
+                        {"max_app_errors", req.max_app_errors >= 0 ? json(req.max_app_errors) : json(nullptr)},
+                        {"min_window_ms", minWindow ? json(toSeconds(*minWindow) * 1e3) : json(nullptr)},
+                        {"answer", answer ? json(*answer) : json(nullptr)},
+                        {"line", answerLine}};
+    // e.g. capacity.overflow: reject answers 503 (app_error), not a drop
+    if (answer && answerAppErrors > 0 && req.max_app_errors < 0)
+      answerLine += fmt::format("\n(note: its runs had {} app error{}; --max-app-errors 0 counts them against it)",
+                                answerAppErrors, answerAppErrors == 1 ? "" : "s");
+    if (!answer && std::none_of(plan["points"].begin(), plan["points"].end(),
+                                [](const json& p) { return !p["switch_window"].is_null(); }))
+      answerLine += "\n(note: no point switched pools, so none has a switch window to judge: the question needs a "
+                    "`switch` step)";
     rc = answer ? 0 : 1;
   }
   const auto dir = std::filesystem::path(outDir);

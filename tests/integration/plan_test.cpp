@@ -121,7 +121,8 @@ TEST(Plan, AnswerLineForAKnownCaseAndNoneInTheGrid) {
   const auto r = plan(dir, grid + " --p99-under 50ms --rate 0.4k/s --out " + (dir / "a").string());
   EXPECT_EQ(r.rc, 0) << r.out;
   const std::string want =
-      "smallest services.green.instances with p99 < 50ms and 0 dropped during the cutover at load.0.rate=0.4k/s: 3";
+      "smallest services.green.instances with p99 < 50ms in the switch window and 0 dropped from the switch on at "
+      "load.0.rate=0.4k/s: 3";
   EXPECT_NE(r.out.find(want), std::string::npos) << r.out;
   std::ifstream md(dir / "a" / "plan.md");
   std::ostringstream s;
@@ -132,6 +133,57 @@ TEST(Plan, AnswerLineForAKnownCaseAndNoneInTheGrid) {
   const auto none = plan(dir, grid + " --p99-under 1ms --rate 400/s --out " + (dir / "b").string());
   EXPECT_EQ(none.rc, 1) << none.out;
   EXPECT_NE(none.out.find(": none in the grid"), std::string::npos) << none.out;
+}
+
+// Drops before the switch are the old pool's: blue resets requests at
+// 0.2-0.4 s, green is sized by the question. The answer counts drops from
+// the switch window on (it once counted the whole run: "none in the grid").
+// The capacity is green's when the switch is made: 3 instances after its
+// `scale:` step, whatever it started with.
+TEST(Plan, TheQuestionCountsDropsFromTheSwitchOnAndCapacityFollowsScaleSteps) {
+  const auto dir = tempDir("plan", "pre-switch");
+  std::string text = kQueueing;
+  text.replace(text.find("  - { at: 1s, switch: green }"), 0,
+               "  - { at: 200ms, fault: { target: blue, kind: reset } }\n  - { at: 400ms, heal: blue }\n"
+               "  - { at: 500ms, scale: { pool: green, instances: 3 } }\n");
+  const auto file = writeScenario(dir, text);
+  const auto r = plan(dir, file.string() + " --sweep services.green.instances=1..2 --p99-under 50ms --min-window 1500ms"
+                                           " --out " + (dir / "out").string());
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("0 dropped from the switch on: 1"), std::string::npos) << r.out;
+  const auto doc = readJson(dir / "out" / "plan.json");
+  for (const auto& p : doc["points"]) {
+    EXPECT_GT(p["dropped"].get<int>(), 0) << p.dump();  // the resets before the switch
+    EXPECT_EQ(p["dropped_from_switch"], 0) << p.dump();
+    EXPECT_EQ(p["capacity"]["instances"], 3) << p.dump();
+    // --min-window: the window is at least 1.5 s from the switch at 1 s.
+    EXPECT_GE(p["switch_window"]["to_s"].get<double>(), 2.5) << p.dump();
+  }
+  EXPECT_EQ(doc["question"]["min_window_ms"], 1500.0);
+  fs::remove_all(dir);
+}
+
+// An old pool that never drains (a hang holds blue-1): the window is switch
+// + 2 s, or --min-window when longer (it was 2 s whatever the flag said).
+TEST(Plan, TheMinimumWindowHoldsWhenTheOldPoolNeverDrains) {
+  const auto dir = tempDir("plan", "never-drains");
+  std::string text = kQueueing;
+  text.replace(text.find("duration: 3s"), 12, "duration: 6s");
+  text.replace(text.find("  - { at: 2s, signal: { target: blue, signal: SIGTERM } }"), 57,
+               "  - { at: 500ms, fault: { target: blue-1, kind: hang } }");
+  const auto file = writeScenario(dir, text);
+  for (const char* w : {"0s", "3s"}) {
+    const auto out = dir / w;
+    ASSERT_EQ(plan(dir, file.string() + " --sweep services.green.instances=3 --min-window " + w + " --out " +
+                            out.string()).rc,
+              0);
+    const auto doc = readJson(out / "plan.json");
+    const auto& win = doc["points"][0]["switch_window"];
+    const double length = win["to_s"].get<double>() - win["from_s"].get<double>();
+    EXPECT_GE(length, std::string(w) == "3s" ? 3.0 : 2.0) << w << " " << win.dump();
+    EXPECT_LT(length, std::string(w) == "3s" ? 3.2 : 2.2) << w << " " << win.dump();
+  }
+  fs::remove_all(dir);
 }
 
 TEST(Plan, ErlangCMatchesMM1ClosedForms) {
@@ -178,6 +230,11 @@ TEST(Plan, BadSweepsExitTwoBeforeAnythingRuns) {
   EXPECT_EQ(rateOff.rc, 2);
   EXPECT_NE(rateOff.out.find("not a value of load.0.rate"), std::string::npos) << rateOff.out;
   EXPECT_EQ(plan(dir, file + " --sweep services.green.instances=1..2 --max-app-errors 0" + out).rc, 2);
+  EXPECT_EQ(plan(dir, file + " --sweep services.green.instances=1..2 --rate 400/s" + out).rc, 2);
+  // --steps 1 would keep only the lower end of a range.
+  const auto oneStep = plan(dir, file + " --sweep load.0.rate=100/s..200/s --steps 1" + out);
+  EXPECT_EQ(oneStep.rc, 2);
+  EXPECT_NE(oneStep.out.find("needs --steps 2 or more"), std::string::npos) << oneStep.out;
   EXPECT_EQ(plan(dir, file + " --sweep services.green.instances=1..2 --seed -1" + out).rc, 2);
   // The rate the question fixes cannot be the key it answers.
   const auto rateFirst = plan(dir, file + " --sweep load.0.rate=100/s,200/s --p99-under 50ms --rate 150/s" + out);

@@ -102,7 +102,7 @@ TEST(BehaviourLatency, LognormalHitsP50AndP99) {
 // meanServiceTime is the mean of what drawServiceTime draws, for every
 // distribution (200k draws: the lognormal's mean has a standard error ~0.3%).
 TEST(BehaviourLatency, MeanServiceTimeIsTheMeanOfTheDraws) {
-  std::vector<LatencySpec> specs(5);
+  std::vector<LatencySpec> specs(6);
   specs[0].distribution = LatencyDistribution::fixed;
   specs[0].value = 7ms;
   specs[1].distribution = LatencyDistribution::uniform;
@@ -116,6 +116,11 @@ TEST(BehaviourLatency, MeanServiceTimeIsTheMeanOfTheDraws) {
   specs[3].p99 = 20ms;
   specs[4].distribution = LatencyDistribution::empirical;
   specs[4].samples = {1ms, 2ms, 6ms};
+  // A wide normal: 28% of its draws fall below 0 and are served in 0, so its
+  // mean is 13.0 ms, not its p50 (capacity planning once took 10 ms).
+  specs[5].distribution = LatencyDistribution::normal;
+  specs[5].p50 = 10ms;
+  specs[5].p99 = 50ms;
   for (const auto& l : specs) {
     const auto v = draws(l, 200000);
     double sum = 0;
@@ -123,6 +128,7 @@ TEST(BehaviourLatency, MeanServiceTimeIsTheMeanOfTheDraws) {
     const auto mean = Duration{static_cast<std::int64_t>(sum / static_cast<double>(v.size()))};
     expectNear(meanServiceTime(l), mean, 0.015);
   }
+  EXPECT_NEAR(static_cast<double>(meanServiceTime(specs[5]).count()), 12.99e6, 0.01e6);
   EXPECT_NEAR(static_cast<double>(meanServiceTime(specs[3]).count()), 2e6 * std::exp(0.5 * std::pow(std::log(10.0) / 2.3263, 2)),
               1.0);  // p50 e^(sigma^2 / 2): 3.2 ms for p50 2 ms, p99 20 ms
 }
