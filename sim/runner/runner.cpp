@@ -337,7 +337,12 @@ std::vector<pollfd> LiveRun::instanceWaits() const {
 }
 
 void LiveRun::reapChildren() {
-  for (const auto& e : supervisor_.reap()) {
+  const int restarts = supervisor_.guardianRestarts();
+  auto exits = supervisor_.reap();
+  if (supervisor_.guardianRestarts() != restarts)
+    event(monoNow(), "runner", "guardian_restarted", "",
+          "the guardian of the services' process groups exited before the run's end; a new one took them over");
+  for (const auto& e : exits) {
     if (proxy_->onChildExit(e)) {
       invalid_.push_back(fmt::format("the switcher ({}) exited during the run ({} {})", proxy_->kind(),
                                      e.signaled ? "signal" : "code", e.code));

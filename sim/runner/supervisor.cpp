@@ -231,6 +231,17 @@ bool Supervisor::signal(pid_t pid, int sig) {
 }
 
 std::vector<ChildExit> Supervisor::reap() {
+  // A guardian that died before the runner (killed on its own) protects
+  // nothing: another one takes over every group still listed.
+  if (guardian_ > 0 && ::waitpid(guardian_, nullptr, WNOHANG) == guardian_) {
+    ::close(guardian_fd_);
+    guardian_fd_ = -1;
+    guardian_ = -1;
+    ++guardian_restarts_;
+    for (const auto& c : children_)
+      if (c.alive) guard(c.pid, true);
+    for (const pid_t g : emptying_) guard(g, true);
+  }
   forgetEmptied();
   std::vector<ChildExit> out;
   for (auto& c : children_) {

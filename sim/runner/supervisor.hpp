@@ -74,6 +74,11 @@ class Supervisor {
   // one could not be opened (a kernel before 5.3) the sleep runs to the deadline.
   // `also`: more descriptors whose readiness ends the wait (a probe's socket).
   void waitUntil(Instant deadline, std::vector<pollfd> also = {}) const;
+  // The guardian (see guard()): its pid (-1 before the first spawn), and how
+  // many times one died before the run's end (killed on its own) and reap()
+  // started another, which was told every group still listed.
+  pid_t guardianPid() const { return guardian_; }
+  int guardianRestarts() const { return guardian_restarts_; }
 
  private:
   struct Child {
@@ -89,6 +94,7 @@ class Supervisor {
   std::vector<Child> children_;
   int guardian_fd_ = -1;  // the runner's end of the socket to the guardian
   pid_t guardian_ = -1;
+  int guardian_restarts_ = 0;
 };
 
 // Reads "port=<P>\n" from a ready pipe within `timeout`. nullopt on timeout,

@@ -5,10 +5,12 @@
 
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -126,6 +128,65 @@ TEST(Supervisor, TerminateAllKillsEachChildAtItsOwnGrace) {
   EXPECT_TRUE(sup.alive().empty());
   std::filesystem::remove(logA);
   std::filesystem::remove(logB);
+}
+
+// The guardian killed on its own (its pid is no secret) would leave a
+// service's own children behind when the runner then crashed: reap() sees it
+// gone and starts another, told every group still listed. Here a forked
+// "runner" spawns `sh` with a `sleep` of its own, kills its guardian, reaps,
+// and dies by _exit (no destructor: a crash); the sleep must die with it.
+TEST(Supervisor, AGuardianKilledOnItsOwnIsReplaced) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const auto log = logPath("guardian");
+  const pid_t runner = ::fork();
+  if (runner == 0) {
+    ::close(fds[0]);
+    Supervisor sup;
+    const auto sh = sup.spawn("svc", {"/bin/sh", "-c", "sleep 300 & echo $! > " + log + ".pid; wait"}, log);
+    const pid_t first = sup.guardianPid();
+    if (!sh.ok() || first <= 0) ::_exit(2);
+    ::kill(first, SIGKILL);
+    const auto until = monoNow() + 10s;
+    while (sup.guardianRestarts() == 0 && monoNow() < until) {
+      sup.reap();
+      sup.waitUntil(monoNow() + 5ms);
+    }
+    std::string pid;
+    while (pid.empty() && monoNow() < until) {  // the sleep's pid, once sh wrote it
+      std::ifstream in(log + ".pid");
+      std::getline(in, pid);
+      if (pid.empty()) sup.waitUntil(monoNow() + 5ms);
+    }
+    const std::string msg = std::to_string(sup.guardianRestarts()) + " " + std::to_string(sup.guardianPid()) + " " +
+                            std::to_string(first) + " " + pid + "\n";
+    if (::write(fds[1], msg.data(), msg.size()) < 0) ::_exit(3);
+    ::_exit(0);  // the crash: no destructor runs
+  }
+  ::close(fds[1]);
+  std::string msg(128, '\0');
+  const auto n = ::read(fds[0], msg.data(), msg.size());
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(runner, &status, 0);
+  ASSERT_GT(n, 0);
+  int restarts = 0;
+  long now = 0, before = 0, sleeper = 0;
+  ASSERT_EQ(std::sscanf(msg.c_str(), "%d %ld %ld %ld", &restarts, &now, &before, &sleeper), 4) << msg;
+  EXPECT_EQ(restarts, 1);
+  EXPECT_GT(now, 0);
+  EXPECT_NE(now, before);
+  ASSERT_GT(sleeper, 0);
+  // The new guardian saw its runner go and killed the group, sleep included.
+  const auto until = monoNow() + 10s;
+  while (::kill(static_cast<pid_t>(sleeper), 0) == 0 && monoNow() < until) {
+    const Supervisor idle;
+    idle.waitUntil(monoNow() + 10ms);
+  }
+  EXPECT_NE(::kill(static_cast<pid_t>(sleeper), 0), 0) << "sleep " << sleeper << " outlived its runner";
+  if (::kill(static_cast<pid_t>(sleeper), 0) == 0) ::kill(static_cast<pid_t>(sleeper), SIGKILL);
+  std::filesystem::remove(log);
+  std::filesystem::remove(log + ".pid");
 }
 
 // A child may write its ready line in pieces ("port=" now, the digits later):
