@@ -125,10 +125,29 @@ std::vector<SwitchMeasure> switchMeasures(const RunView& run) {
 }
 
 std::optional<RollbackMeasure> rollbackMeasure(const RunView& run) {
-  const TimedEvent* fault = nullptr;
+  // The onset. With a rollback: the last disturbance of the pool it rolled
+  // back from (a fault, or a signal or stop step: a kill can trigger a
+  // healthy_below rollback) at or before the first rollback decision; a
+  // fault elsewhere, or an earlier one, did not cause it. Without one (or
+  // with none of that pool): the run's first fault.
+  const TimedEvent* rollback = nullptr;
   for (const auto& e : run.events)
-    if (e.kind == "fault" && (e.source == "timeline" || e.source == "service") && (!fault || e.t_s < fault->t_s))
-      fault = &e;
+    if (e.source == "switcher" && e.kind == "rollback" && (!rollback || e.t_s < rollback->t_s)) rollback = &e;
+  const TimedEvent* fault = nullptr;
+  if (rollback) {
+    const std::string from = activePoolAt(run.events, rollback->t_s, /*strictly_before=*/true);
+    for (const auto& e : run.events) {
+      const bool disturbance = (e.source == "service" && e.kind == "fault") ||
+                               (e.source == "timeline" && (e.kind == "fault" || e.kind == "signal" || e.kind == "stop"));
+      if (disturbance && e.t_s <= rollback->t_s && poolOfTarget(run, e.target) == from &&
+          (!fault || e.t_s >= fault->t_s))
+        fault = &e;
+    }
+  }
+  if (!fault)
+    for (const auto& e : run.events)
+      if (e.kind == "fault" && (e.source == "timeline" || e.source == "service") && (!fault || e.t_s < fault->t_s))
+        fault = &e;
   if (!fault) return std::nullopt;
   RollbackMeasure m;
   m.fault_s = fault->t_s;
@@ -154,6 +173,7 @@ std::optional<RollbackMeasure> rollbackMeasure(const RunView& run) {
       failed.push_back(r.done_ns);
     }
   }
+  m.any_failed = !failed.empty();
   if (!failed.empty()) {
     std::sort(failed.begin(), failed.end());
     std::int64_t gap = 0;
@@ -179,7 +199,9 @@ std::map<std::string, double> deriveMeasures(const RunView& run, const std::vect
   if (const auto rb = rollbackMeasure(run)) {
     if (rb->detect_latency_ms) out["rollback_detect_latency_ms"] = *rb->detect_latency_ms;
     if (rb->recovered) {
-      out["rollback_recovery_latency_ms"] = rb->recovery_latency_ms;
+      // No request failed: nothing to recover from (the measure's input, the
+      // last failed request, never happened); the blast radius is 0.
+      if (rb->any_failed) out["rollback_recovery_latency_ms"] = rb->recovery_latency_ms;
       out["blast_radius_requests"] = static_cast<double>(rb->blast_radius);
     } else {
       out["blast_radius_unrecovered_requests"] = static_cast<double>(rb->blast_radius);

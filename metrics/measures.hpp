@@ -58,8 +58,9 @@ struct RollbackMeasure {
   std::optional<double> detect_latency_ms;  // onset -> first rollback decision; unset without one
   // Onset -> completion of the last failed (not ok) request caused by the
   // faulty pool: served by it, or unattributed and sent while it was active.
-  // 0 when no request failed.
+  // 0 when no request failed (any_failed false: deriveMeasures leaves it out).
   double recovery_latency_ms = 0;
+  bool any_failed = false;
   std::uint64_t blast_radius = 0;  // failed requests completed in [onset, recovery]
   // Whether the run shows the failures ended: none failed, or the load went
   // on after the last one, without another, for at least kRecoveryQuiet and
@@ -75,7 +76,10 @@ inline constexpr Duration kRecoveryQuiet = std::chrono::milliseconds(100);
 // it refused, or held at its readiness gate to the end, has none.
 std::vector<SwitchMeasure> switchMeasures(const RunView& run);
 
-// The first fault of the run; nullopt when there was none.
+// The rollback measures around the fault that caused the first rollback
+// (the last fault, signal or stop of the pool it rolled back from, at or
+// before the decision), else around the run's first fault; nullopt when
+// there was none.
 std::optional<RollbackMeasure> rollbackMeasure(const RunView& run);
 
 // The flat measures of report.json, units in the names: switch_latency_ms and

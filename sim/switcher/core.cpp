@@ -181,6 +181,7 @@ void Core::startDrain(PoolIndex index, Instant now) {
   pool.drain_started = now;
   pool.drain_deadline = now + options_.drain_timeout;
   pool.draining = pool.in_flight > 0;
+  pool.drain_overdue = false;
   if (!pool.draining) emit(now, "drained", pool.name, "drain time " + formatDuration(Duration{0}));
 }
 
@@ -270,6 +271,7 @@ void Core::activate(PoolIndex target, Instant now, const char* kind, std::string
   Pool& next = pools_[target];
   const bool was_draining = next.draining;
   next.draining = false;
+  next.drain_overdue = false;
   active_ = target;
   bake_.reset();
   previous_ = kNoPool;
@@ -348,6 +350,7 @@ void Core::onTimeout(Instant now) {
   for (Pool& p : pools_) {
     if (!p.draining || p.drain_deadline > now) continue;
     p.draining = false;
+    p.drain_overdue = true;
     emit(now, "drain_timeout", p.name,
          std::to_string(p.in_flight) + " still in flight after " + formatDuration(now - p.drain_started));
   }

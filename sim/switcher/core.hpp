@@ -399,6 +399,10 @@ class Core {
     std::size_t cursor = 0;          // round robin position in members
     std::uint32_t in_flight = 0;
     bool draining = false;
+    // Its drain_timeout passed with requests still in flight: "drained" is
+    // still told when the last one ends (the drain time the design defines),
+    // marked as past the timeout.
+    bool drain_overdue = false;
     Instant drain_started{};
     Instant drain_deadline{};
   };

@@ -96,6 +96,10 @@ void Core::release(BackendId id, Instant now) {
   if (pool.draining && pool.in_flight == 0) {
     pool.draining = false;
     emit(now, "drained", pool.name, "drain time " + formatDuration(now - pool.drain_started));
+  } else if (pool.drain_overdue && pool.in_flight == 0) {
+    pool.drain_overdue = false;
+    emit(now, "drained", pool.name,
+         "drain time " + formatDuration(now - pool.drain_started) + ", past its drain_timeout");
   }
 }
 

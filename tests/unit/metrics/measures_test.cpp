@@ -173,6 +173,43 @@ TEST(RollbackMeasure, DetectRecoveryAndBlastRadius) {
   EXPECT_EQ(flat.at("blast_radius_requests"), 4.0);
 }
 
+// The onset is the fault that caused the rollback: the last disturbance of
+// the pool rolled back from, at or before the decision. A harmless fault on
+// blue at 0.5 s (the run's first) once made detect 1750 ms and the blast
+// radius 0; an earlier harmless fault on green, 1250 ms.
+TEST(RollbackMeasure, AFaultElsewhereOrEarlierIsNotTheOnset) {
+  for (const char* other : {"blue", "green-1"}) {
+    Fixture f = rollbackRun();
+    f.events.insert(f.events.begin() + 1, ev(std::string(other) == "blue" ? 0.5 : 1.5, "timeline", "fault", other,
+                                             "latency=+1.0 ms"));
+    const auto m = rollbackMeasure(f.view());
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->faulty_pool, "green") << other;
+    EXPECT_DOUBLE_EQ(m->fault_s, 2.0) << other;
+    EXPECT_NEAR(*m->detect_latency_ms, 250.0, 1e-6) << other;
+    EXPECT_EQ(m->blast_radius, 4u) << other;
+  }
+}
+
+// A kill (a signal step) can be what a healthy_below rollback answers: it is
+// the onset, where only `fault` steps were (the run was invalid: "no
+// rollback happened after a fault").
+TEST(RollbackMeasure, AKillThatTriggersTheRollbackIsItsOnset) {
+  Fixture f;
+  f.events.push_back(ev(1.0, "timeline", "switch", "green"));
+  f.events.push_back(ev(1.0, "switcher", "switched", "green", "from blue"));
+  f.events.push_back(ev(2.0, "timeline", "signal", "green-1", "SIGKILL"));
+  f.events.push_back(ev(2.6, "switcher", "rollback", "blue", "from green: 1 healthy backends, below the floor of 2"));
+  f.records = {rec(1990, 2001, Outcome::reset, kV2, kGreen1), rec(2700, 2710, Outcome::ok, kV1, kBlue1),
+               rec(3000, 3010, Outcome::ok, kV1, kBlue1)};
+  const auto m = rollbackMeasure(f.view());
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->faulty_pool, "green");
+  EXPECT_NEAR(*m->detect_latency_ms, 600.0, 1e-6);
+  EXPECT_NEAR(m->recovery_latency_ms, 1.0, 1e-6);
+  EXPECT_EQ(m->blast_radius, 1u);
+}
+
 // Green fails every other request from the fault to the end of the run (no
 // rollback, as rollback-impossible): the time of the last failure is only
 // where the run stopped, so recovery is not measured and a bound on it fails.
@@ -218,6 +255,9 @@ TEST(RollbackMeasure, NoRollbackLeavesDetectUnsetAndNoFailureMeansZero) {
   const auto flat = deriveMeasures(f.view());
   EXPECT_FALSE(flat.count("rollback_detect_latency_ms"));
   EXPECT_EQ(flat.at("blast_radius_requests"), 0.0);
+  // No request failed: no last failed request to recover at (it was
+  // reported as 0 ms, and `rollback_recovery: "< 1ms"` passed).
+  EXPECT_FALSE(flat.count("rollback_recovery_latency_ms"));
 }
 
 TEST(RollbackMeasure, NoFaultNoMeasure) {

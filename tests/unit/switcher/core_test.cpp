@@ -367,9 +367,16 @@ TEST(SwitcherCore, DrainTimeout) {
   EXPECT_EQ(events[0].at, kT0 + seconds(6));
   EXPECT_NE(events[0].detail.find("1 still in flight"), std::string::npos);
   EXPECT_EQ(core.nextDeadline(), kT0 + seconds(31));  // keep_previous_for ends
-  // The late completion is still accounted for, but no drained follows.
+  // The late completion is accounted for, and the pool's drain ends with
+  // it: "drained" at 6 s after the switch, marked past the timeout (the
+  // design's drain time: until the old pool has nothing in flight; it was
+  // never told, and drain_time_ms was missing).
   core.onRequestDone(stuck.backend, kT0 + seconds(7), Upstream::reset);
-  EXPECT_TRUE(switchEvents(core).empty());
+  const auto late = switchEvents(core);
+  ASSERT_EQ(kinds(late), (std::vector<std::string>{"drained"}));
+  EXPECT_EQ(late[0].pool, "blue");
+  EXPECT_EQ(late[0].at, kT0 + seconds(7));
+  EXPECT_NE(late[0].detail.find("past its drain_timeout"), std::string::npos) << late[0].detail;
   EXPECT_EQ(core.poolInFlight("blue"), 0u);
 }
 
