@@ -165,7 +165,13 @@ void Sim::closePinnedIdle(std::uint32_t inst) {
       }
     }
     for (auto& c : b.conns)
-      if (c.open && c.pinned == inst) c.upstream_open = false;
+      if (c.open && c.pinned == inst) {
+        c.upstream_open = false;
+        // Busy: its response (a request the backend accepted before its
+        // drain began, planned keep-alive) must not reopen the path; the
+        // switcher ends the client connection after it.
+        if (c.busy) c.close_after = true;
+      }
   }
 }
 

@@ -643,6 +643,35 @@ timeline:
   EXPECT_LT(exited["blue-1"], 3.2);
 }
 
+// l4: a client connection busy on blue when blue's drain begins ends after
+// its response, as the live proxy does; its response (planned keep-alive
+// before the drain) once reopened the pinned path, and blue went on serving
+// requests sent after its SIGTERM (5 here; switch latency 1107.7 ms where a
+// live run measured 1048.5).
+TEST(SimRunner, AnL4ConnectionBusyWhenItsBackendDrainsEndsAfterItsResponse) {
+  auto r = runSim(text(R"(name: l4-busy-drain
+seed: 1
+duration: 3s
+services:
+  blue: { version: v1, instances: 2, latency: 50ms, shutdown: { on_sigterm: graceful, close_keepalive: true } }
+  green: { version: v2, instances: 2, latency: 50ms }
+switcher: { mode: l4 }
+load:
+  - { arrivals: constant, rate: 100/s, connections: 8, keepalive: true, timeout: 2s }
+timeline:
+  - { at: 0s, start: blue }
+  - { at: 0s, start: green }
+  - { at: 1.0025s, switch: green }
+  - { at: 2.0025s, stop: blue }
+)"));
+  EXPECT_EQ(dropped(r), 0u);
+  // The last request blue serves is the one sent at 2.000 s: 50 ms, done
+  // 1047.5 ms after the switch command, plus the network's hops.
+  ASSERT_TRUE(r.measures.count("switch_latency_ms"));
+  EXPECT_GT(r.measures.at("switch_latency_ms"), 1047.5);
+  EXPECT_LT(r.measures.at("switch_latency_ms"), 1049.0);
+}
+
 // A 504 names the service's side of it, not "in flight when it exited" at
 // the end of the run (live: "504 upstream_timeout from blue-1").
 TEST(SimRunner, AnUpstreamTimeoutIsNotBlamedOnTheExitAtTheEnd) {
