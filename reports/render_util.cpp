@@ -137,9 +137,14 @@ std::string millis(double ms) {
 
 std::string seconds(double s) { return fixed(s, 3) + " s"; }
 
-std::string fewResponsesNote(std::uint64_t responses) {
+std::string fewResponses(std::uint64_t responses) {
   if (responses == 0 || responses >= kFewResponses) return "";
-  return " (" + std::to_string(responses) + (responses == 1 ? " response" : " responses") + ": p99 is the slowest)";
+  return std::to_string(responses) + (responses == 1 ? " response" : " responses") + ": p99 is the slowest";
+}
+
+std::string fewResponsesNote(std::uint64_t responses) {
+  const auto few = fewResponses(responses);
+  return few.empty() ? few : " (" + few + ")";
 }
 
 std::string startedPart(const json& report) {

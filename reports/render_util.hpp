@@ -47,8 +47,10 @@ std::string millis(double ms);
 std::string seconds(double s);  // "2.500 s"
 
 // Under 100 responses, a nearest-rank p99 is the slowest of them: the
-// summaries say so (" (37 responses: p99 is the slowest)"); "" from 100 on.
+// summaries say so ("37 responses: p99 is the slowest"); "" from 100 on.
+// fewResponsesNote puts it in parentheses after a figure.
 inline constexpr std::uint64_t kFewResponses = 100;
+std::string fewResponses(std::uint64_t responses);
 std::string fewResponsesNote(std::uint64_t responses);
 
 // " · started 2026-11-28T00:54:01Z", or "" for a simulated run (no

@@ -27,9 +27,7 @@ std::string textSummary(const RunResult& r) {
   if (s.latency.count > 0)
     out += fmt::format("latency    p50 {:.2f} ms  p99 {:.2f} ms  max {:.2f} ms (from intended send time{})\n",
                        s.latency.p50_ms, s.latency.p99_ms, s.latency.max_ms,
-                       s.latency.count < render::kFewResponses
-                           ? fmt::format("; {} responses: p99 is the slowest", s.latency.count)
-                           : "");
+                       s.latency.count < render::kFewResponses ? "; " + render::fewResponses(s.latency.count) : "");
   else
     out += "latency    none: no response from a service\n";
   if (s.worst_window.latency_windows > 0)

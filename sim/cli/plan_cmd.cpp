@@ -133,13 +133,15 @@ Capacity capacityOf(const scenario::Scenario& s) {
   if (g == nullptr) return c;
   c.pool = g->name;
   c.instances = g->instances;
-  std::vector<const scenario::TimelineStep*> scales;  // timed steps, in time order (a `when:` step has no time)
+  // The last timed scale step of the pool (a `when:` step has no time; at one time, the later in the file).
+  std::optional<Duration> scaledAt;
   for (const auto& step : s.timeline)
     if (const auto* sc = std::get_if<scenario::ScaleAction>(&step.action);
-        sc && sc->pool == g->name && !step.when && (!switchAt || step.at <= *switchAt))
-      scales.push_back(&step);
-  std::stable_sort(scales.begin(), scales.end(), [](const auto* a, const auto* b) { return a->at < b->at; });
-  for (const auto* step : scales) c.instances = std::get<scenario::ScaleAction>(step->action).instances;
+        sc && sc->pool == g->name && !step.when && (!switchAt || step.at <= *switchAt) &&
+        (!scaledAt || step.at >= *scaledAt)) {
+      scaledAt = step.at;
+      c.instances = sc->instances;
+    }
   c.max_in_flight = g->behaviour.capacity.max_in_flight;
   c.mean_service_ms = toSeconds(service::meanServiceTime(g->behaviour.latency)) * 1e3;
   for (const auto& b : s.load) {

@@ -586,7 +586,7 @@ bool countText(std::string_view text) {
 std::string boundProblem(const Bound& b, Unit unit, const std::string& text) {
   if (b.value < 0 || std::signbit(b.value)) return "a negative bound: the measure is never negative";
   if (b.op == Compare::lt && b.value == 0) return "'< 0' can never hold: the measure is never negative";
-  if (unit == Unit::count && (b.value != std::floor(b.value) || !countText(text)))
+  if (unit == Unit::count && !countText(text))  // digits with ".0..." and a whole exponent: a whole number
     return "a count is a whole number, in digits (10, 10.0 or 1e3)";
   return "";
 }
