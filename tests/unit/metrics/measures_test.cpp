@@ -175,8 +175,9 @@ TEST(RollbackMeasure, DetectRecoveryAndBlastRadius) {
 
 // The onset is the fault that caused the rollback: the last disturbance of
 // the pool rolled back from, at or before the decision. A harmless fault on
-// blue at 0.5 s (the run's first) once made detect 1750 ms and the blast
-// radius 0; an earlier harmless fault on green, 1250 ms.
+// blue at 0.5 s (the run's first) once made detect 1750 ms here (2117 ms in
+// a helper's live run, with blast radius 0); an earlier harmless fault on
+// green at 1.5 s, 750 ms.
 TEST(RollbackMeasure, AFaultElsewhereOrEarlierIsNotTheOnset) {
   for (const char* other : {"blue", "green-1"}) {
     Fixture f = rollbackRun();
